@@ -1,0 +1,160 @@
+"""Typed reading of environment variables, shared by both halves.
+
+Every parse error is a :class:`~oauthbearer.errors.ConfigurationError` whose message starts
+with the variable's name, so a misconfigured deployment fails at start-up saying exactly
+which line of its manifest is wrong. The mapping is injected (never ``os.environ`` read at
+import time), so tests pass a plain dict.
+
+Booleans follow jairsjunior's kafka-oauth, whose names we mirror: only ``true`` (any case)
+is true — but unlike the original we refuse values that are neither ``true`` nor ``false``
+instead of silently reading them as false.
+
+Example:
+    >>> env = Env({"OAUTH_WITH_SSL": "False", "OAUTHBEARER_CACHE_TTL": "30"})
+    >>> env.flag("OAUTH_WITH_SSL", default=True)
+    False
+    >>> env.number("OAUTHBEARER_CACHE_TTL", default=60.0, minimum=0)
+    30.0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from oauthbearer._secret import FileSecret, Secret, SecretSource
+from oauthbearer.errors import ConfigurationError
+
+__all__ = ["Env"]
+
+
+class Env:
+    """A read-only view of an environment with typed, validating getters.
+
+    Empty values count as unset: Kubernetes and compose files often carry ``VAR=``.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()
+
+    def required(self, name: str, why: str = "") -> str:
+        value = self.text(name)
+        if value is None:
+            raise ConfigurationError(name, "is required" + (f" ({why})" if why else ""))
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+        raise ConfigurationError(name, f"must be true or false, got {value!r}")
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigurationError(name, f"must be an integer, got {value!r}") from None
+        _check_range(name, number, minimum, maximum)
+        return number
+
+    def number(
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigurationError(name, f"must be a number, got {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ConfigurationError(name, f"must be a finite number, got {value!r}")
+        _check_range(name, number, minimum, maximum)
+        return number
+
+    def csv(self, name: str, sep: str = ",") -> list[str]:
+        value = self.text(name)
+        if value is None:
+            return []
+        return [item.strip() for item in value.split(sep) if item.strip()]
+
+    def url(self, name: str, default: str | None = None) -> str | None:
+        """An absolute http(s) URL, or ``default`` when unset."""
+        value = self.text(name, default)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(name, f"must be an http(s) URL, got {value!r}")
+        return value
+
+    def host_port(self, name: str) -> str | None:
+        """jairsjunior's ``*_SERVER`` shape: ``host[:port]`` without a scheme or path."""
+        value = self.text(name)
+        if value is None:
+            return None
+        if "://" in value or "/" in value or " " in value:
+            raise ConfigurationError(
+                name, f"must be host[:port] without a scheme or path, got {value!r}"
+            )
+        return value
+
+    def path(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        return value if value.startswith("/") else "/" + value
+
+    def secret(self, name: str) -> SecretSource | None:
+        """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (not both).
+
+        A file secret is re-read when the file changes, so rotated Kubernetes Secrets
+        take effect without a restart.
+        """
+        literal = self._environ.get(name)
+        file_var = name + "_FILE"
+        path = self.text(file_var)
+        if literal and path:
+            raise ConfigurationError(name, f"set either {name} or {file_var}, not both")
+        if path:
+            source = FileSecret(path, variable=file_var)
+            source.reveal()  # fail at start-up, naming the variable, if unreadable
+            return source
+        if literal:
+            return Secret(literal)
+        return None
+
+    def names(self, prefix: str) -> list[str]:
+        """Every set variable that starts with ``prefix`` (for unknown-name warnings)."""
+        return sorted(k for k in self._environ if k.startswith(prefix))
+
+
+def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and number < minimum:
+        raise ConfigurationError(name, f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigurationError(name, f"must be at most {maximum}, got {number}")

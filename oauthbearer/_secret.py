@@ -1,0 +1,119 @@
+"""Secrets that never show themselves, and secrets read from files that may rotate.
+
+Kubernetes rewrites mounted Secret files in place when the Secret changes, so a value
+read once at start-up goes stale. :class:`FileSecret` re-reads its file when the file's
+modification time or size changes (a ``stat`` per use, no read), or on demand after the
+peer said the credentials are wrong (``invalid_client``).
+
+Example:
+    >>> s = Secret("hunter2")
+    >>> s
+    Secret('**********')
+    >>> s.reveal()
+    'hunter2'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["FileSecret", "Secret", "SecretSource", "fingerprint"]
+
+
+def fingerprint(value: str | bytes) -> str:
+    """A short, stable, non-reversible label for a token or secret, safe to log.
+
+    Example:
+        >>> fingerprint("abc")
+        'sha256:ba7816bf8f01'
+    """
+    data = value.encode() if isinstance(value, str) else value
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:12]
+
+
+class SecretSource(Protocol):
+    """Anything that yields the current value of a secret."""
+
+    def reveal(self) -> str:
+        """Return the current secret value."""
+        ...
+
+    def reload(self) -> None:
+        """Forget any cached value so the next ``reveal`` reads afresh."""
+        ...
+
+
+class Secret:
+    """A constant secret whose ``repr`` and ``str`` are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def reload(self) -> None:
+        """Constant secrets have nothing to reload."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class FileSecret:
+    """A secret read from a file, re-read when the file changes.
+
+    Trailing newlines are stripped (``echo secret > file`` is the common way to make one).
+    """
+
+    __slots__ = ("_lock", "_path", "_stamp", "_value", "variable")
+
+    def __init__(self, path: str | os.PathLike[str], variable: str = "") -> None:
+        self._path = Path(path)
+        self.variable = variable
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._value = ""
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def reveal(self) -> str:
+        # stat on every use is cheap; reading only when (mtime, size) moved keeps it so.
+        try:
+            st = self._path.stat()
+        except OSError as exc:
+            from oauthbearer.errors import ConfigurationError
+
+            raise ConfigurationError(
+                self.variable or str(self._path), f"cannot read secret file: {exc.strerror}"
+            ) from None
+        stamp = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._value = self._path.read_text(encoding="utf-8").rstrip("\r\n")
+                self._stamp = stamp
+            return self._value
+
+    def reload(self) -> None:
+        with self._lock:
+            self._stamp = None
+
+    def __repr__(self) -> str:
+        return f"FileSecret({str(self._path)!r})"
+
+    __str__ = __repr__

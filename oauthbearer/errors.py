@@ -1,0 +1,105 @@
+"""Every exception oauthbearer raises, under one root.
+
+The tree::
+
+    OAuthBearerError
+     ├── ConfigurationError          a setting is missing or malformed; names the variable
+     ├── TokenError                  the client half could not produce a token
+     │    ├── TokenRequestError      network failure or timeout talking to the token endpoint
+     │    ├── TokenEndpointError     the endpoint answered with an error (RFC 6749 §5.2)
+     │    └── TokenResponseError     the endpoint answered 2xx with something unusable
+     └── IntrospectionError          the sidecar could not reach a verdict
+          └── UpstreamUnavailable    upstream introspection failed or timed out (→ HTTP 503)
+
+Third-party exceptions (httpx, joserfc) are translated at exactly one boundary per
+half with ``raise … from exc``, so callers only ever catch these. No message here ever
+carries a token, a secret or an Authorization header.
+
+Example:
+    >>> from oauthbearer.errors import ConfigurationError
+    >>> str(ConfigurationError("OAUTH_LOGIN_SERVER", "must be host[:port] without a scheme"))
+    'OAUTH_LOGIN_SERVER: must be host[:port] without a scheme'
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "IntrospectionError",
+    "OAuthBearerError",
+    "TokenEndpointError",
+    "TokenError",
+    "TokenRequestError",
+    "TokenResponseError",
+    "UpstreamUnavailable",
+]
+
+
+class OAuthBearerError(Exception):
+    """Root of every exception raised by oauthbearer."""
+
+
+class ConfigurationError(OAuthBearerError, ValueError):
+    """A setting is missing or malformed. ``variable`` names it (an env var or argument)."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+        self.message = message
+
+
+class TokenError(OAuthBearerError):
+    """The token provider could not produce a usable access token."""
+
+
+class TokenRequestError(TokenError):
+    """The token endpoint could not be reached (connection error, TLS error, timeout)."""
+
+    def __init__(self, endpoint_host: str, reason: str) -> None:
+        super().__init__(f"token request to {endpoint_host} failed: {reason}")
+        self.endpoint_host = endpoint_host
+        self.reason = reason
+
+
+class TokenEndpointError(TokenError):
+    """The token endpoint answered with an error status (RFC 6749 §5.2 fields when present).
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one.
+    """
+
+    def __init__(
+        self,
+        endpoint_host: str,
+        status: int,
+        error: str | None = None,
+        error_description: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        detail = f"HTTP {status}"
+        if error:
+            detail += f" error={error}"
+        if error_description:
+            detail += f" error_description={error_description!r}"
+        super().__init__(f"token endpoint {endpoint_host} refused: {detail}")
+        self.endpoint_host = endpoint_host
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """5xx and 429 are worth retrying; 4xx means the request itself is wrong."""
+        return self.status >= 500 or self.status == 429
+
+
+class TokenResponseError(TokenError):
+    """A 2xx token response that cannot be used (no token, nonsense expiry, not JSON)."""
+
+
+class IntrospectionError(OAuthBearerError):
+    """The sidecar could not reach a verdict about a token."""
+
+
+class UpstreamUnavailable(IntrospectionError):
+    """Upstream introspection failed or timed out. Answered as 503, never cached."""

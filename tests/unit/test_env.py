@@ -1,0 +1,99 @@
+"""Typed environment parsing: every error names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oauthbearer._env import Env
+from oauthbearer._secret import FileSecret, Secret, fingerprint
+from oauthbearer.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("TRUE", True), ("False", False)])
+def test_flag_accepts_only_true_or_false_any_case(raw: str, expected: bool) -> None:
+    assert Env({"OAUTH_WITH_SSL": raw}).flag("OAUTH_WITH_SSL", default=True) is expected
+
+
+def test_flag_default_applies_when_unset_or_empty() -> None:
+    assert Env({}).flag("OAUTH_WITH_SSL", default=True) is True
+    assert Env({"OAUTH_WITH_SSL": ""}).flag("OAUTH_WITH_SSL", default=True) is True
+
+
+def test_flag_refuses_other_words_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match=r"^OAUTH_WITH_SSL: must be true or false"):
+        Env({"OAUTH_WITH_SSL": "yes"}).flag("OAUTH_WITH_SSL", default=True)
+
+
+def test_number_range_and_type_errors_name_the_variable() -> None:
+    env = Env({"A": "x", "B": "-1", "C": "nan"})
+    with pytest.raises(ConfigurationError, match=r"^A: must be a number"):
+        env.number("A", 1.0)
+    with pytest.raises(ConfigurationError, match=r"^B: must be at least 0"):
+        env.number("B", 1.0, minimum=0)
+    with pytest.raises(ConfigurationError, match=r"^C: must be a finite number"):
+        env.number("C", 1.0)
+    with pytest.raises(ConfigurationError, match=r"^A: must be an integer"):
+        env.integer("A", 1)
+
+
+def test_host_port_refuses_scheme_and_path() -> None:
+    env = Env({"S": "https://idp", "T": "idp:8443"})
+    with pytest.raises(ConfigurationError, match=r"^S: must be host\[:port\]"):
+        env.host_port("S")
+    assert env.host_port("T") == "idp:8443"
+
+
+def test_url_requires_http_scheme() -> None:
+    with pytest.raises(ConfigurationError, match=r"^U: must be an http\(s\) URL"):
+        Env({"U": "ftp://x"}).url("U")
+
+
+def test_secret_from_literal_is_masked() -> None:
+    secret = Env({"S": "s3cr3t-value"}).secret("S")
+    assert isinstance(secret, Secret)
+    assert secret.reveal() == "s3cr3t-value"
+    assert "s3cr3t" not in repr(secret)
+    assert "s3cr3t" not in str(secret)
+
+
+def test_secret_file_and_literal_together_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    path.write_text("x")
+    with pytest.raises(ConfigurationError, match=r"^S: set either S or S_FILE"):
+        Env({"S": "a", "S_FILE": str(path)}).secret("S")
+
+
+def test_missing_secret_file_fails_at_startup_naming_the_file_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"^S_FILE: cannot read secret file"):
+        Env({"S_FILE": str(tmp_path / "absent")}).secret("S")
+
+
+def test_file_secret_rereads_after_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("first\n")
+    secret = FileSecret(path)
+    assert secret.reveal() == "first"
+    path.write_text("second-longer\n")  # size changes, so the stamp moves even on coarse mtime
+    assert secret.reveal() == "second-longer"
+    assert "second" not in repr(secret)
+
+
+def test_file_secret_reload_forces_a_read(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("aaaa")
+    secret = FileSecret(path)
+    assert secret.reveal() == "aaaa"
+    stat = path.stat()
+    path.write_text("bbbb")  # same size; restore the old mtime to defeat the stamp
+    import os
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert secret.reveal() == "aaaa"
+    secret.reload()
+    assert secret.reveal() == "bbbb"
+
+
+def test_fingerprint_is_short_and_stable() -> None:
+    assert fingerprint("abc") == fingerprint(b"abc") == "sha256:ba7816bf8f01"
