@@ -1,3 +1,3 @@
 """Shared pytest set-up. Fixtures for real components live in tests/support/ plugins."""
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.support.idp"]
