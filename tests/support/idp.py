@@ -41,7 +41,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-__all__ = ["Idp", "IdpClient", "IdpFactory", "basic_authorization"]
+__all__ = ["Idp", "IdpClient", "IdpFactory", "IdpStartError", "basic_authorization"]
 
 IDP_DIR = Path(__file__).resolve().parent.parent / "idp"
 START_TIMEOUT_S = 20.0
@@ -49,6 +49,10 @@ STOP_TIMEOUT_S = 5.0
 JWT_RESOURCE = "urn:kafka:jwt"
 OPAQUE_RESOURCE = "urn:kafka:opaque"
 SCOPE = "kafka"
+
+
+class IdpStartError(RuntimeError):
+    """The server could not be started. A test that needs it errors; it never skips."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,10 @@ class Idp:
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> Idp:
+        """Start the process and wait (bounded) until it listens."""
         node = shutil.which("node")
         if node is None or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
-            pytest.fail("the test authorization server is not installed: run scripts/bootstrap")
+            raise IdpStartError("authorization server not installed: run scripts/bootstrap")
         pkjwt = self.clients.get("pkjwt")
         public = _public_jwk(pkjwt.private_key_pem) if pkjwt and pkjwt.private_key_pem else None
         config = {
@@ -296,13 +301,14 @@ def _read_ready_line(proc: subprocess.Popen[str], timeout: float) -> dict[str, s
         while True:
             line = lines.get(timeout=timeout)
             if line is None:
-                pytest.fail(f"authorization server exited early (status {proc.wait()})")
+                raise IdpStartError(f"authorization server exited early (status {proc.wait()})")
             if line.startswith("READY "):
                 ready: dict[str, str] = json.loads(line.removeprefix("READY "))
                 return ready
     except queue.Empty:
         proc.kill()
-        pytest.fail(f"authorization server not ready within {timeout} s")
+        proc.wait()
+        raise IdpStartError(f"authorization server not ready within {timeout} s") from None
 
 
 class IdpFactory:
