@@ -1,0 +1,153 @@
+"""deploy/ is checked offline: no Docker engine or cluster runs where this is built.
+
+The compose file is validated against the compose-spec schema vendored by check-jsonschema,
+the Kubernetes manifests against the schemas bundled with kubernetes-validate. Each
+validator is also shown a broken document, so these tests can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+K8S_VERSION = "1.33.0"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return loaded
+
+
+def _compose_schema() -> dict[str, Any]:
+    path = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
+def _k8s_documents() -> list[tuple[str, dict[str, Any]]]:
+    docs: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        docs.extend((path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return docs
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    jsonschema.validate(_compose(), _compose_schema())
+
+
+def test_compose_schema_check_can_fail() -> None:
+    broken = _compose()
+    broken["services"]["sidecar"]["dependson"] = ["keycloak"]  # a typo of depends_on
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, _compose_schema())
+
+
+def test_compose_wires_the_sidecar_between_keycloak_and_kafka() -> None:
+    services = _compose()["services"]
+    assert services["sidecar"]["depends_on"]["keycloak"]["condition"] == "service_healthy"
+    assert services["kafka"]["depends_on"]["sidecar"]["condition"] == "service_healthy"
+    assert services["producer"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["keycloak"]
+    assert "healthcheck" in services["sidecar"]
+    assert services["kafka-jairsjunior"]["profiles"] == ["jairsjunior"]
+    jj_env = services["kafka-jairsjunior"]["environment"]
+    assert jj_env["OAUTH_INTROSPECT_ENDPOINT"] == "/oauth2/introspect/jairsjunior-ms"
+
+
+def test_every_file_the_compose_file_mounts_or_builds_exists() -> None:
+    for name, service in _compose()["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./jairsjunior/"):
+                continue  # the user's own build of jairsjunior's jar, documented as such
+            assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+        build = service.get("build")
+        if build:
+            assert (DEPLOY / build["context"] / build["dockerfile"]).is_file(), name
+
+
+def test_strimzi_broker_config_points_at_the_sidecar_and_reauthenticates() -> None:
+    text = (DEPLOY / "broker" / "compose-strimzi-server.properties").read_text()
+    assert 'oauth.introspection.endpoint.uri="http://sidecar:8080/oauth2/introspect"' in text
+    assert "JaasServerOauthValidatorCallbackHandler" in text
+    assert re.search(r"^connections\.max\.reauth\.ms=[1-9]\d*$", text, re.MULTILINE)
+    snippet = (DEPLOY / "broker" / "strimzi-introspection.properties").read_text()
+    assert 'oauth.introspection.endpoint.uri="http://127.0.0.1:8080/oauth2/introspect"' in snippet
+    assert re.search(r"^connections\.max\.reauth\.ms=[1-9]\d*$", snippet, re.MULTILINE)
+
+
+def test_jairsjunior_snippets_use_the_milliseconds_path_and_reauthenticate() -> None:
+    env = (DEPLOY / "broker" / "jairsjunior.env").read_text()
+    assert "OAUTH_INTROSPECT_ENDPOINT=/oauth2/introspect/jairsjunior-ms" in env
+    props = (DEPLOY / "broker" / "jairsjunior-introspection.properties").read_text()
+    assert "OauthAuthenticateValidatorCallbackHandler" in props
+    assert re.search(r"^connections\.max\.reauth\.ms=[1-9]\d*$", props, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("filename", "doc"), _k8s_documents(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_kubernetes_manifest_is_valid(filename: str, doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_kubernetes_validation_can_fail() -> None:
+    doc = next(d for name, d in _k8s_documents() if d["kind"] == "Deployment")
+    broken = json.loads(json.dumps(doc))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGett"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def _containers_named(name: str) -> list[dict[str, Any]]:
+    found = []
+    for _, doc in _k8s_documents():
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers", []) + spec.get("initContainers", []):
+            if container["name"] == name:
+                found.append(container)
+    return found
+
+
+def test_sidecar_containers_are_probed_non_root_and_take_secrets_from_secrets() -> None:
+    containers = _containers_named("oauthbearer")
+    assert len(containers) == 2  # in the broker pod, and standalone
+    for container in containers:
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["securityContext"]["runAsUser"] >= 1000
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert "requests" in container["resources"]
+        env = {e["name"]: e for e in container["env"]}
+        assert "secretKeyRef" in env["OAUTH_INTROSPECT_AUTHORIZATION"]["valueFrom"]
+        assert "OAUTHBEARER_CALLERS" not in env  # callers come from the mounted Secret file
+        assert env["OAUTHBEARER_CALLERS_FILE"]["value"].startswith("/var/run/")
+
+
+def test_in_pod_sidecar_listens_on_loopback_only() -> None:
+    (in_pod,) = [c for c in _containers_named("oauthbearer") if c.get("restartPolicy")]
+    env = {e["name"]: e.get("value") for e in in_pod["env"]}
+    assert env["OAUTHBEARER_LISTEN"] == "127.0.0.1:8080"
+
+
+def test_dockerfile_runs_serve_as_numeric_non_root_with_a_healthcheck() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    user = re.search(r"^USER (\d+):(\d+)$", final_stage, re.MULTILINE)
+    assert user is not None
+    assert int(user.group(1)) >= 1000
+    assert 'ENTRYPOINT ["oauthbearer"]' in final_stage
+    assert 'CMD ["serve"]' in final_stage
+    assert "/healthz" in final_stage
+    for line in text.splitlines():
+        if line.startswith(("ENV", "ARG")):
+            assert not re.search(r"SECRET|AUTHORIZATION|CALLERS|PASSWORD", line), line
