@@ -1,0 +1,481 @@
+"""The Starlette application: RFC 7662 introspection for Kafka brokers' validator plugins.
+
+Routes:
+
+* ``POST /oauth2/introspect`` — RFC 7662 introspection.
+* ``POST /oauth2/introspect/jairsjunior-ms`` — the same, with ``exp``/``iat`` in
+  milliseconds for jairsjunior's handler on Kafka ≥ 3.3 (KAFKA-13848, CONTRACT.md §1).
+  Opt-in by pointing that broker at this path; it is not RFC 7662.
+* ``GET /healthz`` (alive), ``GET /readyz`` (JWKS loaded, upstream not failing),
+  ``GET /metrics`` (Prometheus text), ``GET /openapi.json`` (OpenAPI 3).
+
+Status codes of the introspection routes: 200 (active, or exactly ``{"active": false}``),
+400 ``invalid_request``, 401 with ``WWW-Authenticate``, 413, 503 when no verdict can be
+reached. Never 201/204 (jairsjunior accepts only 200), never a stack trace.
+
+One ``httpx.AsyncClient`` (connection pooling) is opened in the lifespan and shared by the
+upstream client and the JWKS store, unless a client is injected (tests, embedding).
+
+Example:
+    >>> settings = SidecarSettings(jwks_url="https://idp.example/jwks", allow_anonymous=True)
+    >>> app = create_app(settings)
+    >>> sorted(r.path for r in app.routes)  # doctest: +NORMALIZE_WHITESPACE
+    ['/healthz', '/metrics', '/oauth2/introspect', '/oauth2/introspect/jairsjunior-ms',
+     '/openapi.json', '/readyz']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from oauthbearer import __version__
+from oauthbearer._secret import fingerprint
+from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.sidecar.cache import ResultCache
+from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.introspector import Introspector
+from oauthbearer.sidecar.jwks import JwksStore
+from oauthbearer.sidecar.jwt_validator import JwtValidator
+from oauthbearer.sidecar.logs import decision_logger
+from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
+from oauthbearer.sidecar.request import MalformedRequest, parse_token
+from oauthbearer.sidecar.response import render
+from oauthbearer.sidecar.settings import SidecarSettings
+from oauthbearer.sidecar.upstream import UpstreamIntrospector
+
+__all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "Sidecar", "create_app"]
+
+INTROSPECT_PATH = "/oauth2/introspect"
+INTROSPECT_MS_PATH = "/oauth2/introspect/jairsjunior-ms"
+
+Clock = Callable[[], float]
+logger = logging.getLogger("oauthbearer.sidecar")
+
+_JSON = "application/json"
+# RFC 7662 §2.2 responses carry credentials' metadata: no intermediary may keep them.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _error(status: int, error: str, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps({"error": error}).encode()
+    return Response(body, status, headers={**_NO_STORE, **(headers or {})}, media_type=_JSON)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Sidecar:
+    """The components of one sidecar instance, wired from settings."""
+
+    def __init__(
+        self,
+        settings: SidecarSettings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = Metrics()
+        self.http_client = http_client
+        self.callers = CallerAuthenticator(
+            settings.callers,
+            settings.caller_bearer_tokens,
+            allow_anonymous=settings.allow_anonymous,
+        )
+        self.cache = ResultCache(
+            ttl=settings.cache_ttl,
+            max_entries=settings.cache_max_entries,
+            negative_ttl=settings.negative_cache_ttl,
+            negative_max_entries=settings.negative_cache_max_entries,
+            clock=clock,
+        )
+        self.metrics.watch_cache(lambda: len(self.cache), lambda: self.cache.hit_ratio)
+        self.jwks: JwksStore | None = None
+        jwt: JwtValidator | None = None
+        if settings.jwks_url is not None:
+            self.jwks = JwksStore(
+                settings.jwks_url,
+                client=http_client,
+                clock=clock,
+                refresh_interval=settings.jwks_refresh_interval,
+                min_refetch_interval=settings.jwks_min_refetch_interval,
+                timeout=settings.upstream_timeout,
+                observe=self.metrics.jwks_refresh,
+            )
+            jwt = JwtValidator(
+                self.jwks,
+                algorithms=settings.algorithms,
+                clock=clock,
+                issuer=settings.issuer,
+                audiences=settings.audiences,
+                typ=settings.jwt_typ,
+                clock_skew=settings.clock_skew,
+            )
+        self.upstream: UpstreamIntrospector | None = None
+        self.introspector = Introspector(
+            cache=self.cache,
+            clock=clock,
+            jwt=jwt,
+            subject_claims=settings.subject_claims,
+            default_lifetime=settings.cache_ttl,
+            response_issuer=settings.response_issuer,
+            clock_skew=settings.clock_skew,
+        )
+        if http_client is not None:
+            self._bind(http_client)
+
+    def _bind(self, client: httpx.AsyncClient) -> None:
+        self.http_client = client
+        if self.jwks is not None:
+            self.jwks.bind(client)
+        if self.settings.upstream_url is not None:
+            self.upstream = UpstreamIntrospector(
+                self.settings.upstream_url,
+                client=client,
+                authorization=self.settings.upstream_authorization,
+                timeout=self.settings.upstream_timeout,
+                max_concurrency=self.settings.upstream_max_concurrency,
+                observe=self.metrics.upstream_call,
+            )
+            self.introspector.set_upstream(self.upstream)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        owned: httpx.AsyncClient | None = None
+        if self.http_client is None:
+            owned = httpx.AsyncClient(
+                timeout=self.settings.upstream_timeout,
+                limits=httpx.Limits(
+                    max_connections=self.settings.upstream_max_concurrency + 4,
+                    max_keepalive_connections=self.settings.upstream_max_concurrency,
+                ),
+                verify=_tls_context(self.settings.ca_file),
+                # Never follow redirects: a 3xx from the IdP is an error to report, and
+                # following it could send our Authorization header elsewhere.
+                follow_redirects=False,
+            )
+            self._bind(owned)
+        refresher: asyncio.Task[None] | None = None
+        if self.jwks is not None:
+            refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            if owned is not None:
+                await owned.aclose()
+                self.http_client = None
+
+    # -- routes ---------------------------------------------------------------------
+
+    async def introspect(self, request: Request) -> Response:
+        return await self._introspect(request, milliseconds=False)
+
+    async def introspect_ms(self, request: Request) -> Response:
+        return await self._introspect(request, milliseconds=True)
+
+    async def _introspect(self, request: Request, *, milliseconds: bool) -> Response:
+        started = time.perf_counter()
+        caller = self.callers.authenticate(request.headers.get("authorization"))
+        if caller is None:
+            self.metrics.request("unauthorized", "none")
+            self._log(None, None, "unauthorized", "none", started, "caller not authenticated")
+            # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with
+            # the scheme the client should use.
+            challenge = 'Basic realm="oauthbearer-introspection", charset="UTF-8"'
+            return _error(401, "invalid_client", {"WWW-Authenticate": challenge})
+        try:
+            body = await _read_body(request, self.settings.max_body_bytes)
+        except _TooLarge:
+            self.metrics.request("too_large", "none")
+            self._log(caller, None, "too_large", "none", started, "body over limit")
+            return _error(413, "invalid_request")
+        try:
+            token = parse_token(body, self.settings.token_params)
+        except MalformedRequest as exc:
+            self.metrics.request("invalid_request", "none")
+            self._log(caller, None, "invalid_request", "none", started, str(exc))
+            return _error(400, "invalid_request")
+        try:
+            outcome = await self.introspector.introspect(token)
+        except UpstreamUnavailable as exc:
+            self.metrics.request("unavailable", "upstream")
+            self._log(caller, token, "unavailable", "upstream", started, str(exc))
+            return _error(503, "temporarily_unavailable", {"Retry-After": "1"})
+        self.metrics.cache_lookup(outcome.source == "cache")
+        result = "active" if outcome.claims is not None else "inactive"
+        self.metrics.request(result, outcome.source)
+        sub = outcome.claims.get("sub") if outcome.claims is not None else None
+        self._log(caller, token, result, outcome.source, started, outcome.reason, sub)
+        return Response(
+            render(outcome.claims, milliseconds=milliseconds),
+            200,
+            headers=_NO_STORE,
+            media_type=_JSON,
+        )
+
+    def _log(
+        self,
+        caller: str | None,
+        token: str | None,
+        result: str,
+        source: str,
+        started: float,
+        reason: str | None,
+        sub: object = None,
+    ) -> None:
+        decision: dict[str, Any] = {
+            "caller": caller,
+            "token": fingerprint(token) if token is not None else None,
+            "sub": sub,
+            "result": result,
+            "source": source,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        if reason is not None:
+            decision["reason"] = reason
+        level = logging.WARNING if result == "unavailable" else logging.INFO
+        decision_logger.log(level, "decision", extra={"decision": decision})
+
+    async def healthz(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    def readiness(self) -> dict[str, bool]:
+        """Named checks behind ``/readyz``: JWKS loaded, upstream's last call succeeded."""
+        checks: dict[str, bool] = {}
+        if self.jwks is not None:
+            checks["jwks"] = self.jwks.loaded
+        if self.settings.upstream_url is not None:
+            checks["upstream"] = self.upstream is not None and self.upstream.last_ok is not False
+        return checks
+
+    async def readyz(self, _request: Request) -> Response:
+        checks = self.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    async def metrics_endpoint(self, _request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def openapi(self, _request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
+
+
+async def _server_error(_request: Request, exc: Exception) -> Response:
+    # Never a stack trace on the wire (nor in the log line: locals may hold a token).
+    logger.error("unexpected error: %s", type(exc).__name__)
+    return _error(500, "server_error")
+
+
+def create_app(
+    settings: SidecarSettings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Clock = time.time,
+) -> Starlette:
+    """Build the sidecar's ASGI application.
+
+    ``http_client`` is the test seam (e.g. ``httpx.AsyncClient(transport=…)``, or respx);
+    when ``None`` one is created in the lifespan and closed at shutdown. ``clock`` returns
+    epoch seconds and drives every expiry decision, so tests advance a fake one.
+    The :class:`Sidecar` is reachable as ``app.state.sidecar``.
+    """
+    sidecar = Sidecar(settings, http_client=http_client, clock=clock)
+    app = Starlette(
+        routes=[
+            Route(INTROSPECT_PATH, sidecar.introspect, methods=["POST"]),
+            Route(INTROSPECT_MS_PATH, sidecar.introspect_ms, methods=["POST"]),
+            Route("/healthz", sidecar.healthz, methods=["GET"]),
+            Route("/readyz", sidecar.readyz, methods=["GET"]),
+            Route("/metrics", sidecar.metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", sidecar.openapi, methods=["GET"]),
+        ],
+        lifespan=sidecar.lifespan,
+        exception_handlers={Exception: _server_error},
+    )
+    app.state.sidecar = sidecar
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3 description of the sidecar's HTTP API."""
+    active_example = {
+        "active": True,
+        "sub": "orders-service",
+        "client_id": "orders-service",
+        "scope": "kafka",
+        "exp": 1767225600,
+        "iat": 1767222000,
+        "iss": "https://idp.example",
+        "aud": "urn:kafka",
+    }
+    introspection_response = {
+        "type": "object",
+        "required": ["active"],
+        "properties": {
+            "active": {"type": "boolean"},
+            "sub": {"type": "string", "minLength": 1},
+            "exp": {"type": "integer"},
+            "iat": {"type": "integer"},
+            "nbf": {"type": "integer"},
+            "scope": {"type": "string", "description": "space-separated"},
+            "client_id": {"type": "string"},
+            "username": {"type": "string"},
+            "token_type": {"type": "string"},
+            "iss": {"type": "string"},
+            "aud": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "jti": {"type": "string"},
+        },
+        "additionalProperties": True,
+    }
+    error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+    }
+
+    def operation(summary: str, ms: bool) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "security": [{"basic": []}, {"bearer": []}, {}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["token"],
+                            "properties": {
+                                "token": {"type": "string"},
+                                "token_type_hint": {
+                                    "type": "string",
+                                    "description": "accepted and ignored",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": (
+                        "Active token (exp/iat in milliseconds)"
+                        if ms
+                        else 'Active token, or exactly {"active": false}'
+                    ),
+                    "content": {
+                        _JSON: {
+                            "schema": {"$ref": "#/components/schemas/IntrospectionResponse"},
+                            "examples": {
+                                "active": {"value": active_example},
+                                "inactive": {"value": {"active": False}},
+                            },
+                        }
+                    },
+                },
+                "400": {
+                    "description": "Malformed request (invalid_request)",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+                "401": {
+                    "description": "Caller not authenticated",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+                "413": {"description": "Request body too large"},
+                "503": {"description": "Upstream introspection or JWKS unavailable; retry"},
+            },
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "oauthbearer introspection sidecar",
+            "version": __version__,
+            "description": "RFC 7662 token introspection for Kafka brokers' OAUTHBEARER "
+            "validator plugins (Strimzi kafka-oauth, jairsjunior kafka-oauth).",
+        },
+        "paths": {
+            INTROSPECT_PATH: {"post": operation("RFC 7662 token introspection", False)},
+            INTROSPECT_MS_PATH: {
+                "post": operation(
+                    "Introspection with exp/iat in milliseconds (jairsjunior on Kafka ≥ 3.3)",
+                    True,
+                )
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness",
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready"},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3 document"}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {"IntrospectionResponse": introspection_response, "Error": error},
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

@@ -1,0 +1,225 @@
+"""The verdict cache, and single flight for tokens not yet in it.
+
+* Keys are SHA-256 digests of the token: the token itself is never stored, so a heap dump
+  or a debug print of the cache discloses nothing usable.
+* A positive verdict lives ``min(ttl, exp - now)``: RFC 7662 §4 lets a server cache
+  results but "a token's expiration time … [must not be] exceeded", and ``ttl`` is the
+  worst-case delay before a revocation is seen. ``exp`` is re-checked on every hit as well,
+  so a fast clock jump cannot serve an expired token.
+* Inactive verdicts go to a separate, short-lived, size-bounded cache so a flood of
+  garbage tokens costs the upstream at most one call per token per ``negative_ttl``, and
+  memory stays bounded whatever arrives.
+* An index by ``sub`` lets every cached verdict of one principal be evicted at once.
+
+cachetools' caches are not thread-safe; everything here runs on the one event loop thread.
+The timer is injected: tests advance a fake clock instead of sleeping.
+
+Example:
+    >>> now = [1000.0]
+    >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=2,
+    ...                     negative_max_entries=10, clock=lambda: now[0])
+    >>> key = token_key("some-token")
+    >>> cache.put(key, Verdict({"sub": "app", "exp": 1030, "iat": 1000}, "upstream"))
+    >>> cache.get(key).claims["sub"]
+    'app'
+    >>> now[0] = 1030.0      # exp reached before the 60 s TTL: gone
+    >>> cache.get(key) is None
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from cachetools import TLRUCache, TTLCache
+
+__all__ = ["ResultCache", "SingleFlight", "Verdict", "token_key"]
+
+Clock = Callable[[], float]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def token_key(token: str) -> bytes:
+    """The cache key for a token: its SHA-256 digest.
+
+    Example:
+        >>> token_key("abc").hex()[:12]
+        'ba7816bf8f01'
+    """
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome for one token: normalized claims when active, ``None`` when inactive.
+
+    ``source`` says who decided: ``jwks`` (local verification), ``upstream`` (RFC 7662
+    delegation) or ``none`` (rejected on shape, or no source can judge it).
+    """
+
+    claims: Mapping[str, Any] | None
+    source: str
+
+    @property
+    def active(self) -> bool:
+        return self.claims is not None
+
+
+class ResultCache:
+    """Positive and negative verdicts keyed by :func:`token_key`, with a ``sub`` index."""
+
+    __slots__ = (
+        "_by_sub",
+        "_clock",
+        "_max_entries",
+        "_negative",
+        "_positive",
+        "_ttl",
+        "hits",
+        "misses",
+    )
+
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        max_entries: int,
+        negative_ttl: float,
+        negative_max_entries: int,
+        clock: Clock,
+    ) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._max_entries = max_entries
+        self._positive: TLRUCache[bytes, Verdict] = TLRUCache(
+            maxsize=max_entries, ttu=self._expiry, timer=clock
+        )
+        self._negative: TTLCache[bytes, Verdict] | None = (
+            TTLCache(maxsize=negative_max_entries, ttl=negative_ttl, timer=clock)
+            if negative_ttl > 0
+            else None
+        )
+        self._by_sub: dict[str, set[bytes]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _expiry(self, _key: bytes, verdict: Verdict, now: float) -> float:
+        exp = verdict.claims["exp"] if verdict.claims is not None else now
+        return min(now + self._ttl, float(exp))
+
+    def ttl_for(self, verdict: Verdict) -> float:
+        """Seconds ``verdict`` would be served from cache if stored now (0 = not at all)."""
+        if verdict.claims is None:
+            return self._negative.ttl if self._negative is not None else 0.0
+        return max(0.0, self._expiry(b"", verdict, self._clock()) - self._clock())
+
+    def get(self, key: bytes) -> Verdict | None:
+        """The cached verdict for ``key`` or ``None``; counts hits and misses."""
+        verdict = self._positive.get(key)
+        if verdict is not None:
+            # Belt and braces over the TTU: never answer active at or past exp.
+            if verdict.claims is not None and verdict.claims["exp"] <= self._clock():
+                self._positive.pop(key, None)
+            else:
+                self.hits += 1
+                return verdict
+        if self._negative is not None:
+            verdict = self._negative.get(key)
+            if verdict is not None:
+                self.hits += 1
+                return verdict
+        self.misses += 1
+        return None
+
+    def put(self, key: bytes, verdict: Verdict) -> None:
+        """Store ``verdict`` for as long as it may be served (possibly not at all)."""
+        if verdict.claims is None:
+            if self._negative is not None:
+                self._negative[key] = verdict
+            return
+        if self.ttl_for(verdict) <= 0:
+            return
+        self._positive[key] = verdict
+        sub = verdict.claims.get("sub")
+        if isinstance(sub, str):
+            self._by_sub.setdefault(sub, set()).add(key)
+            if len(self._by_sub) > 2 * self._max_entries:
+                self._prune_index()
+
+    def evict_subject(self, sub: str) -> int:
+        """Drop every cached positive verdict for principal ``sub``; returns how many."""
+        evicted = 0
+        for key in self._by_sub.pop(sub, set()):
+            if self._positive.pop(key, None) is not None:
+                evicted += 1
+        return evicted
+
+    def clear(self) -> None:
+        self._positive.clear()
+        if self._negative is not None:
+            self._negative.clear()
+        self._by_sub.clear()
+
+    def _prune_index(self) -> None:
+        # Entries expire silently inside cachetools; rebuild the index from what is left
+        # so it stays proportional to the cache, not to the history of principals.
+        self._positive.expire()
+        index: dict[str, set[bytes]] = {}
+        for key, verdict in self._positive.items():
+            if verdict.claims is not None and isinstance(verdict.claims.get("sub"), str):
+                index.setdefault(verdict.claims["sub"], set()).add(key)
+        self._by_sub = index
+
+    def __len__(self) -> int:
+        return len(self._positive) + (len(self._negative) if self._negative is not None else 0)
+
+    @property
+    def hit_ratio(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class SingleFlight(Generic[K, V]):
+    """Collapse concurrent calls for one key into one execution.
+
+    The work runs in its own task, so a caller that goes away (a broker closing the
+    connection) does not cancel it for the others waiting on the same key.
+
+    Example:
+        >>> import asyncio
+        >>> calls = []
+        >>> async def work():
+        ...     calls.append(1); await asyncio.sleep(0); return "verdict"
+        >>> async def main():
+        ...     flight = SingleFlight()
+        ...     return await asyncio.gather(*(flight.run("k", work) for _ in range(5)))
+        >>> asyncio.run(main()), len(calls)
+        (['verdict', 'verdict', 'verdict', 'verdict', 'verdict'], 1)
+    """
+
+    __slots__ = ("_inflight",)
+
+    def __init__(self) -> None:
+        self._inflight: dict[K, asyncio.Task[V]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(work())
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._done(key, t))
+        return await asyncio.shield(task)
+
+    def _done(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: every waiter may have gone away
+
+    def __len__(self) -> int:
+        return len(self._inflight)

@@ -1,0 +1,137 @@
+"""Who is asking: authentication of the brokers that call the introspection endpoint.
+
+RFC 7662 §2.1: "the protected resource MUST authenticate itself to the introspection
+endpoint" — an unauthenticated endpoint is an oracle that tells anyone which stolen
+tokens still work. Accepted forms:
+
+* ``Basic base64(id:secret)`` in the standard alphabet (jairsjunior sends the configured
+  header verbatim) **and** the URL-safe alphabet with padding (Strimzi encodes with
+  ``Base64.getUrlEncoder()``); padding is optional for robustness.
+* ``Bearer <static token>`` (Strimzi's bearer option), from
+  ``OAUTHBEARER_CALLER_BEARER_TOKENS``.
+* nothing — only when ``OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS=true``. An empty header counts
+  as nothing: jairsjunior sends its configured header even when it is empty.
+
+Secrets are compared with :func:`hmac.compare_digest`; an unknown caller id is compared
+against a dummy secret so the timing does not reveal which ids exist.
+
+Example:
+    >>> from oauthbearer._secret import Secret
+    >>> auth = CallerAuthenticator(callers=Secret("broker:s3cret"))
+    >>> auth.authenticate("Basic YnJva2VyOnMzY3JldA==")
+    'broker'
+    >>> auth.authenticate("Basic YnJva2VyOndyb25n") is None
+    True
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+from base64 import b64decode
+
+from oauthbearer._secret import SecretSource
+from oauthbearer.sidecar.settings import parse_credentials
+
+__all__ = ["ANONYMOUS", "CallerAuthenticator"]
+
+#: The caller id logged for requests served without credentials.
+ANONYMOUS = "-anonymous-"
+
+_DUMMY = b"\x00" * 32
+# bytes.translate table turning the URL-safe alphabet into the standard one.
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+
+
+class _Table:
+    """Parsed credentials, re-parsed only when the source's text changes (file rotation)."""
+
+    __slots__ = ("_raw", "_source", "_table", "_variable")
+
+    def __init__(self, source: SecretSource, variable: str) -> None:
+        self._source = source
+        self._variable = variable
+        self._raw: str | None = None
+        self._table: dict[str, bytes] = {}
+
+    def get(self) -> dict[str, bytes]:
+        raw = self._source.reveal()
+        if raw != self._raw:
+            parsed = parse_credentials(self._variable, raw)
+            self._table = {k: v.encode() for k, v in parsed.items()}
+            self._raw = raw
+        return self._table
+
+
+class CallerAuthenticator:
+    """Checks an ``Authorization`` header; returns the caller id or ``None`` (→ 401)."""
+
+    __slots__ = ("_allow_anonymous", "_basic", "_bearer")
+
+    def __init__(
+        self,
+        callers: SecretSource | None = None,
+        bearer_tokens: SecretSource | None = None,
+        *,
+        allow_anonymous: bool = False,
+    ) -> None:
+        self._basic = _Table(callers, "OAUTHBEARER_CALLERS") if callers else None
+        self._bearer = (
+            _Table(bearer_tokens, "OAUTHBEARER_CALLER_BEARER_TOKENS") if bearer_tokens else None
+        )
+        self._allow_anonymous = allow_anonymous
+
+    def authenticate(self, header: str | None) -> str | None:
+        """The caller id for this ``Authorization`` header value, or ``None`` if refused."""
+        if header is None or not header.strip():
+            return ANONYMOUS if self._allow_anonymous else None
+        scheme, _, credentials = header.strip().partition(" ")
+        credentials = credentials.strip()
+        scheme = scheme.lower()
+        if scheme == "basic" and self._basic is not None:
+            return _check_basic(self._basic.get(), credentials)
+        if scheme == "bearer" and self._bearer is not None:
+            return _check_bearer(self._bearer.get(), credentials)
+        # Credentials were presented and are not acceptable: refuse even when anonymous
+        # callers are allowed, so a misconfigured broker is noticed rather than waved on.
+        return None
+
+
+def _check_basic(table: dict[str, bytes], credentials: str) -> str | None:
+    decoded = _decode_basic(credentials)
+    if decoded is None:
+        return None
+    ident, sep, secret = decoded.partition(b":")
+    if not sep:
+        return None
+    try:
+        ident_text = ident.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    expected = table.get(ident_text)
+    ok = hmac.compare_digest(secret, expected if expected is not None else _DUMMY)
+    return ident_text if ok and expected is not None else None
+
+
+def _check_bearer(table: dict[str, bytes], credentials: str) -> str | None:
+    presented = credentials.encode("utf-8", "replace")
+    found: str | None = None
+    # Compare against every token (no early exit) so timing says nothing about which.
+    for ident, token in table.items():
+        if hmac.compare_digest(presented, token) and found is None:
+            found = ident
+    return found
+
+
+def _decode_basic(credentials: str) -> bytes | None:
+    """Decode Basic credentials in either base64 alphabet, padding optional."""
+    try:
+        raw = credentials.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    raw = raw.translate(_URLSAFE_TO_STD)
+    raw += b"=" * (-len(raw) % 4)
+    try:
+        return b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -1,0 +1,174 @@
+"""The sidecar's subcommands: ``oauthbearer serve`` and ``oauthbearer check-sidecar``.
+
+``serve`` reads its configuration from the environment (every variable is listed in its
+``--help``), runs uvicorn with graceful shutdown (in-flight requests get
+``OAUTHBEARER_SHUTDOWN_TIMEOUT`` seconds after SIGTERM) and logs JSON lines on stderr.
+:func:`describe` summarises a configuration without revealing secrets, for
+``oauthbearer check``.
+
+Example:
+    $ OAUTHBEARER_JWKS_URL=https://idp.example/jwks OAUTHBEARER_CALLERS=broker:… \\
+      oauthbearer serve --listen 0.0.0.0:8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Mapping
+
+from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
+
+__all__ = ["add_commands", "describe"]
+
+
+def _environment_help() -> str:
+    lines = ["environment variables (every one the sidecar reads):", ""]
+    for var in VARIABLES:
+        default = f" [default: {var.default}]" if var.default else ""
+        lines.append(f"  {var.name}{default}")
+        lines.extend(
+            textwrap.wrap(var.help, 76, initial_indent="      ", subsequent_indent="      ")
+        )
+    lines += [
+        "",
+        "Variables marked (+_FILE) can be read from a file instead: NAME_FILE=/path.",
+        "Set OAUTHBEARER_JWKS_URL and/or OAUTH_INTROSPECT_SERVER + OAUTH_INTROSPECT_ENDPOINT.",
+        "OAUTHBEARER_CACHE_TTL is the worst-case delay before a revoked token is refused.",
+    ]
+    return "\n".join(lines)
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve`` and ``check-sidecar`` on the ``oauthbearer`` command."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the RFC 7662 introspection sidecar for Kafka brokers",
+        description=(
+            "Serve RFC 7662 token introspection (POST /oauth2/introspect) to Kafka "
+            "brokers' OAUTHBEARER validator plugins, verifying JWTs locally against a "
+            "JWKS and/or delegating to an upstream introspection endpoint, with a cache. "
+            "Also: POST /oauth2/introspect/jairsjunior-ms (exp/iat in milliseconds for "
+            "jairsjunior on Kafka >= 3.3), GET /healthz, /readyz, /metrics, /openapi.json."
+        ),
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to listen on (overrides OAUTHBEARER_LISTEN; default 127.0.0.1:8080)",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level (overrides OAUTHBEARER_LOG_LEVEL; default INFO)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    check = subparsers.add_parser(
+        "check-sidecar",
+        help="validate the sidecar configuration from the environment and summarise it",
+        description="Validate every sidecar variable (see `serve --help`) and print a "
+        "summary without secrets. Exit status 2 names the first bad variable.",
+    )
+    check.set_defaults(handler=_check)
+
+
+def _environ(args: argparse.Namespace) -> dict[str, str]:
+    environ = dict(os.environ)
+    if getattr(args, "listen", None):
+        environ["OAUTHBEARER_LISTEN"] = args.listen
+    if getattr(args, "log_level", None):
+        environ["OAUTHBEARER_LOG_LEVEL"] = args.log_level
+    return environ
+
+
+def describe(environ: Mapping[str, str] | None = None) -> str:
+    """A human summary of the sidecar configuration; raises ``ConfigurationError``.
+
+    Never shows a secret: callers are listed by id, the upstream Authorization header
+    only as set/unset.
+
+    Example:
+        >>> print(describe({"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks",
+        ...                 "OAUTHBEARER_CALLERS": "broker:not-a-real-secret"}))
+        ... # doctest: +ELLIPSIS
+        sidecar: listening on 127.0.0.1:8080
+          jwks: https://idp.example/jwks (algorithms RS256,PS256,ES256; ...)
+        ...
+    """
+    s = SidecarSettings.from_env(environ)
+    lines = [f"sidecar: listening on {s.listen_host}:{s.listen_port}"]
+    if s.jwks_url:
+        lines.append(
+            f"  jwks: {s.jwks_url} (algorithms {','.join(s.algorithms)}; "
+            f"issuer {s.issuer or 'not checked'}; "
+            f"audience {','.join(s.audiences) or 'not checked'}; "
+            f"typ {s.jwt_typ or 'not checked'}; skew {s.clock_skew:g} s)"
+        )
+    if s.upstream_url:
+        auth = "set" if s.upstream_authorization is not None else "none"
+        lines.append(
+            f"  upstream: {s.upstream_url} (Authorization {auth}; timeout "
+            f"{s.upstream_timeout:g} s; at most {s.upstream_max_concurrency} concurrent)"
+        )
+    basic = (
+        sorted(parse_credentials("OAUTHBEARER_CALLERS", s.callers.reveal())) if s.callers else []
+    )
+    bearer = (
+        sorted(
+            parse_credentials("OAUTHBEARER_CALLER_BEARER_TOKENS", s.caller_bearer_tokens.reveal())
+        )
+        if s.caller_bearer_tokens
+        else []
+    )
+    lines.append(
+        f"  callers: Basic {', '.join(basic) or 'none'}; Bearer {', '.join(bearer) or 'none'}; "
+        f"anonymous {'ALLOWED' if s.allow_anonymous else 'refused'}"
+    )
+    negative = (
+        f"{s.negative_cache_ttl:g} s, {s.negative_cache_max_entries} entries"
+        if s.negative_cache_ttl > 0
+        else "off"
+    )
+    lines.append(
+        f"  cache: active results up to {s.cache_ttl:g} s (worst-case revocation delay), "
+        f"{s.cache_max_entries} entries; inactive {negative}"
+    )
+    lines.append(
+        f"  requests: token parameter {','.join(s.token_params)}; sub fallback "
+        f"{','.join(s.subject_claims)}; body limit {s.max_body_bytes} bytes"
+    )
+    return "\n".join(lines)
+
+
+def _check(args: argparse.Namespace) -> int:
+    print(describe(_environ(args)))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here so `oauthbearer token` never pays for (or needs) the server stack.
+    import uvicorn
+
+    from oauthbearer.sidecar.app import create_app
+    from oauthbearer.sidecar.logs import configure_logging
+
+    settings = SidecarSettings.from_env(_environ(args))
+    configure_logging(settings.log_level)
+    print(describe(_environ(args)), file=sys.stderr)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.listen_host,
+        port=settings.listen_port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+    )
+    uvicorn.Server(config).run()
+    return 0

@@ -1,0 +1,126 @@
+"""The decision: cache, then local JWT verification or upstream introspection.
+
+Routing, per token:
+
+* cached verdict (positive within its TTL and before ``exp``, negative for a few
+  seconds) → answered from the cache;
+* not shaped like an access token at all → inactive, no upstream call;
+* a JWT and a JWKS is configured → verified locally; that verdict is final (a JWT that
+  fails our checks is not sent upstream to be second-guessed);
+* otherwise an upstream is configured → RFC 7662 delegation;
+* otherwise → inactive (an opaque token and nothing that can judge it).
+
+Concurrent requests for one uncached token share one decision (single flight). A failed
+upstream call raises :class:`~oauthbearer.errors.UpstreamUnavailable` to every waiter and
+is never cached.
+
+Example:
+    >>> import asyncio
+    >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=0,
+    ...                     negative_max_entries=1, clock=lambda: 1000.0)
+    >>> decide = Introspector(cache=cache, clock=lambda: 1000.0)
+    >>> asyncio.run(decide.introspect("opaque-token")).claims is None
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_key
+from oauthbearer.sidecar.jwt_validator import InvalidJwt, JwtValidator
+from oauthbearer.sidecar.request import looks_like_token
+from oauthbearer.sidecar.response import NotUsable, normalize
+from oauthbearer.sidecar.upstream import UpstreamIntrospector
+
+__all__ = ["Introspector", "Outcome"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A verdict plus how it was reached (for the decision log and metrics)."""
+
+    claims: dict[str, Any] | None
+    source: str
+    reason: str | None = None
+
+
+class Introspector:
+    """Reaches a verdict for a token, using and filling the cache."""
+
+    def __init__(
+        self,
+        *,
+        cache: ResultCache,
+        clock: Clock,
+        upstream: UpstreamIntrospector | None = None,
+        jwt: JwtValidator | None = None,
+        subject_claims: tuple[str, ...] = ("client_id", "username"),
+        default_lifetime: float = 60.0,
+        response_issuer: str | None = None,
+        clock_skew: float = 0.0,
+    ) -> None:
+        self.cache = cache
+        self._clock = clock
+        self._upstream = upstream
+        self._jwt = jwt
+        self._subject_claims = subject_claims
+        self._default_lifetime = default_lifetime
+        self._response_issuer = response_issuer
+        self._skew = clock_skew
+        self._flight: SingleFlight[bytes, Outcome] = SingleFlight()
+
+    def set_upstream(self, upstream: UpstreamIntrospector | None) -> None:
+        """Attach the upstream client once the shared HTTP client exists (lifespan)."""
+        self._upstream = upstream
+
+    async def introspect(self, token: str) -> Outcome:
+        """The outcome for ``token``; raises ``UpstreamUnavailable`` when undecidable."""
+        key = token_key(token)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Outcome(dict(cached.claims) if cached.claims else None, "cache")
+        return await self._flight.run(key, lambda: self._decide(token, key))
+
+    async def _decide(self, token: str, key: bytes) -> Outcome:
+        outcome = await self._judge(token)
+        self.cache.put(key, Verdict(outcome.claims, outcome.source))
+        return outcome
+
+    async def _judge(self, token: str) -> Outcome:
+        if not looks_like_token(token):
+            return Outcome(None, "none", "not shaped like an access token")
+        if self._jwt is not None and self._jwt.looks_like_jwt(token):
+            try:
+                claims = await self._jwt.verify(token)
+            except InvalidJwt as exc:
+                return Outcome(None, "jwks", str(exc))
+            return self._shape(claims, "jwks")
+        if self._upstream is not None:
+            data = await self._upstream.introspect(token)
+            if data["active"] is not True:
+                return Outcome(None, "upstream", "upstream says inactive")
+            return self._shape(data, "upstream")
+        return Outcome(None, "none", "not a JWT and no upstream configured")
+
+    def _shape(self, claims: dict[str, Any], source: str) -> Outcome:
+        now = self._clock()
+        try:
+            shaped = normalize(
+                claims,
+                now=now,
+                subject_claims=self._subject_claims,
+                default_lifetime=self._default_lifetime,
+                response_issuer=self._response_issuer,
+            )
+        except NotUsable as exc:
+            return Outcome(None, source, str(exc))
+        # RFC 7662 §4: a result must never be relied on past the token's exp, whoever
+        # said it was active (the upstream's clock may be ahead of ours).
+        if shaped["exp"] <= now - self._skew:
+            return Outcome(None, source, "expired")
+        return Outcome(shaped, source)

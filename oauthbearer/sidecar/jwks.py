@@ -1,0 +1,171 @@
+"""The signing keys of the authorization server, fetched from its JWKS URL and kept fresh.
+
+* Refreshed every ``refresh_interval`` seconds by a background task (started in the app's
+  lifespan); a key the server removed stops verifying after the next refresh.
+* A token whose ``kid`` we do not know triggers an immediate refetch — the server may
+  just have rotated — but at most once per ``min_refetch_interval``, so a flood of tokens
+  with invented ``kid`` values cannot turn us into a JWKS hammer (Kafka's own validator
+  uses the same rule, CONTRACT.md §5). Concurrent refetches are collapsed into one.
+* A failed refresh keeps the previous keys: an IdP blip must not log every broker out.
+
+Only keys usable for signatures are kept (``use`` absent or ``sig``). Keys are parsed
+with joserfc; its exceptions stop here.
+
+Example:
+    >>> store = JwksStore("https://idp.example/jwks", client=None, clock=lambda: 0.0)
+    >>> store.load({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]})
+    0
+    >>> store.loaded
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from joserfc import jwk
+from joserfc.errors import JoseError
+
+from oauthbearer.errors import UpstreamUnavailable
+
+__all__ = ["JwksStore"]
+
+logger = logging.getLogger("oauthbearer.sidecar.jwks")
+
+Clock = Callable[[], float]
+Observer = Callable[[str], None]
+
+# Key types whose keys verify asymmetric signatures; "oct" (HMAC secrets) never belongs in
+# a public JWKS and is dropped, which also rules out HS* algorithm confusion at the source.
+_ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
+
+
+class JwksStore:
+    """Current keys by ``kid``, with periodic and on-demand (rate-limited) refresh."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient | None,
+        clock: Clock,
+        refresh_interval: float = 300.0,
+        min_refetch_interval: float = 10.0,
+        timeout: float = 3.0,
+        observe: Observer | None = None,
+    ) -> None:
+        self.url = url
+        self._client = client
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self._min_refetch_interval = min_refetch_interval
+        self._timeout = timeout
+        self._observe = observe
+        self._keys: dict[str | None, list[jwk.Key]] = {}
+        self._last_attempt: float | None = None
+        self._inflight: asyncio.Task[None] | None = None
+        self.loaded = False
+        self.fetches = 0
+
+    def bind(self, client: httpx.AsyncClient) -> None:
+        """Attach the shared HTTP client (opened in the app's lifespan)."""
+        self._client = client
+
+    def keys_for(self, kid: str | None) -> list[jwk.Key]:
+        """Keys that may have signed a token with this ``kid`` (every key if it has none)."""
+        if kid is None:
+            return [k for keys in self._keys.values() for k in keys]
+        return list(self._keys.get(kid, ()))
+
+    def load(self, document: Mapping[str, Any]) -> int:
+        """Replace the key set with the usable keys of a JWKS document; returns how many."""
+        raw_keys = document.get("keys")
+        if not isinstance(raw_keys, list):
+            raise ValueError("JWKS document has no 'keys' array")  # noqa: TRY004 - bad data
+        keys: dict[str | None, list[jwk.Key]] = {}
+        for raw in raw_keys:
+            if not isinstance(raw, dict) or raw.get("kty") not in _ASYMMETRIC:
+                continue
+            if raw.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwk.import_key(raw)
+            except (JoseError, ValueError, TypeError) as exc:
+                logger.warning("skipping unusable JWKS key kid=%s: %s", raw.get("kid"), exc)
+                continue
+            if key.is_private:
+                # A JWKS must publish public keys only; refuse to hold private material.
+                logger.warning("skipping JWKS key kid=%s: it is a private key", raw.get("kid"))
+                continue
+            kid = raw.get("kid") if isinstance(raw.get("kid"), str) else None
+            keys.setdefault(kid, []).append(key)
+        self._keys = keys
+        self.loaded = True
+        return sum(len(v) for v in keys.values())
+
+    async def refresh(self) -> None:
+        """Fetch the JWKS now (joining a fetch already in flight)."""
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._fetch())
+        await asyncio.shield(self._inflight)
+
+    async def refetch_for_unknown_kid(self) -> bool:
+        """Refetch because a token named a ``kid`` we lack; False if rate-limited."""
+        now = self._clock()
+        if (
+            self._last_attempt is not None
+            and now - self._last_attempt < self._min_refetch_interval
+            and (self._inflight is None or self._inflight.done())
+        ):
+            return False
+        await self.refresh()
+        return True
+
+    async def _fetch(self) -> None:
+        self._last_attempt = self._clock()
+        self.fetches += 1
+        if self._client is None:
+            raise UpstreamUnavailable("JWKS client not started")
+        try:
+            response = await self._client.get(
+                self.url, headers={"Accept": "application/json"}, timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            self._report("error")
+            raise UpstreamUnavailable(
+                f"JWKS {self.url} unreachable ({type(exc).__name__})"
+            ) from exc
+        if response.status_code != 200:
+            self._report("error")
+            raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {response.status_code}")
+        try:
+            count = self.load(json.loads(response.content))
+        except ValueError as exc:
+            self._report("error")
+            raise UpstreamUnavailable(f"JWKS {self.url} is not a JWKS document") from exc
+        self._report("ok")
+        logger.info("JWKS refreshed from %s: %d signing keys", self.url, count)
+
+    def _report(self, result: str) -> None:
+        if self._observe is not None:
+            self._observe(result)
+
+    async def run_periodic_refresh(self) -> None:
+        """Refresh forever every ``refresh_interval`` seconds (cancel to stop).
+
+        The first fetch happens immediately; a failure is logged and retried at the
+        unknown-kid rate so a JWKS that was down at start-up is picked up quickly.
+        """
+        while True:
+            try:
+                await self.refresh()
+                delay = self._refresh_interval
+            except UpstreamUnavailable as exc:
+                logger.warning("JWKS refresh failed, keeping previous keys: %s", exc)
+                delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
+            await asyncio.sleep(delay)

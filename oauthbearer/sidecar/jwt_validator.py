@@ -1,0 +1,184 @@
+"""Local verification of JWT access tokens against the JWKS (joserfc behind this module).
+
+What a token must pass, in order (any failure → inactive, with a reason for the log only):
+
+1. compact JWS with a JSON header whose ``alg`` is one of the configured asymmetric
+   algorithms — ``none`` and ``HS*`` can never be configured (RFC 8725 §3.1: "libraries
+   MUST enable the caller to specify a supported set of algorithms");
+2. optional ``typ`` (e.g. ``at+jwt``, RFC 9068 §4; ``application/`` prefix tolerated per
+   RFC 7515 §4.1.9);
+3. a key from *our* JWKS whose type fits the algorithm (RSA for RS*/PS*, EC on the
+   matching curve for ES*, OKP for EdDSA) and whose own ``alg``, if any, matches.
+   ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never used to find a key — a
+   token naming its own key would verify itself (RFC 8725 §3.10);
+4. the signature;
+5. claims, with ``clock_skew`` tolerance: ``exp`` required and in the future, ``nbf`` not
+   in the future, ``iat`` not in the future, ``iss`` equal to the configured issuer,
+   ``aud`` (string or array) containing a configured audience.
+
+Example:
+    >>> v = JwtValidator(store=None, algorithms=("RS256",), clock=lambda: 0.0)
+    >>> v.looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), v.looks_like_jwt("opaque")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import Key
+from joserfc.jws import JWSRegistry
+
+from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.sidecar.jwks import JwksStore
+
+__all__ = ["InvalidJwt", "JwtValidator"]
+
+Clock = Callable[[], float]
+
+_KEY_TYPE = {
+    "RS": ("RSA", None),
+    "PS": ("RSA", None),
+}
+_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+_OKP_CURVES = {"EdDSA": ("Ed25519", "Ed448"), "Ed25519": ("Ed25519",)}
+
+
+class InvalidJwt(Exception):
+    """The token is not a valid JWT for us; the message is a reason fit for logs."""
+
+
+def _b64json(segment: str) -> Any:
+    padded = segment + "=" * (-len(segment) % 4)
+    try:
+        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+
+
+def _key_fits(key: Key, alg: str) -> bool:
+    if key.alg is not None and key.alg != alg:
+        return False
+    if alg[:2] in _KEY_TYPE:
+        return key.key_type == "RSA"
+    if alg in _EC_CURVES:
+        return key.key_type == "EC" and key.get("crv") == _EC_CURVES[alg]
+    if alg in _OKP_CURVES:
+        return key.key_type == "OKP" and key.get("crv") in _OKP_CURVES[alg]
+    return False
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+class JwtValidator:
+    """Verifies JWT access tokens with keys from a :class:`JwksStore`."""
+
+    def __init__(
+        self,
+        store: JwksStore | None,
+        *,
+        algorithms: tuple[str, ...],
+        clock: Clock,
+        issuer: str | None = None,
+        audiences: tuple[str, ...] = (),
+        typ: str | None = None,
+        clock_skew: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._algorithms = frozenset(algorithms)
+        self._clock = clock
+        self._issuer = issuer
+        self._audiences = frozenset(audiences)
+        self._typ = typ.lower().removeprefix("application/") if typ else None
+        self._skew = clock_skew
+        # The registry restricts joserfc to exactly the configured algorithms. Unknown
+        # header parameters are tolerated (IdPs add their own, e.g. Azure's "nonce"), but
+        # "crit" is still enforced (RFC 7515 §4.1.11).
+        self._registry = JWSRegistry(algorithms=list(algorithms), strict_check_header=False)
+
+    @staticmethod
+    def looks_like_jwt(token: str) -> bool:
+        """True for three dot-separated segments whose first decodes to a JSON object."""
+        parts = token.split(".")
+        return len(parts) == 3 and isinstance(_b64json(parts[0]), dict)
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The verified claims of ``token``; raises :class:`InvalidJwt` otherwise.
+
+        Raises :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever
+        loaded and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
+        """
+        if self._store is None:
+            raise InvalidJwt("no JWKS configured")
+        header = _b64json(token.split(".", 1)[0])
+        if not isinstance(header, dict):
+            raise InvalidJwt("header is not a JSON object")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise InvalidJwt(f"alg {alg!r} not allowed")
+        if self._typ is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or typ.lower().removeprefix("application/") != self._typ:
+                raise InvalidJwt(f"typ {typ!r} not accepted")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidJwt("kid is not a string")
+
+        if not self._store.loaded:
+            await self._store.refresh()  # UpstreamUnavailable: we cannot judge yet
+        candidates = [k for k in self._store.keys_for(kid) if _key_fits(k, alg)]
+        if not candidates and kid is not None:
+            try:
+                refetched = await self._store.refetch_for_unknown_kid()
+            except UpstreamUnavailable:
+                refetched = False  # keep serving from the keys we have
+            if refetched:
+                candidates = [k for k in self._store.keys_for(kid) if _key_fits(k, alg)]
+        if not candidates:
+            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}")
+
+        claims = self._check_signature(token, alg, candidates)
+        self._check_claims(claims)
+        return claims
+
+    def _check_signature(self, token: str, alg: str, keys: list[Key]) -> dict[str, Any]:
+        for key in keys:
+            try:
+                decoded = jwt.decode(token, key, algorithms=[alg], registry=self._registry)
+            except JoseError:
+                continue
+            return dict(decoded.claims)
+        raise InvalidJwt("signature does not verify")
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        exp = _number(claims.get("exp"))
+        if exp is None:
+            raise InvalidJwt("exp missing or not a number")
+        if now >= exp + self._skew:
+            raise InvalidJwt("expired")
+        if "nbf" in claims:
+            nbf = _number(claims["nbf"])
+            if nbf is None or nbf > now + self._skew:
+                raise InvalidJwt("not yet valid (nbf)")
+        if "iat" in claims:
+            iat = _number(claims["iat"])
+            if iat is None or iat > now + self._skew:
+                raise InvalidJwt("issued in the future (iat)")
+        if self._issuer is not None and claims.get("iss") != self._issuer:
+            raise InvalidJwt("issuer mismatch")
+        if self._audiences:
+            aud = claims.get("aud")
+            values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+            if not any(isinstance(a, str) and a in self._audiences for a in values):
+                raise InvalidJwt("audience mismatch")

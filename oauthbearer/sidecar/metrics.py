@@ -1,0 +1,103 @@
+"""Prometheus metrics of the sidecar, in a registry of its own (one per app instance).
+
+Labels are closed sets (result, source, reason): never a token, a fingerprint, a caller
+secret or a ``sub`` — per-principal labels would also explode the series count.
+
+Example:
+    >>> m = Metrics()
+    >>> m.request("active", "cache")
+    >>> b'oauthbearer_sidecar_requests_total{result="active",source="cache"} 1.0' in m.render()
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE: str = CONTENT_TYPE_LATEST
+
+# Upstream calls are bounded by a ≤ 3 s timeout by default; resolution matters below 1 s.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    """The sidecar's counters, gauges and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "oauthbearer_sidecar_requests",
+            "Introspection requests by result (active, inactive, invalid_request, "
+            "unauthorized, too_large, unavailable) and deciding source "
+            "(cache, jwks, upstream, none).",
+            ["result", "source"],
+            registry=self.registry,
+        )
+        self._upstream_latency = Histogram(
+            "oauthbearer_sidecar_upstream_latency_seconds",
+            "Latency of upstream RFC 7662 introspection calls, failures included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._upstream_errors = Counter(
+            "oauthbearer_sidecar_upstream_errors",
+            "Failed upstream introspection calls by reason (timeout, connect, status, malformed).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._jwks_refreshes = Counter(
+            "oauthbearer_sidecar_jwks_refreshes",
+            "JWKS fetches by result (ok, error).",
+            ["result"],
+            registry=self.registry,
+        )
+        self._cache_entries = Gauge(
+            "oauthbearer_sidecar_cache_entries",
+            "Verdicts currently cached (positive and negative).",
+            registry=self.registry,
+        )
+        self._cache_hit_ratio = Gauge(
+            "oauthbearer_sidecar_cache_hit_ratio",
+            "Cache hits / lookups since start.",
+            registry=self.registry,
+        )
+        self._cache_lookups = Counter(
+            "oauthbearer_sidecar_cache_lookups",
+            "Cache lookups by outcome (hit, miss).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def request(self, result: str, source: str) -> None:
+        self._requests.labels(result=result, source=source).inc()
+
+    def cache_lookup(self, hit: bool) -> None:
+        self._cache_lookups.labels(outcome="hit" if hit else "miss").inc()
+
+    def upstream_call(self, seconds: float, error: str | None) -> None:
+        self._upstream_latency.observe(seconds)
+        if error is not None:
+            self._upstream_errors.labels(reason=error).inc()
+
+    def jwks_refresh(self, result: str) -> None:
+        self._jwks_refreshes.labels(result=result).inc()
+
+    def watch_cache(self, size: Callable[[], float], hit_ratio: Callable[[], float]) -> None:
+        """Read cache size and hit ratio at scrape time, not on every request."""
+        self._cache_entries.set_function(size)
+        self._cache_hit_ratio.set_function(hit_ratio)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,135 @@
+"""Shaping verdicts into the introspection answer both broker plugins can digest.
+
+CONTRACT.md §4 is the specification. An active answer always has ``active: true``, an
+integer ``exp`` and ``iat`` (``iat`` synthesised when the source has none — jairsjunior's
+handler crashes without it), a non-empty string ``sub`` (jairsjunior makes it the
+principal; fallback claims are configurable), ``scope`` as a space-separated string, and
+passes every other claim through (``iss``, ``aud``, ``client_id``, ``username``,
+``token_type``, ``nbf``, ``jti``, extensions).
+
+RFC 7662 §2.2: "If the introspection call is properly authorized but the token is not
+active, does not exist on this server, or the protected resource is not allowed to
+introspect this particular token, then the authorization server MUST return an
+introspection response with the 'active' field set to 'false'" — and we return nothing
+else, so an inactive answer says nothing about *why*.
+
+Example:
+    >>> claims = normalize({"active": True, "exp": 2000.0, "client_id": "app",
+    ...                     "scope": ["a", "b"]}, now=1000.0, subject_claims=("client_id",),
+    ...                     default_lifetime=60.0, response_issuer=None)
+    >>> claims["sub"], claims["exp"], claims["iat"], claims["scope"]
+    ('app', 2000, 1000, 'a b')
+    >>> render(None)
+    b'{"active":false}'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render"]
+
+#: The whole body of every inactive answer (RFC 7662 §2.2).
+INACTIVE_BODY = b'{"active":false}'
+
+
+class NotUsable(ValueError):
+    """Active claims we cannot turn into a contract-conforming answer (reason for logs)."""
+
+
+def _seconds(value: object) -> int | None:
+    # bool is an int subclass in Python; a JSON true is not a timestamp.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def normalize(
+    claims: Mapping[str, Any],
+    *,
+    now: float,
+    subject_claims: tuple[str, ...],
+    default_lifetime: float,
+    response_issuer: str | None,
+) -> dict[str, Any]:
+    """Turn the claims of an active token into the answer's claim set.
+
+    ``exp`` missing from an upstream answer is synthesised as ``now + default_lifetime``
+    (the cache TTL) so the peers always get an integer. Raises :class:`NotUsable` when
+    the claims cannot honour the contract (no subject, ``exp`` not a number), which the
+    caller treats as inactive: an answer we cannot shape is not a verified answer.
+    """
+    out: dict[str, Any] = {k: v for k, v in claims.items() if k != "active"}
+
+    if "exp" in claims:
+        exp = _seconds(claims["exp"])
+        if exp is None:
+            raise NotUsable("exp is not a number")
+    else:
+        exp = int(now + default_lifetime)
+    out["exp"] = exp
+
+    iat = _seconds(claims.get("iat"))
+    out["iat"] = iat if iat is not None else int(now)
+
+    if "nbf" in claims:
+        nbf = _seconds(claims["nbf"])
+        if nbf is None:
+            raise NotUsable("nbf is not a number")
+        out["nbf"] = nbf
+
+    sub = claims.get("sub")
+    if not (isinstance(sub, str) and sub):
+        sub = next(
+            (
+                claims[name]
+                for name in subject_claims
+                if isinstance(claims.get(name), str) and claims[name]
+            ),
+            None,
+        )
+        if sub is None:
+            raise NotUsable("no non-empty sub or fallback subject claim")
+    out["sub"] = sub
+
+    # RFC 7662 §2.2: scope is "a JSON string containing a space-separated list of scopes".
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        out["scope"] = " ".join(scope.split())
+    elif isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        out["scope"] = " ".join(s for s in scope if s)
+    else:
+        out.pop("scope", None)
+    # Some servers use "scp" (an array) instead; give the peers a scope they understand.
+    if "scope" not in out:
+        scp = claims.get("scp")
+        if isinstance(scp, list) and all(isinstance(s, str) for s in scp):
+            out["scope"] = " ".join(s for s in scp if s)
+        elif isinstance(scp, str):
+            out["scope"] = " ".join(scp.split())
+
+    if response_issuer is not None:
+        out["iss"] = response_issuer
+    return out
+
+
+def render(claims: Mapping[str, Any] | None, *, milliseconds: bool = False) -> bytes:
+    """The JSON body for a verdict: ``None`` is inactive.
+
+    ``milliseconds=True`` is the opt-in compatibility mode for jairsjunior's handler on
+    Kafka ≥ 3.3 (KAFKA-13848, CONTRACT.md §1): ``exp`` and ``iat`` are multiplied by 1000
+    so the handler's seconds-as-milliseconds mistake yields the right session lifetime. It
+    breaks RFC 7662 for everyone else, hence its own path.
+    """
+    if claims is None:
+        return INACTIVE_BODY
+    body: dict[str, Any] = {"active": True, **claims}
+    if milliseconds:
+        body["exp"] = claims["exp"] * 1000
+        body["iat"] = claims["iat"] * 1000
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

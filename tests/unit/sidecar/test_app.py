@@ -1,0 +1,603 @@
+"""The introspection endpoint against both peers' exact request shapes, and its failure modes.
+
+The upstream authorization server and its JWKS are respx routes behind the injected
+``httpx.AsyncClient``; the app runs in-process with its lifespan; the clock is fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from joserfc.jwk import RSAKey
+
+from tests.unit.sidecar.conftest import (
+    CALLER_ID,
+    CALLER_SECRET,
+    JWKS_URL,
+    NOW,
+    UPSTREAM_AUTHORIZATION,
+    UPSTREAM_URL,
+    FakeClock,
+    Harness,
+    basic,
+    jwks_of,
+    make_settings,
+    running,
+    sign,
+)
+
+# An opaque token with '+', '/' and '=' — the characters form decoding mangles.
+OPAQUE = "op+aque/Tok3n+with/slashes=="
+JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+
+UPSTREAM_ACTIVE: dict[str, Any] = {
+    "active": True,
+    "sub": "orders-service",
+    "client_id": "orders-service",
+    "username": "orders",
+    "scope": "kafka write",
+    "token_type": "Bearer",
+    "exp": int(NOW) + 300,
+    "iat": int(NOW) - 10,
+    "nbf": int(NOW) - 10,
+    "iss": "https://idp.example",
+    "aud": ["urn:kafka", "urn:other"],
+    "jti": "abc-123",
+    "tenant": "blue",
+}
+
+
+@pytest.fixture
+async def harness(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> AsyncIterator[Harness]:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    async with running(make_settings(), router, clock) as h:
+        yield h
+
+
+def assert_active_types(body: dict[str, Any]) -> None:
+    """Every field's JSON type, as CONTRACT.md §1, §2 and §4 require."""
+    assert body["active"] is True
+    assert type(body["exp"]) is int
+    assert type(body["iat"]) is int
+    assert isinstance(body["sub"], str)
+    assert body["sub"]
+    if "scope" in body:
+        assert isinstance(body["scope"], str)
+    if "nbf" in body:
+        assert type(body["nbf"]) is int
+    for name in ("iss", "client_id", "username", "token_type", "jti"):
+        if name in body:
+            assert isinstance(body[name], str), name
+    if "aud" in body:
+        assert isinstance(body["aud"], str | list)
+
+
+def upstream_saw_token(router: respx.MockRouter) -> str:
+    request = router.calls.last.request
+    assert request.headers["Authorization"] == UPSTREAM_AUTHORIZATION
+    body = request.content.decode()
+    from urllib.parse import parse_qs
+
+    return parse_qs(body, strict_parsing=True)["token"][0]
+
+
+# --- jairsjunior: raw body, stray charset header, Java Accept, verbatim Authorization ----
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", None])
+async def test_jairsjunior_request_bytes_for_bytes(
+    harness: Harness, content_type: str | None
+) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    headers = {
+        "Authorization": basic(CALLER_ID, CALLER_SECRET),  # the configured header, verbatim
+        "charset": "utf-8",
+        "Accept": JAVA_ACCEPT,
+        "User-Agent": "Java/17.0.9",
+    }
+    if content_type:
+        # HttpURLConnection adds this itself when a body is written without one.
+        headers["Content-Type"] = content_type
+    response = await harness.client.post(
+        "/oauth2/introspect", content=b"token=" + OPAQUE.encode(), headers=headers
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert_active_types(body)
+    assert body["sub"] == "orders-service"
+    assert body["scope"] == "kafka write"
+    assert body["aud"] == ["urn:kafka", "urn:other"]
+    assert body["tenant"] == "blue"
+    assert body["exp"] == int(NOW) + 300
+    # The '+' the raw body carried reached the upstream as '+', not as a space.
+    assert route.call_count == 1
+    assert upstream_saw_token(harness.router) == OPAQUE
+
+
+async def test_jairsjunior_empty_authorization_is_refused(harness: Harness) -> None:
+    # It sends its configured header even when empty; without anonymous callers: 401.
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=b"token=" + OPAQUE.encode(),
+        headers={"Authorization": "", "charset": "utf-8", "Accept": JAVA_ACCEPT},
+    )
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response.headers
+
+
+# --- Strimzi: URL-encoded body, URL-safe Basic with padding -----------------------------
+
+
+async def test_strimzi_request_bytes_for_bytes(harness: Harness) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    authorization = basic(CALLER_ID, CALLER_SECRET, urlsafe=True)
+    standard = basic(CALLER_ID, CALLER_SECRET)
+    # The point of the test: the two alphabets differ for these credentials.
+    assert authorization != standard
+    assert any(c in authorization for c in "-_")
+    assert any(c in standard for c in "+/")
+    assert authorization.endswith("=")  # Strimzi keeps the padding
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=b"token=op%2Baque%2FTok3n%2Bwith%2Fslashes%3D%3D",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "Authorization": authorization,
+        },
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert_active_types(body)
+    assert body["iss"] == "https://idp.example"
+    assert route.call_count == 1
+    assert upstream_saw_token(harness.router) == OPAQUE
+
+
+async def test_token_type_hint_is_ignored(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=b"token_type_hint=refresh_token&token=" + OPAQUE.encode(),
+        headers={"Authorization": basic(CALLER_ID, CALLER_SECRET)},
+    )
+    assert response.status_code == 200
+    assert response.json()["active"] is True
+
+
+async def test_jwt_verified_locally_without_upstream(harness: Harness, rsa_key: RSAKey) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(500)
+    token = sign(rsa_key, {"scope": ["kafka", "read"], "iat": None})
+    response = await harness.introspect(token)
+    body = response.json()
+    assert_active_types(body)
+    assert body["scope"] == "kafka read"
+    assert body["iat"] == int(NOW)  # synthesised: jairsjunior crashes without it
+    assert route.call_count == 0
+
+
+# --- inactive: exactly {"active": false} ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "upstream",
+    [
+        {"active": False},
+        {"active": False, "error": "revoked", "sub": "someone"},
+        # Active but no usable subject (CONTRACT §4 requires a non-empty string sub).
+        {"active": True, "exp": int(NOW) + 60},
+        # Active but already expired by our clock: never answered active past exp.
+        {"active": True, "sub": "x", "exp": int(NOW) - 3600},
+    ],
+)
+async def test_inactive_is_only_active_false(harness: Harness, upstream: dict[str, Any]) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, json=upstream)
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 200
+    assert response.content == b'{"active":false}'
+
+
+async def test_garbage_token_is_inactive_without_upstream_call(harness: Harness) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    response = await harness.introspect("not%20a%20token%21")
+    assert response.json() == {"active": False}
+    assert route.call_count == 0
+
+
+# --- 400 / 401 / 413 / 503 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"token=", b"tok=abc", b"token=a&token=b", b"\xff\xfe=token", b'{"token":"abc"}'],
+)
+async def test_malformed_request_is_400(harness: Harness, body: bytes) -> None:
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=body,
+        headers={"Authorization": basic(CALLER_ID, CALLER_SECRET)},
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        basic(CALLER_ID, "wrong-secret"),
+        basic("stranger", CALLER_SECRET),
+        "Bearer not-configured",
+        "Basic !!!not-base64!!!",
+        "Digest whatever",
+    ],
+)
+async def test_wrong_caller_is_401(harness: Harness, authorization: str | None) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = await harness.client.post(
+        "/oauth2/introspect", content=b"token=" + OPAQUE.encode(), headers=headers
+    )
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert response.json() == {"error": "invalid_client"}
+    assert route.call_count == 0
+
+
+async def test_body_over_limit_is_413(harness: Harness) -> None:
+    big = b"token=" + b"a" * 20_000
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=big,
+        headers={"Authorization": basic(CALLER_ID, CALLER_SECRET)},
+    )
+    assert response.status_code == 413
+
+
+async def test_streamed_body_over_limit_is_413(harness: Harness) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"token="
+        for _ in range(40):
+            yield b"a" * 1000
+
+    response = await harness.client.post(
+        "/oauth2/introspect",
+        content=chunks(),
+        headers={"Authorization": basic(CALLER_ID, CALLER_SECRET)},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, text="boom"),
+        httpx.Response(502),
+        httpx.Response(401, json={"error": "invalid_client"}),
+        httpx.Response(200, text="<html>not json</html>"),
+        httpx.Response(200, json=["active", True]),
+        httpx.Response(200, json={"active": "true", "sub": "x", "exp": int(NOW) + 60}),
+        httpx.Response(200, json={"active": 1}),
+        httpx.Response(200, json={"sub": "x"}),
+    ],
+)
+async def test_upstream_failure_is_503_never_cached(
+    harness: Harness, failure: httpx.Response
+) -> None:
+    route = harness.router.post(UPSTREAM_URL).mock(return_value=failure)
+    for _ in range(2):
+        response = await harness.introspect(OPAQUE)
+        assert response.status_code == 503
+        assert response.json() == {"error": "temporarily_unavailable"}
+        assert "active" not in response.text
+    assert route.call_count == 2  # not cached: the second request asked again
+
+
+@pytest.mark.parametrize(
+    "exc", [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), httpx.ConnectError("down")]
+)
+async def test_upstream_transport_errors_are_503(harness: Harness, exc: Exception) -> None:
+    harness.router.post(UPSTREAM_URL).mock(side_effect=exc)
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 503
+
+
+async def test_slow_upstream_gives_503_quickly(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, json=UPSTREAM_ACTIVE)
+
+    router.post(UPSTREAM_URL).mock(side_effect=hang)
+    async with running(make_settings(upstream_timeout=0.05), router, clock) as h:
+        started = asyncio.get_running_loop().time()
+        response = await h.introspect(OPAQUE)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert response.status_code == 503
+    assert elapsed < 2
+
+
+async def test_503_recovers_when_upstream_returns(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).mock(
+        side_effect=[httpx.ConnectError("down"), httpx.Response(200, json=UPSTREAM_ACTIVE)]
+    )
+    assert (await harness.introspect(OPAQUE)).status_code == 503
+    assert (await harness.introspect(OPAQUE)).json()["active"] is True
+
+
+# --- cache through the app --------------------------------------------------------------
+
+
+async def test_cache_hit_serves_without_upstream_until_ttl(
+    harness: Harness, clock: FakeClock
+) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    first = await harness.introspect(OPAQUE)
+    clock.advance(59)
+    second = await harness.introspect(OPAQUE)
+    assert first.json() == second.json()
+    assert route.call_count == 1
+    clock.advance(1)  # CACHE_TTL (60 s) reached: ask the upstream again
+    await harness.introspect(OPAQUE)
+    assert route.call_count == 2
+
+
+async def test_revocation_visible_after_cache_ttl(harness: Harness, clock: FakeClock) -> None:
+    harness.router.post(UPSTREAM_URL).mock(
+        side_effect=[
+            httpx.Response(200, json=UPSTREAM_ACTIVE),
+            httpx.Response(200, json={"active": False}),
+        ]
+    )
+    assert (await harness.introspect(OPAQUE)).json()["active"] is True
+    clock.advance(30)
+    assert (await harness.introspect(OPAQUE)).json()["active"] is True  # cached
+    clock.advance(30)
+    assert (await harness.introspect(OPAQUE)).json() == {"active": False}
+
+
+async def test_negative_cache_shields_upstream(harness: Harness, clock: FakeClock) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json={"active": False})
+    for _ in range(5):
+        assert (await harness.introspect(OPAQUE)).json() == {"active": False}
+    assert route.call_count == 1
+    clock.advance(2)
+    await harness.introspect(OPAQUE)
+    assert route.call_count == 2
+
+
+async def test_single_flight_100_concurrent_requests_one_upstream_call(
+    harness: Harness,
+) -> None:
+    release = asyncio.Event()
+    calls = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return httpx.Response(200, json=UPSTREAM_ACTIVE)
+
+    harness.router.post(UPSTREAM_URL).mock(side_effect=slow)
+    tasks = [asyncio.create_task(harness.introspect(OPAQUE)) for _ in range(100)]
+    for _ in range(200):  # let every request reach the flight before the upstream answers
+        await asyncio.sleep(0)
+    release.set()
+    responses = await asyncio.gather(*tasks)
+    assert calls == 1
+    assert all(r.status_code == 200 and r.json()["active"] is True for r in responses)
+
+
+async def test_single_flight_shares_a_failure_without_caching_it(harness: Harness) -> None:
+    release = asyncio.Event()
+    calls = 0
+
+    async def failing(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return httpx.Response(503)
+
+    harness.router.post(UPSTREAM_URL).mock(side_effect=failing)
+    tasks = [asyncio.create_task(harness.introspect(OPAQUE)) for _ in range(20)]
+    for _ in range(100):
+        await asyncio.sleep(0)
+    release.set()
+    responses = await asyncio.gather(*tasks)
+    assert calls == 1
+    assert {r.status_code for r in responses} == {503}
+    await harness.introspect(OPAQUE)
+    assert calls == 2
+
+
+async def test_bounded_upstream_concurrency(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    release = asyncio.Event()
+    in_flight = peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await release.wait()
+        in_flight -= 1
+        return httpx.Response(200, json={"active": False})
+
+    router.post(UPSTREAM_URL).mock(side_effect=slow)
+    async with running(make_settings(upstream_max_concurrency=3), router, clock) as h:
+        tasks = [asyncio.create_task(h.introspect(f"distinct-token-{i}")) for i in range(20)]
+        for _ in range(200):
+            await asyncio.sleep(0)
+        assert peak == 3
+        release.set()
+        responses = await asyncio.gather(*tasks)
+    assert peak == 3
+    assert all(r.json() == {"active": False} for r in responses)
+
+
+# --- milliseconds compatibility path ----------------------------------------------------
+
+
+async def test_milliseconds_path_for_jairsjunior_on_kafka_33(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    seconds = (await harness.introspect(OPAQUE)).json()
+    millis = (await harness.introspect(OPAQUE, path="/oauth2/introspect/jairsjunior-ms")).json()
+    assert type(millis["exp"]) is int
+    assert type(millis["iat"]) is int
+    assert millis["exp"] == seconds["exp"] * 1000
+    assert millis["iat"] == seconds["iat"] * 1000
+    assert {k: v for k, v in millis.items() if k not in ("exp", "iat")} == {
+        k: v for k, v in seconds.items() if k not in ("exp", "iat")
+    }
+
+
+async def test_milliseconds_path_inactive_is_unchanged(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, json={"active": False})
+    response = await harness.introspect(OPAQUE, path="/oauth2/introspect/jairsjunior-ms")
+    assert response.content == b'{"active":false}'
+
+
+# --- anonymous, bearer callers ----------------------------------------------------------
+
+
+async def test_anonymous_callers_when_explicitly_allowed(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    settings = make_settings(callers=None, allow_anonymous=True, jwks_url=None)
+    async with running(settings, router, clock) as h:
+        response = await h.client.post("/oauth2/introspect", content=b"token=" + OPAQUE.encode())
+        assert response.json()["active"] is True
+        # Presented but wrong credentials are still refused.
+        wrong = await h.introspect(OPAQUE, authorization=basic("x", "y"))
+        assert wrong.status_code == 401
+
+
+async def test_static_bearer_caller(router: respx.MockRouter, clock: FakeClock) -> None:
+    from oauthbearer._secret import Secret
+
+    router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    settings = make_settings(
+        caller_bearer_tokens=Secret("strimzi:fake-static-bearer"), jwks_url=None
+    )
+    async with running(settings, router, clock) as h:
+        ok = await h.introspect(OPAQUE, authorization="Bearer fake-static-bearer")
+        assert ok.json()["active"] is True
+        bad = await h.introspect(OPAQUE, authorization="Bearer fake-static-bearex")
+        assert bad.status_code == 401
+
+
+# --- status codes never used, methods, other routes -------------------------------------
+
+
+async def test_get_on_introspect_is_405_and_never_2xx(harness: Harness) -> None:
+    response = await harness.client.get("/oauth2/introspect")
+    assert response.status_code == 405
+
+
+async def test_healthz_readyz_metrics_openapi(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    await harness.introspect(OPAQUE)
+    await harness.introspect(OPAQUE)
+    assert (await harness.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await harness.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"jwks": True, "upstream": True}
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'oauthbearer_sidecar_requests_total{result="active",source="upstream"} 1.0' in metrics
+    assert 'oauthbearer_sidecar_requests_total{result="active",source="cache"} 1.0' in metrics
+    assert "oauthbearer_sidecar_cache_hit_ratio 0.5" in metrics
+    assert "oauthbearer_sidecar_cache_entries 1.0" in metrics
+    assert "oauthbearer_sidecar_upstream_latency_seconds_count 1.0" in metrics
+    assert 'oauthbearer_sidecar_jwks_refreshes_total{result="ok"} 1.0' in metrics
+    doc = (await harness.client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {
+        "/oauth2/introspect",
+        "/oauth2/introspect/jairsjunior-ms",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    }
+
+
+async def test_readyz_reports_failing_upstream(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).mock(side_effect=httpx.ConnectError("down"))
+    await harness.introspect(OPAQUE)
+    ready = await harness.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["upstream"] is False
+
+
+async def test_unexpected_error_is_500_without_trace(harness: Harness) -> None:
+    harness.router.post(UPSTREAM_URL).mock(side_effect=RuntimeError("secret internals"))
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 500
+    assert response.json() == {"error": "server_error"}
+    assert "Traceback" not in response.text
+    assert "internals" not in response.text
+
+
+# --- nothing secret in logs or metrics --------------------------------------------------
+
+
+async def test_no_token_or_secret_in_logs_or_metrics(
+    harness: Harness, rsa_key: RSAKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    harness.router.post(UPSTREAM_URL).mock(
+        side_effect=[httpx.Response(200, json=UPSTREAM_ACTIVE), httpx.ConnectError("down")]
+    )
+    jwt_token = sign(rsa_key)
+    await harness.introspect(OPAQUE)
+    await harness.introspect(OPAQUE)
+    await harness.introspect(jwt_token)
+    await harness.introspect("other-opaque-token")  # 503
+    await harness.introspect(OPAQUE, authorization=basic(CALLER_ID, "wrong-secret"))
+    metrics = (await harness.client.get("/metrics")).text
+
+    from oauthbearer.sidecar.logs import JsonFormatter
+
+    formatter = JsonFormatter()
+    text = "\n".join(formatter.format(r) for r in caplog.records) + metrics
+    for secret in (
+        OPAQUE,
+        jwt_token,
+        jwt_token.split(".")[2],
+        "other-opaque-token",
+        CALLER_SECRET,
+        "wrong-secret",
+        UPSTREAM_AUTHORIZATION,
+        UPSTREAM_AUTHORIZATION.split()[1],
+        basic(CALLER_ID, CALLER_SECRET).split()[1],
+    ):
+        assert secret not in text
+
+    decisions = [
+        json.loads(formatter.format(r)) for r in caplog.records if r.name.endswith("decision")
+    ]
+    assert [d["source"] for d in decisions[:3]] == ["upstream", "cache", "jwks"]
+    first = decisions[0]
+    assert first["caller"] == CALLER_ID
+    assert first["result"] == "active"
+    assert first["sub"] == "orders-service"
+    assert first["token"].startswith("sha256:")
+    assert isinstance(first["latency_ms"], float)
+    assert decisions[3]["result"] == "unavailable"
+    assert decisions[4]["result"] == "unauthorized"
