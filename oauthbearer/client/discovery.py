@@ -1,0 +1,86 @@
+"""Find the token endpoint from an issuer (RFC 8414, OpenID Connect Discovery 1.0).
+
+The HTTP GET is injected (the fetcher owns HTTP and its error translation); this module
+only knows where the metadata lives and what a trustworthy document looks like.
+
+Example:
+    >>> metadata_urls("https://idp.example/realms/kafka")  # doctest: +NORMALIZE_WHITESPACE
+    ['https://idp.example/realms/kafka/.well-known/openid-configuration',
+     'https://idp.example/.well-known/oauth-authorization-server/realms/kafka']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from oauthbearer.client.settings import V_ISSUER
+from oauthbearer.errors import ConfigurationError, TokenEndpointError, TokenResponseError
+
+__all__ = ["discover_token_endpoint", "metadata_urls"]
+
+#: ``get(url) -> (status, body)``; raises TokenRequestError on network failure.
+Getter = Callable[[str], tuple[int, bytes]]
+
+
+def metadata_urls(issuer: str) -> list[str]:
+    """Where to look, in order: OpenID configuration, then RFC 8414 metadata.
+
+    OpenID Connect Discovery §4 appends ``/.well-known/openid-configuration`` to the issuer;
+    RFC 8414 §3.1 inserts ``/.well-known/oauth-authorization-server`` between host and path.
+    OpenID first: it is what Keycloak, Okta, Entra ID and most others serve.
+    """
+    parts = urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    oidc = urlunsplit(
+        (parts.scheme, parts.netloc, path + "/.well-known/openid-configuration", "", "")
+    )
+    oauth = urlunsplit(
+        (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
+    )
+    return [oidc, oauth]
+
+
+def discover_token_endpoint(issuer: str, get: Getter) -> str:
+    """Fetch the issuer's metadata and return its validated ``token_endpoint``.
+
+    Example:
+        >>> doc = b'{"issuer":"https://idp.example","token_endpoint":"https://idp.example/t"}'
+        >>> discover_token_endpoint("https://idp.example", lambda url: (200, doc))
+        'https://idp.example/t'
+    """
+    host = urlsplit(issuer).netloc
+    status = 0
+    for url in metadata_urls(issuer):
+        status, body = get(url)
+        if status == 404:
+            continue  # try the other well-known location
+        if status != 200:
+            raise TokenEndpointError(host, status, None, f"discovery GET {urlsplit(url).path}")
+        return _token_endpoint(body, issuer, host)
+    raise TokenEndpointError(host, status, None, "discovery: no metadata document found")
+
+
+def _token_endpoint(body: bytes, issuer: str, host: str) -> str:
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise TokenResponseError(f"discovery document at {host} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise TokenResponseError(f"discovery document at {host} is not a JSON object")
+    # RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer in the document MUST be identical to
+    # the one used to find it; otherwise an attacker's metadata could redirect our secrets.
+    if doc.get("issuer") != issuer:
+        raise ConfigurationError(
+            V_ISSUER,
+            f"the server calls itself {doc.get('issuer')!r}, not {issuer!r} "
+            "(RFC 8414 §3.3 requires them identical; check the trailing slash)",
+        )
+    endpoint = doc.get("token_endpoint")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+        raise TokenResponseError(f"discovery document at {host} has no usable token_endpoint")
+    if urlsplit(issuer).scheme == "https" and urlsplit(endpoint).scheme != "https":
+        # Never let a document fetched over TLS send our credentials in clear text.
+        raise TokenResponseError(f"discovery document at {host} names a non-https token_endpoint")
+    return endpoint

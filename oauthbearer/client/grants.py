@@ -1,0 +1,167 @@
+"""The form parameters of each grant, built afresh for every request.
+
+Files (a projected service-account token, a rotated refresh token) are read at request
+time through :class:`~oauthbearer._secret.FileSecret`, which re-reads them when they change.
+
+Example:
+    >>> from oauthbearer.client.settings import ClientSettings
+    >>> s = ClientSettings(token_url="https://idp.example/token", scope="kafka",
+    ...                    audience="urn:kafka", resources=("https://kafka.example",))
+    >>> grant_for(s).params()
+    [('grant_type', 'client_credentials'), ('scope', 'kafka'), ('audience', 'urn:kafka'), \
+('resource', 'https://kafka.example')]
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from oauthbearer.client.settings import (
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_JWT_BEARER,
+    GRANT_PASSWORD,
+    GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE,
+    V_ASSERTION,
+    V_PASSWORD,
+    V_REFRESH_TOKEN,
+    V_SUBJECT_TOKEN,
+    V_USERNAME,
+    ClientSettings,
+)
+from oauthbearer.client.settings import need as _need
+from oauthbearer.client.token import Token
+
+__all__ = ["Grant", "grant_for"]
+
+Params = list[tuple[str, str]]
+
+
+class Grant(Protocol):
+    """Produces the grant's form parameters; sees each issued token."""
+
+    def params(self) -> Params:
+        """The body parameters for one token request, in a stable order."""
+        ...
+
+    def issued(self, token: Token) -> None:
+        """Called with every token obtained (lets refresh_token follow rotation)."""
+        ...
+
+
+class _Grant:
+    """Common parameters: scope (RFC 6749 §3.3), audience, resource (RFC 8707 §2), extras."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._settings = settings
+
+    def specific(self) -> Params:
+        return []
+
+    def params(self) -> Params:
+        s = self._settings
+        out: Params = [("grant_type", s.grant_type), *self.specific()]
+        if s.scope:
+            out.append(("scope", s.scope))
+        if s.audience:
+            out.append(("audience", s.audience))
+        # RFC 8707 §2: several resource parameters may be sent, one per target service.
+        out.extend(("resource", r) for r in s.resources)
+        out.extend(s.extra_params)
+        return out
+
+    def issued(self, token: Token) -> None:
+        """Most grants ignore the issued token."""
+
+
+class ClientCredentials(_Grant):
+    """RFC 6749 §4.4.2: ``grant_type=client_credentials`` plus the common parameters."""
+
+
+class Password(_Grant):
+    """RFC 6749 §4.3.2: resource owner password credentials."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._username = _need(settings.username, V_USERNAME)
+        self._password = _need(settings.password, V_PASSWORD)
+
+    def specific(self) -> Params:
+        return [("username", self._username), ("password", self._password.reveal())]
+
+
+class RefreshToken(_Grant):
+    """RFC 6749 §6, following refresh-token rotation (RFC 9700 §4.14.2).
+
+    A new ``refresh_token`` in a response replaces the configured one in memory. If the
+    configured file changes afterwards (an operator rotated it), the file wins again.
+    """
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._source = _need(settings.refresh_token, V_REFRESH_TOKEN)
+        self._lock = threading.Lock()
+        self._configured: str | None = None
+        self._rotated: str | None = None
+
+    def specific(self) -> Params:
+        configured = self._source.reveal()
+        with self._lock:
+            if configured != self._configured:
+                self._configured, self._rotated = configured, None
+            current = self._rotated or configured
+        return [("refresh_token", current)]
+
+    def issued(self, token: Token) -> None:
+        if token.refresh_token:
+            with self._lock:
+                self._rotated = token.refresh_token
+
+
+class JwtBearer(_Grant):
+    """RFC 7523 §2.1: ``assertion`` is a JWT read from a file on every request."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._assertion = _need(settings.assertion, V_ASSERTION + "_FILE")
+
+    def specific(self) -> Params:
+        return [("assertion", self._assertion.reveal())]
+
+
+class TokenExchange(_Grant):
+    """RFC 8693 §2.1: exchange a subject token (read from a file) for an access token."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._subject = _need(settings.subject_token, V_SUBJECT_TOKEN + "_FILE")
+
+    def specific(self) -> Params:
+        s = self._settings
+        out: Params = [
+            ("subject_token", self._subject.reveal()),
+            ("subject_token_type", s.subject_token_type),
+        ]
+        if s.actor_token is not None and s.actor_token_type:
+            out += [
+                ("actor_token", s.actor_token.reveal()),
+                ("actor_token_type", s.actor_token_type),
+            ]
+        if s.requested_token_type:
+            out.append(("requested_token_type", s.requested_token_type))
+        return out
+
+
+_BY_TYPE: dict[str, type[_Grant]] = {
+    GRANT_CLIENT_CREDENTIALS: ClientCredentials,
+    GRANT_PASSWORD: Password,
+    GRANT_REFRESH_TOKEN: RefreshToken,
+    GRANT_JWT_BEARER: JwtBearer,
+    GRANT_TOKEN_EXCHANGE: TokenExchange,
+}
+
+
+def grant_for(settings: ClientSettings) -> Grant:
+    """The grant object for ``settings.grant_type`` (validated by the settings)."""
+    return _BY_TYPE[settings.grant_type](settings)

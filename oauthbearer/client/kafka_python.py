@@ -1,0 +1,53 @@
+"""kafka-python adapter: an ``AbstractTokenProvider`` over the shared sync core.
+
+kafka-python ≥ 3.0 keeps the base class in ``kafka.net.sasl.oauth`` (2.x:
+``kafka.sasl.oauth``) and checks ``isinstance`` against it, so we subclass the real one.
+It calls ``token()`` synchronously for every (re-)authentication.
+
+Example:
+    >>> from kafka import KafkaProducer  # doctest: +SKIP
+    >>> KafkaProducer(bootstrap_servers="kafka:9093", security_protocol="SASL_SSL",
+    ...               sasl_mechanism="OAUTHBEARER",
+    ...               sasl_oauth_token_provider=KafkaPythonTokenProvider())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+try:
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+except ImportError:  # kafka-python 2.x
+    from kafka.sasl.oauth import AbstractTokenProvider
+
+from oauthbearer.client.confluent import default_provider
+from oauthbearer.client.provider import TokenProvider, log_failure
+
+__all__ = ["KafkaPythonTokenProvider"]
+
+
+class KafkaPythonTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka-python is untyped
+    """kafka-python token provider; ``provider=None`` uses the environment-built default.
+
+    Example:
+        >>> from oauthbearer.client.settings import ClientSettings
+        >>> p = KafkaPythonTokenProvider(TokenProvider(ClientSettings(token_url="https://i/t")))
+        >>> p.extensions()
+        {}
+    """
+
+    def __init__(self, provider: TokenProvider | None = None) -> None:
+        super().__init__()
+        self._provider = default_provider() if provider is None else provider
+
+    @property
+    def provider(self) -> TokenProvider:
+        return self._provider
+
+    def token(self) -> str:
+        try:
+            return self._provider.token().access_token
+        except Exception as exc:
+            log_failure("kafka-python", self._provider.endpoint_host, exc)
+            raise
+
+    def extensions(self) -> dict[str, str]:
+        return self._provider.extensions()

@@ -1,0 +1,436 @@
+"""The token provider: one cache per request identity, single flight, refresh and backoff.
+
+Every Kafka library adapter sits on :class:`TokenProvider`. Its rules:
+
+* **One cache per process, keyed by the full request identity**
+  (:meth:`ClientSettings.identity`): N producers, consumers and admin clients configured
+  alike share one token and cost one fetch per refresh cycle.
+* **Single flight**: concurrent callers without a usable token wait for the one fetch in
+  progress instead of starting their own.
+* **Proactive refresh** at ``refresh_fraction`` of the lifetime ± ``refresh_jitter`` (as
+  Kafka's own login refresher does, CONTRACT §5), so clients sharing an authorization
+  server do not refresh in lock-step.
+* **Outages**: while the current token is valid, a failed refresh returns it and schedules
+  the next attempt with exponential backoff and full jitter, never before ``Retry-After``.
+* **Bounded**: a call with no valid token gives up after ``deadline`` seconds (default 8,
+  under confluent-kafka's 10 s constructor wait, CONTRACT §6); each HTTP request is bounded
+  by ``timeout``.
+
+The clock, the sleep and the random source are injected: tests drive time by hand.
+
+Example:
+    >>> import httpx
+    >>> from oauthbearer.client.settings import ClientSettings
+    >>> calls = []
+    >>> def idp(request):
+    ...     calls.append(request)
+    ...     return httpx.Response(200, json={"access_token": "abc", "expires_in": 100})
+    >>> p = TokenProvider(ClientSettings(token_url="https://idp.example/token"),
+    ...                   http_client=httpx.Client(transport=httpx.MockTransport(idp)),
+    ...                   clock=lambda: 0.0, cache=TokenCache())
+    >>> p.token() is p.token(), len(calls)
+    (True, 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.metrics import MetricsHook, NullMetrics, outcome_of
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.client.token import Token
+from oauthbearer.errors import (
+    OAuthBearerError,
+    TokenEndpointError,
+    TokenError,
+    TokenRequestError,
+)
+
+__all__ = ["SHARED_CACHE", "TokenCache", "TokenProvider", "failure_fields", "log_failure"]
+
+logger = logging.getLogger("oauthbearer.client")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+#: A ``Retry-After`` longer than this is treated as this (a buggy header must not stop us).
+MAX_RETRY_AFTER = 3600.0
+_WAIT_SLICE = 1.0  # real seconds between re-checks while waiting for another fetch
+
+
+class _Slot:
+    """Shared state for one request identity. Guarded by ``cond``."""
+
+    __slots__ = (
+        "cond",
+        "failures",
+        "fetches",
+        "fetching",
+        "generation",
+        "last_error",
+        "refresh_at",
+        "retry_at",
+        "token",
+    )
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.token: Token | None = None
+        self.refresh_at = 0.0
+        self.fetching = False
+        self.failures = 0
+        self.retry_at = 0.0
+        self.last_error: OAuthBearerError | None = None
+        self.generation = 0  # bumped after every fetch, so waiters know theirs finished
+        self.fetches = 0
+
+
+class TokenCache:
+    """Token slots keyed by request identity. :data:`SHARED_CACHE` is the process-wide one.
+
+    Example:
+        >>> cache = TokenCache()
+        >>> cache.slot(("a",)) is cache.slot(("a",)), len(cache)
+        (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[Hashable, _Slot] = {}
+
+    def slot(self, key: Hashable) -> _Slot:
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = _Slot()
+            return slot
+
+    def clear(self) -> None:
+        """Forget every cached token (tests; or after a credential change in a long REPL)."""
+        with self._lock:
+            self._slots.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+
+SHARED_CACHE = TokenCache()
+
+
+class TokenProvider:
+    """Obtains, caches and refreshes access tokens for one configuration. Thread-safe.
+
+    Args:
+        settings: what to request and how (see :class:`ClientSettings`).
+        http_client: an ``httpx.Client`` to use (the test seam); built from settings if None.
+        clock: epoch seconds, ``time.time`` by default.
+        sleep: how to wait between retries inside one call; tests pass a fake.
+        random: uniform ``[0, 1)`` source for jitter.
+        metrics: a :class:`~oauthbearer.client.metrics.MetricsHook`.
+        cache: where tokens live; :data:`SHARED_CACHE` (process-wide) by default.
+
+    Example:
+        >>> from oauthbearer.client.settings import ClientSettings
+        >>> p = TokenProvider(ClientSettings(token_url="https://idp.example/token"))
+        >>> p.endpoint_host
+        'idp.example'
+        >>> p.close()
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        http_client: httpx.Client | None = None,
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        random: Callable[[], float] = random.random,
+        metrics: MetricsHook | None = None,
+        cache: TokenCache | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+        self._metrics: MetricsHook = NullMetrics() if metrics is None else metrics
+        self._fetcher = TokenFetcher(settings, http_client=http_client, clock=clock)
+        self._slot = (SHARED_CACHE if cache is None else cache).slot(settings.identity())
+        claims = (settings.principal_claim, "sub", "client_id")
+        self._principal_claims = tuple(dict.fromkeys(claims))
+        self._extensions = dict(settings.sasl_extensions)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TokenProvider:
+        """Settings from the environment (``os.environ`` when None); ``kwargs`` as in ``__init__``.
+
+        Example:
+            >>> p = TokenProvider.from_env({"OAUTHBEARER_LOGIN_TOKEN_URL": "https://idp/t"})
+            >>> p.settings.grant_type
+            'client_credentials'
+        """
+        return cls(ClientSettings.from_env(environ), **kwargs)
+
+    # --- public surface ----------------------------------------------------------------
+    @property
+    def settings(self) -> ClientSettings:
+        return self._settings
+
+    @property
+    def endpoint_host(self) -> str:
+        """``host[:port]`` of the token endpoint: what logs and errors name."""
+        return self._fetcher.endpoint_host
+
+    @property
+    def fetch_count(self) -> int:
+        """Fetch attempts made for this identity by any provider sharing its cache slot."""
+        with self._slot.cond:
+            return self._slot.fetches
+
+    def current(self) -> Token | None:
+        """The cached token if it needs no refresh yet, without any I/O; else ``None``.
+
+        Example:
+            >>> from oauthbearer.client.settings import ClientSettings
+            >>> p = TokenProvider(ClientSettings(token_url="https://idp/t"), cache=TokenCache())
+            >>> p.current() is None
+            True
+        """
+        now = self._clock()
+        with self._slot.cond:
+            token = self._slot.token
+            if token is not None and now < self._slot.refresh_at and token.is_valid(now):
+                return token
+        return None
+
+    def token(self) -> Token:
+        """A valid token: cached, refreshed, or fetched now (blocking, at most ``deadline``).
+
+        Raises :class:`~oauthbearer.errors.TokenError` (or ConfigurationError when a secret
+        file became unreadable) only when no valid token exists.
+
+        Example:
+            >>> # provider.token().access_token  -> "eyJhbGciOi..."
+        """
+        slot = self._slot
+        deadline = self._clock() + self._settings.deadline
+        while True:
+            now = self._clock()
+            pause = 0.0
+            still_valid: Token | None = None
+            with slot.cond:
+                current = slot.token
+                if current is not None and current.is_valid(now):
+                    if now < slot.refresh_at or slot.fetching or now < slot.retry_at:
+                        # Fresh; or due for refresh while someone refreshes or we back off.
+                        return current
+                    still_valid = current
+                    slot.fetching = True  # we are the one refresh; others keep the old token
+                elif slot.fetching:
+                    self._wait_for_fetch(deadline - now)
+                    continue
+                elif now < slot.retry_at:
+                    pause = slot.retry_at - now
+                    if now + pause > deadline:
+                        raise self._last_error()
+                else:
+                    slot.fetching = True  # we are the one fetch; others wait for it
+            if pause:
+                self._sleep(pause)
+                continue
+            result = self._fetch_as_leader(still_valid, deadline)
+            if result is not None:
+                return result
+
+    def prefetch(self) -> Token:
+        """Fetch now (if needed) so that Kafka clients built next find a token waiting.
+
+        Example:
+            >>> # provider.prefetch(); Producer({... "oauth_cb": make_oauth_cb(provider)})
+        """
+        return self.token()
+
+    def principal(self, token: Token) -> str:
+        """The SASL principal: the configured claim, then ``sub``, then ``client_id``.
+
+        Opaque tokens have no claims: the configured client id stands in, then ``unknown``
+        (librdkafka needs a non-empty name; the broker decides the real principal anyway).
+        """
+        return token.principal(*self._principal_claims) or self._settings.client_id or "unknown"
+
+    def extensions(self) -> dict[str, str]:
+        """The configured SASL extensions (validated), as a fresh dict."""
+        return dict(self._extensions)
+
+    def close(self) -> None:
+        """Close the HTTP client if this provider created it. Cached tokens stay cached."""
+        self._fetcher.close()
+
+    def __enter__(self) -> TokenProvider:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenProvider(endpoint_host={self.endpoint_host!r}, "
+            f"grant_type={self._settings.grant_type!r}, auth_method={self._settings.auth_method!r})"
+        )
+
+    # --- internals ---------------------------------------------------------------------
+    def _wait_for_fetch(self, remaining: float) -> None:
+        """Wait (lock held) for the fetch in flight; raise its error if it is final."""
+        slot = self._slot
+        if remaining <= 0:
+            raise self._last_error()
+        seen = slot.generation
+        slot.cond.wait(min(remaining, _WAIT_SLICE))
+        error = slot.last_error
+        if slot.generation != seen and error is not None and not _retryable(error):
+            raise error  # the shared outcome of the fetch we waited for
+
+    def _fetch_as_leader(self, still_valid: Token | None, deadline: float) -> Token | None:
+        """Do the one fetch. Returns a token to hand out, or None to go round again."""
+        slot = self._slot
+        budget = self._settings.timeout
+        if still_valid is None:
+            budget = max(0.1, min(budget, deadline - self._clock()))
+        started = time.perf_counter()
+        try:
+            token = self._fetcher.fetch(timeout=budget)
+        except OAuthBearerError as exc:
+            self._metrics.fetch_finished(
+                outcome=outcome_of(exc), seconds=time.perf_counter() - started
+            )
+            now = self._clock()
+            with slot.cond:
+                slot.fetches += 1
+                slot.failures += 1
+                slot.retry_at = now + self._backoff(slot.failures, exc)
+                slot.last_error = exc
+                slot.fetching = False
+                slot.generation += 1
+                slot.cond.notify_all()
+                retry_in = slot.retry_at - now
+            if still_valid is not None:
+                logger.warning(
+                    "token refresh failed, keeping the current token (%s, valid %.0f s more); "
+                    "next attempt in %.1f s: %s",
+                    still_valid.fingerprint,
+                    still_valid.remaining(now),
+                    retry_in,
+                    exc,
+                    extra=failure_fields(exc),
+                )
+                return still_valid
+            if _retryable(exc) and now + retry_in < deadline:
+                logger.info("token fetch failed, retrying in %.1f s: %s", retry_in, exc)
+                return None
+            raise
+        except BaseException:
+            with slot.cond:
+                slot.fetching = False
+                slot.generation += 1
+                slot.cond.notify_all()
+            raise
+        self._metrics.fetch_finished(outcome="ok", seconds=time.perf_counter() - started)
+        self._metrics.token_updated(expires_at=token.expires_at)
+        refresh_at = self._refresh_at(token)
+        with slot.cond:
+            slot.fetches += 1
+            slot.token = token
+            slot.refresh_at = refresh_at
+            slot.failures = 0
+            slot.retry_at = 0.0
+            slot.last_error = None
+            slot.fetching = False
+            slot.generation += 1
+            slot.cond.notify_all()
+        logger.info(
+            "token %s from %s: principal=%s, expires in %.0f s, refresh in %.0f s",
+            token.fingerprint,
+            self.endpoint_host,
+            self.principal(token),
+            token.lifetime,
+            refresh_at - token.issued_at,
+        )
+        return token
+
+    def _refresh_at(self, token: Token) -> float:
+        # Uniform in fraction ± jitter, like Kafka's ExpiringCredentialRefreshingLogin.
+        spread = self._settings.refresh_jitter * (2.0 * self._random() - 1.0)
+        return token.issued_at + token.lifetime * (self._settings.refresh_fraction + spread)
+
+    def _backoff(self, failures: int, exc: OAuthBearerError) -> float:
+        # "Full jitter": uniform in [0, min(cap, base * 2^(n-1))] spreads retries of many
+        # clients that failed together.
+        growth = 2.0 ** min(failures - 1, 32)  # capped exponent: no float overflow after weeks
+        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * growth)
+        delay = self._random() * ceiling
+        if isinstance(exc, TokenEndpointError) and exc.retry_after is not None:
+            # RFC 9110 §10.2.3 / RFC 6585 §4: do not come back before Retry-After.
+            delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER))
+        return delay
+
+    def _last_error(self) -> OAuthBearerError:
+        error = self._slot.last_error
+        if error is not None:
+            return error
+        return TokenRequestError(self.endpoint_host, "gave up waiting for a token")
+
+
+def _retryable(exc: OAuthBearerError) -> bool:
+    if isinstance(exc, TokenRequestError):
+        return True
+    return isinstance(exc, TokenEndpointError) and exc.retryable
+
+
+def failure_fields(exc: BaseException) -> dict[str, object]:
+    """Structured log fields for a failure: status, OAuth error, endpoint host — no secrets.
+
+    Example:
+        >>> from oauthbearer.errors import TokenEndpointError
+        >>> failure_fields(TokenEndpointError("idp:443", 401, "invalid_client"))["oauth_error"]
+        'invalid_client'
+    """
+    fields: dict[str, object] = {"error_class": type(exc).__name__}
+    if isinstance(exc, TokenEndpointError):
+        fields.update(
+            status=exc.status,
+            oauth_error=exc.error,
+            error_description=exc.error_description,
+            endpoint_host=exc.endpoint_host,
+        )
+    elif isinstance(exc, TokenRequestError):
+        fields.update(endpoint_host=exc.endpoint_host, reason=exc.reason)
+    elif isinstance(exc, TokenError):
+        fields["reason"] = str(exc)
+    return fields
+
+
+def log_failure(adapter: str, endpoint_host: str, exc: BaseException) -> None:
+    """Log why no token could be had, before the adapter raises.
+
+    Our own errors are explained by their message (status, OAuth error, description, host;
+    never a secret), so no traceback; anything else is a bug and gets one.
+    """
+    if isinstance(exc, OAuthBearerError):
+        logger.error(
+            "%s: no token from %s: %s", adapter, endpoint_host, exc, extra=failure_fields(exc)
+        )
+    else:
+        logger.error("%s: no token from %s", adapter, endpoint_host, exc_info=exc)
