@@ -67,7 +67,9 @@ class JwksStore:
         self._timeout = timeout
         self._observe = observe
         self._keys: dict[str | None, list[jwk.Key]] = {}
-        self._last_attempt: float | None = None
+        # Only unknown-kid refetches count against the rate limit: a periodic refresh
+        # a second ago must not stop us from picking up a key rotated in since.
+        self._last_refetch: float | None = None
         self._inflight: asyncio.Task[None] | None = None
         self.loaded = False
         self.fetches = 0
@@ -117,17 +119,16 @@ class JwksStore:
     async def refetch_for_unknown_kid(self) -> bool:
         """Refetch because a token named a ``kid`` we lack; False if rate-limited."""
         now = self._clock()
-        if (
-            self._last_attempt is not None
-            and now - self._last_attempt < self._min_refetch_interval
-            and (self._inflight is None or self._inflight.done())
-        ):
+        if self._inflight is not None and not self._inflight.done():
+            await self.refresh()  # a fetch is already on its way: share it
+            return True
+        if self._last_refetch is not None and now - self._last_refetch < self._min_refetch_interval:
             return False
+        self._last_refetch = now
         await self.refresh()
         return True
 
     async def _fetch(self) -> None:
-        self._last_attempt = self._clock()
         self.fetches += 1
         if self._client is None:
             raise UpstreamUnavailable("JWKS client not started")

@@ -1,0 +1,153 @@
+"""TTL arithmetic of the verdict cache with a fake clock, the negative cache, single flight."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_key
+from tests.unit.sidecar.conftest import NOW, FakeClock
+
+
+def make_cache(clock: FakeClock, *, ttl: float = 60, negative_ttl: float = 2) -> ResultCache:
+    return ResultCache(
+        ttl=ttl, max_entries=100, negative_ttl=negative_ttl, negative_max_entries=3, clock=clock
+    )
+
+
+def active(exp: float, sub: str = "app") -> Verdict:
+    return Verdict({"sub": sub, "exp": int(exp), "iat": int(NOW)}, "upstream")
+
+
+def test_key_is_a_digest_never_the_token() -> None:
+    key = token_key("secret-token")
+    assert len(key) == 32
+    assert b"secret-token" not in key
+
+
+def test_positive_ttl_capped_by_cache_ttl(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    cache.put(b"k", active(NOW + 3600))
+    clock.advance(59.9)
+    assert cache.get(b"k") is not None
+    clock.advance(0.1)
+    assert cache.get(b"k") is None
+
+
+def test_positive_ttl_never_past_exp(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    cache.put(b"k", active(NOW + 10))
+    assert cache.ttl_for(active(NOW + 10)) == 10
+    clock.advance(9.9)
+    assert cache.get(b"k") is not None
+    clock.advance(0.1)
+    assert cache.get(b"k") is None
+
+
+def test_expired_or_zero_ttl_not_stored(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    cache.put(b"old", active(NOW))
+    assert cache.get(b"old") is None
+    off = make_cache(clock, ttl=0)
+    off.put(b"k", active(NOW + 100))
+    assert off.get(b"k") is None
+
+
+def test_exp_rechecked_on_every_hit(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    verdict = active(NOW + 30)
+    cache.put(b"k", verdict)
+    # Simulate a wall-clock jump the TTU did not see coming: the hit check still refuses.
+    assert cache._expiry(b"k", verdict, NOW) == NOW + 30
+    clock.now = NOW + 31
+    assert cache.get(b"k") is None
+
+
+@given(ttl=st.floats(0, 10_000), lifetime=st.floats(-100, 100_000), elapsed=st.floats(0, 20_000))
+def test_never_served_past_exp_or_ttl(ttl: float, lifetime: float, elapsed: float) -> None:
+    clock = FakeClock()
+    cache = make_cache(clock, ttl=ttl)
+    exp = int(NOW + lifetime)
+    cache.put(b"k", active(exp))
+    clock.advance(elapsed)
+    hit = cache.get(b"k")
+    if hit is not None:
+        assert clock.now < exp
+        assert elapsed < ttl
+
+
+def test_negative_cache_is_short_and_bounded(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    inactive = Verdict(None, "upstream")
+    for i in range(10):
+        cache.put(bytes([i]), inactive)
+    assert len(cache) == 3  # negative_max_entries
+    assert cache.get(bytes([9])) is inactive
+    clock.advance(2)
+    assert cache.get(bytes([9])) is None
+
+
+def test_negative_cache_off(clock: FakeClock) -> None:
+    cache = make_cache(clock, negative_ttl=0)
+    cache.put(b"k", Verdict(None, "upstream"))
+    assert cache.get(b"k") is None
+
+
+def test_evict_subject(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    cache.put(b"a1", active(NOW + 100, "alice"))
+    cache.put(b"a2", active(NOW + 100, "alice"))
+    cache.put(b"b1", active(NOW + 100, "bob"))
+    assert cache.evict_subject("alice") == 2
+    assert cache.get(b"a1") is None
+    assert cache.get(b"b1") is not None
+    assert cache.evict_subject("nobody") == 0
+
+
+def test_hit_ratio(clock: FakeClock) -> None:
+    cache = make_cache(clock)
+    assert cache.hit_ratio == 0.0
+    cache.put(b"k", active(NOW + 100))
+    cache.get(b"k")
+    cache.get(b"missing")
+    assert cache.hit_ratio == 0.5
+
+
+async def test_single_flight_collapses_and_survives_a_cancelled_leader() -> None:
+    flight: SingleFlight[str, str] = SingleFlight()
+    release = asyncio.Event()
+    calls = 0
+
+    async def work() -> str:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return "done"
+
+    leader = asyncio.create_task(flight.run("k", work))
+    await asyncio.sleep(0)
+    followers = [asyncio.create_task(flight.run("k", work)) for _ in range(99)]
+    await asyncio.sleep(0)
+    leader.cancel()  # the first broker hung up
+    release.set()
+    assert await asyncio.gather(*followers) == ["done"] * 99
+    assert calls == 1
+    assert len(flight) == 0
+
+
+async def test_single_flight_propagates_errors_then_forgets() -> None:
+    flight: SingleFlight[str, str] = SingleFlight()
+
+    async def boom() -> str:
+        raise RuntimeError("x")
+
+    with pytest.raises(RuntimeError):
+        await flight.run("k", boom)
+
+    async def ok() -> str:
+        return "ok"
+
+    assert await flight.run("k", ok) == "ok"

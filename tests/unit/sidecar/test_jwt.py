@@ -1,0 +1,275 @@
+"""Local JWT verification: the attacks it must refuse and the JWKS life cycle it must follow."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import respx
+from joserfc.jwk import ECKey, RSAKey
+
+from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.sidecar.jwks import JwksStore
+from oauthbearer.sidecar.jwt_validator import InvalidJwt, JwtValidator
+from tests.unit.sidecar.conftest import (
+    AUDIENCE,
+    ISSUER,
+    JWKS_URL,
+    NOW,
+    FakeClock,
+    b64url,
+    jwks_of,
+    sign,
+    unsigned_jwt,
+)
+
+
+class Setup:
+    def __init__(self, router: respx.MockRouter, clock: FakeClock, client: httpx.AsyncClient):
+        self.router = router
+        self.clock = clock
+        self.store = JwksStore(
+            JWKS_URL, client=client, clock=clock, refresh_interval=300, min_refetch_interval=10
+        )
+        self.validator = self.make()
+
+    def make(self, **overrides: object) -> JwtValidator:
+        options: dict[str, object] = {
+            "algorithms": ("RS256", "ES256"),
+            "clock": self.clock,
+            "issuer": ISSUER,
+            "audiences": (AUDIENCE,),
+            "clock_skew": 30.0,
+        }
+        options.update(overrides)
+        return JwtValidator(self.store, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def setup(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey, ec_key: ECKey
+) -> AsyncIterator[Setup]:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key, ec_key))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        yield Setup(router, clock, client)
+
+
+async def test_valid_rs256_and_es256(setup: Setup, rsa_key: RSAKey, ec_key: ECKey) -> None:
+    claims = await setup.validator.verify(sign(rsa_key))
+    assert claims["sub"] == "orders-service"
+    claims = await setup.validator.verify(sign(ec_key, alg="ES256"))
+    assert claims["aud"] == AUDIENCE
+
+
+async def test_audience_array_accepted(setup: Setup, rsa_key: RSAKey) -> None:
+    await setup.validator.verify(sign(rsa_key, {"aud": ["urn:x", AUDIENCE]}))
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": int(NOW) - 31}, "expired"),
+        ({"exp": None}, "exp"),
+        ({"exp": "tomorrow"}, "exp"),
+        ({"nbf": int(NOW) + 31}, "nbf"),
+        ({"iat": int(NOW) + 31}, "iat"),
+        ({"iss": "https://evil.example"}, "issuer"),
+        ({"iss": None}, "issuer"),
+        ({"aud": "urn:other"}, "audience"),
+        ({"aud": None}, "audience"),
+    ],
+)
+async def test_bad_claims_rejected(
+    setup: Setup, rsa_key: RSAKey, claims: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(InvalidJwt, match=reason):
+        await setup.validator.verify(sign(rsa_key, claims))
+
+
+async def test_clock_skew_tolerated(setup: Setup, rsa_key: RSAKey) -> None:
+    token = sign(rsa_key, {"exp": int(NOW) - 29, "nbf": int(NOW) + 29, "iat": int(NOW) + 29})
+    await setup.validator.verify(token)
+
+
+async def test_expiry_follows_the_fake_clock(setup: Setup, rsa_key: RSAKey) -> None:
+    token = sign(rsa_key)  # exp = NOW + 300
+    await setup.validator.verify(token)
+    setup.clock.advance(300 + 30)
+    with pytest.raises(InvalidJwt, match="expired"):
+        await setup.validator.verify(token)
+
+
+async def test_alg_none_rejected(setup: Setup) -> None:
+    token = unsigned_jwt(
+        {"alg": "none", "kid": "k1"},
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60},
+    )
+    with pytest.raises(InvalidJwt, match="alg"):
+        await setup.validator.verify(token)
+
+
+async def test_hmac_with_the_public_key_rejected(setup: Setup, rsa_key: RSAKey) -> None:
+    # The classic confusion: sign HS256 using the server's public key as the HMAC secret.
+    public_pem = rsa_key.as_pem(private=False)
+    header = b64url(json.dumps({"alg": "HS256", "kid": "k1", "typ": "JWT"}).encode())
+    payload = b64url(
+        json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}).encode()
+    )
+    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    with pytest.raises(InvalidJwt, match="alg"):
+        await setup.validator.verify(f"{header}.{payload}.{b64url(mac)}")
+    # Even if an operator could list HS256, our key set holds no "oct" key to use.
+    permissive = setup.make(algorithms=("RS256", "HS256"))
+    with pytest.raises(InvalidJwt):
+        await permissive.verify(f"{header}.{payload}.{b64url(mac)}")
+
+
+async def test_wrong_algorithm_for_key_type_rejected(setup: Setup, ec_key: ECKey) -> None:
+    # An EC key cannot verify an RS256 signature: no candidate key.
+    forged = unsigned_jwt({"alg": "RS256", "kid": ec_key.kid}, {"exp": int(NOW) + 60}, b"sig")
+    with pytest.raises(InvalidJwt, match="no key"):
+        await setup.validator.verify(forged)
+
+
+async def test_signature_by_another_key_rejected(setup: Setup) -> None:
+    attacker = RSAKey.generate_key(2048, parameters={"kid": "k1"})  # same kid, other key
+    with pytest.raises(InvalidJwt, match="signature"):
+        await setup.validator.verify(sign(attacker))
+
+
+@pytest.mark.parametrize("header", ["jku", "x5u"])
+async def test_jku_and_x5u_are_never_followed(
+    setup: Setup, router: respx.MockRouter, header: str
+) -> None:
+    attacker = RSAKey.generate_key(2048, parameters={"kid": "evil"})
+    evil_url = "https://evil.example/keys"
+    evil_route = router.get(evil_url).respond(200, json=jwks_of(attacker))
+    token = sign(attacker, header={header: evil_url})
+    with pytest.raises(InvalidJwt):
+        await setup.validator.verify(token)
+    assert evil_route.call_count == 0
+
+
+async def test_embedded_jwk_is_not_trusted(setup: Setup) -> None:
+    attacker = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    token = sign(attacker, header={"jwk": attacker.as_dict(private=False)})
+    with pytest.raises(InvalidJwt):
+        await setup.validator.verify(token)
+
+
+async def test_typ_checked_when_configured(setup: Setup, rsa_key: RSAKey) -> None:
+    strict = setup.make(typ="at+jwt")
+    await strict.verify(sign(rsa_key, header={"typ": "at+jwt"}))
+    await strict.verify(sign(rsa_key, header={"typ": "application/at+JWT"}))
+    with pytest.raises(InvalidJwt, match="typ"):
+        await strict.verify(sign(rsa_key, header={"typ": "JWT"}))
+
+
+async def test_crit_header_not_understood_is_rejected(setup: Setup, rsa_key: RSAKey) -> None:
+    # RFC 7515 §4.1.11: a critical extension we do not understand makes the JWS invalid.
+    # Signed by hand: joserfc itself refuses to produce such a token.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    header = {"alg": "RS256", "kid": "k1", "crit": ["x-must-understand"], "x-must-understand": 1}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
+    signing_input = unsigned_jwt(header, claims).rsplit(".", 1)[0]
+    private = rsa_key.private_key
+    assert isinstance(private, rsa.RSAPrivateKey)
+    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    token = f"{signing_input}.{b64url(signature)}"
+    without_crit = {k: v for k, v in header.items() if k != "crit"}
+    plain_input = unsigned_jwt(without_crit, claims).rsplit(".", 1)[0]
+    plain_sig = private.sign(plain_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    plain = f"{plain_input}.{b64url(plain_sig)}"
+    await setup.validator.verify(plain)  # the same token without crit verifies
+    with pytest.raises(InvalidJwt):
+        await setup.validator.verify(token)
+
+
+async def test_unknown_kid_triggers_one_bounded_refetch(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key))
+    await setup.validator.verify(sign(rsa_key))
+    assert route.call_count == 1
+    # The server rotates in k2; the first k2 token makes us refetch and succeed.
+    route.respond(200, json=jwks_of(rsa_key, rsa_key2))
+    await setup.validator.verify(sign(rsa_key2))
+    assert route.call_count == 2
+    # A flood of invented kids within the interval costs no further fetch.
+    for i in range(20):
+        bogus = RSAKey.generate_key(2048, parameters={"kid": f"bogus-{i}"}) if i < 2 else None
+        token = sign(bogus) if bogus else unsigned_jwt({"alg": "RS256", "kid": f"x{i}"}, {})
+        with pytest.raises(InvalidJwt, match="no key"):
+            await setup.validator.verify(token)
+    assert route.call_count == 2
+    setup.clock.advance(10)
+    with pytest.raises(InvalidJwt):
+        await setup.validator.verify(unsigned_jwt({"alg": "RS256", "kid": "later"}, {}))
+    assert route.call_count == 3
+
+
+async def test_removed_key_rejected_after_refresh(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key, rsa_key2))
+    old = sign(rsa_key)
+    await setup.validator.verify(old)
+    route.respond(200, json=jwks_of(rsa_key2))
+    await setup.store.refresh()  # the periodic refresh
+    with pytest.raises(InvalidJwt, match="no key"):
+        await setup.validator.verify(old)
+    await setup.validator.verify(sign(rsa_key2))
+
+
+async def test_failed_refresh_keeps_previous_keys(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey
+) -> None:
+    await setup.validator.verify(sign(rsa_key))
+    router.get(JWKS_URL).mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(UpstreamUnavailable):
+        await setup.store.refresh()
+    await setup.validator.verify(sign(rsa_key))
+
+
+async def test_never_loaded_jwks_unreachable_is_unavailable(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey
+) -> None:
+    router.get(JWKS_URL).respond(503)
+    with pytest.raises(UpstreamUnavailable):
+        await setup.validator.verify(sign(rsa_key))
+
+
+def test_jwks_drops_symmetric_private_and_encryption_keys(rsa_key: RSAKey) -> None:
+    store = JwksStore(JWKS_URL, client=None, clock=FakeClock())
+    secret = base64.urlsafe_b64encode(b"k" * 32).decode()
+    count = store.load(
+        {
+            "keys": [
+                {"kty": "oct", "k": secret, "kid": "h"},
+                dict(rsa_key.as_dict(private=True)),
+                {**rsa_key.as_dict(private=False), "kid": "enc", "use": "enc"},
+                {"kty": "RSA", "kid": "broken", "n": "???", "e": "AQAB"},
+                "not a key",
+                {**rsa_key.as_dict(private=False), "kid": "ok"},
+            ]
+        }
+    )
+    assert count == 1
+    assert store.keys_for("ok")
+    assert not store.keys_for("h")
+    assert not store.keys_for("enc")
+
+
+def test_looks_like_jwt() -> None:
+    assert JwtValidator.looks_like_jwt(unsigned_jwt({"alg": "RS256"}, {}, b"s"))
+    assert not JwtValidator.looks_like_jwt("a.b.c")
+    assert not JwtValidator.looks_like_jwt("opaque+token/==")

@@ -1,0 +1,139 @@
+"""Configuration from the environment, the single list of variables, and the CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from oauthbearer.cli import build_parser, main
+from oauthbearer.errors import ConfigurationError
+from oauthbearer.sidecar.cli import describe
+from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings
+
+SIDECAR_DIR = Path(__file__).resolve().parents[3] / "oauthbearer" / "sidecar"
+JWKS = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks"}
+CALLERS = {"OAUTHBEARER_CALLERS": "broker:fake-secret"}
+UPSTREAM = {
+    "OAUTH_INTROSPECT_SERVER": "idp.example:8443",
+    "OAUTH_INTROSPECT_ENDPOINT": "oauth2/introspect",
+    "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
+}
+
+
+def test_upstream_block_mirrors_jairsjunior() -> None:
+    s = SidecarSettings.from_env({**UPSTREAM, **CALLERS})
+    assert s.upstream_url == "https://idp.example:8443/oauth2/introspect"
+    assert s.upstream_authorization is not None
+    assert s.upstream_authorization.reveal() == "Basic ZmFrZTpmYWtl"
+    assert s.upstream_timeout <= 3
+    plain = SidecarSettings.from_env({**UPSTREAM, **CALLERS, "OAUTH_WITH_SSL": "false"})
+    assert plain.upstream_url == "http://idp.example:8443/oauth2/introspect"
+
+
+def test_defaults() -> None:
+    s = SidecarSettings.from_env({**JWKS, **CALLERS})
+    assert (s.listen_host, s.listen_port) == ("127.0.0.1", 8080)
+    assert s.upstream_url is None
+    assert "none" not in s.algorithms
+    assert s.cache_ttl == 60
+
+
+def test_neither_source_is_a_startup_error() -> None:
+    with pytest.raises(ConfigurationError, match="OAUTHBEARER_JWKS_URL"):
+        SidecarSettings.from_env(CALLERS)
+
+
+def test_no_callers_is_a_startup_error_with_a_clear_message() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env(JWKS)
+    assert info.value.variable == "OAUTHBEARER_CALLERS"
+    assert "OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS=true" in str(info.value)
+    s = SidecarSettings.from_env({**JWKS, "OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS": "true"})
+    assert s.allow_anonymous
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"OAUTHBEARER_JWT_ALGORITHMS": "RS256,none"}, "OAUTHBEARER_JWT_ALGORITHMS"),
+        ({"OAUTHBEARER_JWT_ALGORITHMS": "HS256"}, "OAUTHBEARER_JWT_ALGORITHMS"),
+        ({"OAUTHBEARER_LISTEN": "8080"}, "OAUTHBEARER_LISTEN"),
+        ({"OAUTHBEARER_CACHE_TTL": "-1"}, "OAUTHBEARER_CACHE_TTL"),
+        ({"OAUTHBEARER_UPSTREAM_TIMEOUT": "0"}, "OAUTHBEARER_UPSTREAM_TIMEOUT"),
+        ({"OAUTHBEARER_CALLERS": "broker"}, "OAUTHBEARER_CALLERS"),
+        ({"OAUTHBEARER_CALLERS": "a:x,a:y"}, "OAUTHBEARER_CALLERS"),
+        ({"OAUTHBEARER_JWKS_URL": "ftp://x"}, "OAUTHBEARER_JWKS_URL"),
+        ({"OAUTH_INTROSPECT_SERVER": "https://idp"}, "OAUTH_INTROSPECT_SERVER"),
+        ({"OAUTH_INTROSPECT_SERVER": "idp:443"}, "OAUTH_INTROSPECT_ENDPOINT"),
+        ({"OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS": "yes"}, "OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS"),
+        ({"OAUTHBEARER_LOG_LEVEL": "LOUD"}, "OAUTHBEARER_LOG_LEVEL"),
+        ({"OAUTHBEARER_CA_FILE": "/nonexistent/ca.pem"}, "OAUTHBEARER_CA_FILE"),
+    ],
+)
+def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**JWKS, **CALLERS, **env})
+    assert info.value.variable == variable
+
+
+def test_caller_secret_never_in_error_message() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**JWKS, "OAUTHBEARER_CALLERS": "ok:fine,broken-fake-secret"})
+    assert "broken-fake-secret" not in str(info.value)
+
+
+def test_callers_file(tmp_path: Path) -> None:
+    path = tmp_path / "callers"
+    path.write_text("broker:fake-from-file\n")
+    s = SidecarSettings.from_env({**JWKS, "OAUTHBEARER_CALLERS_FILE": str(path)})
+    assert s.callers is not None
+    assert s.callers.reveal() == "broker:fake-from-file"
+
+
+def test_every_variable_read_is_listed() -> None:
+    """The single list in settings.VARIABLES covers every name in the sidecar's source."""
+    listed = {v.name for v in VARIABLES}
+    assert len(listed) == len(VARIABLES)
+    read: set[str] = set()
+    for path in SIDECAR_DIR.glob("*.py"):
+        read |= set(re.findall(r'"((?:OAUTH|OAUTHBEARER)_[A-Z_]+)"', path.read_text()))
+    file_variants = {name for name in read if name.endswith("_FILE")}
+    assert read - file_variants <= listed
+    assert all(
+        v.name.startswith(("OAUTH_INTROSPECT_", "OAUTH_WITH_SSL", "OAUTHBEARER_"))
+        for v in VARIABLES
+    )
+    assert not any(v.name.startswith("OAUTHBEARER_LOGIN_") for v in VARIABLES)
+
+
+def test_serve_help_documents_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    out = capsys.readouterr().out
+    for var in VARIABLES:
+        assert var.name in out
+    assert "--listen" in out
+    assert "worst-case" in out.lower()
+
+
+def test_describe_never_shows_secrets() -> None:
+    text = describe({**UPSTREAM, **JWKS, "OAUTHBEARER_CALLERS": "broker:fake-topsecret"})
+    assert "broker" in text
+    assert "fake-topsecret" not in text
+    assert "ZmFrZTpmYWtl" not in text
+    assert "https://idp.example:8443/oauth2/introspect" in text
+
+
+def test_check_sidecar_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for var in VARIABLES:
+        monkeypatch.delenv(var.name, raising=False)
+    monkeypatch.setenv("OAUTHBEARER_JWKS_URL", "https://idp.example/jwks")
+    assert main(["check-sidecar"]) == 2
+    assert "OAUTHBEARER_CALLERS" in capsys.readouterr().err
+    monkeypatch.setenv("OAUTHBEARER_CALLERS", "broker:fake-secret")
+    assert main(["check-sidecar"]) == 0
+    assert "sidecar: listening on 127.0.0.1:8080" in capsys.readouterr().out
