@@ -1,0 +1,99 @@
+"""``oauthbearer serve`` as an operator runs it: a real uvicorn process, real IdP, SIGTERM.
+
+Starts exactly one sidecar process per test and stops exactly that one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.idp import JWT_RESOURCE, Idp
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER = ("broker", "fake-serve-secret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(idp: Idp, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
+    port = free_port()
+    log = tmp_path / "sidecar.log"
+    env = {
+        **os.environ,
+        **idp.introspect_env(),
+        "OAUTHBEARER_JWKS_URL": idp.jwks_url,
+        "OAUTHBEARER_ISSUER": idp.issuer,
+        "OAUTHBEARER_AUDIENCE": JWT_RESOURCE,
+        "OAUTHBEARER_CALLERS": f"{CALLER[0]}:{CALLER[1]}",
+    }
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "oauthbearer.cli", "serve", "--listen", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"sidecar did not become ready:\n{log.read_text()}")
+            time.sleep(0.1)  # polling for start-up, not waiting for an expiry
+        yield base, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_serve_answers_both_sources_and_shuts_down_gracefully(
+    idp: Idp, served: tuple[str, subprocess.Popen[str], Path]
+) -> None:
+    base, proc, log = served
+    opaque = idp.fetch_token("opaque")["access_token"]
+    jwt_token = idp.fetch_token("basic")["access_token"]
+    with httpx.Client(base_url=base, auth=CALLER, timeout=5) as client:
+        for token, sub in ((opaque, "kafka-opaque"), (jwt_token, "kafka-basic")):
+            body = client.post("/oauth2/introspect", data={"token": token}).json()
+            assert body["active"] is True
+            assert body["sub"] == sub
+        assert client.post("/oauth2/introspect", data={"token": "nope"}).json() == {"active": False}
+        assert "oauthbearer_sidecar_requests_total" in client.get("/metrics").text
+    proc.send_signal(signal.SIGTERM)
+    # uvicorn finishes in-flight work, runs the lifespan shutdown, then re-raises the
+    # signal it caught, so the conventional "terminated by SIGTERM" status is expected.
+    assert proc.wait(15) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete." in log.read_text()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    decisions = [line for line in lines if line.get("message") == "decision"]
+    assert {d["source"] for d in decisions} >= {"upstream", "jwks"}
+    text = log.read_text()
+    for secret in (opaque, jwt_token, CALLER[1], idp.authorization("introspector").split()[1]):
+        assert secret not in text
