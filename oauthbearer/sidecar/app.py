@@ -65,6 +65,8 @@ Clock = Callable[[], float]
 logger = logging.getLogger("oauthbearer.sidecar")
 
 _JSON = "application/json"
+# Introspected by /readyz only while the upstream is failing; any answer proves it is up.
+_PROBE_TOKEN = "oauthbearer-readiness-probe"  # noqa: S105 - a known-inactive dummy
 # RFC 7662 §2.2 responses carry credentials' metadata: no intermediary may keep them.
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -282,6 +284,11 @@ class Sidecar:
         return checks
 
     async def readyz(self, _request: Request) -> Response:
+        if self.upstream is not None and self.upstream.last_ok is False:
+            # Re-probe instead of reporting the last failure forever: an unready pod gets
+            # no traffic, so without this it could never observe the upstream recover.
+            with contextlib.suppress(UpstreamUnavailable):
+                await self.upstream.introspect(_PROBE_TOKEN)
         checks = self.readiness()
         ready = all(checks.values())
         return JSONResponse(

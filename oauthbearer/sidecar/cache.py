@@ -76,6 +76,7 @@ class ResultCache:
     __slots__ = (
         "_by_sub",
         "_clock",
+        "_index_size",
         "_max_entries",
         "_negative",
         "_positive",
@@ -105,6 +106,7 @@ class ResultCache:
             else None
         )
         self._by_sub: dict[str, set[bytes]] = {}
+        self._index_size = 0  # keys in the index, stale ones included
         self.hits = 0
         self.misses = 0
 
@@ -147,14 +149,21 @@ class ResultCache:
         self._positive[key] = verdict
         sub = verdict.claims.get("sub")
         if isinstance(sub, str):
-            self._by_sub.setdefault(sub, set()).add(key)
-            if len(self._by_sub) > 2 * self._max_entries:
+            keys = self._by_sub.setdefault(sub, set())
+            if key not in keys:
+                keys.add(key)
+                self._index_size += 1
+            # Bounded by keys, not principals: one principal renewing its token for days
+            # must not grow its set forever.
+            if self._index_size > 2 * self._max_entries:
                 self._prune_index()
 
     def evict_subject(self, sub: str) -> int:
         """Drop every cached positive verdict for principal ``sub``; returns how many."""
         evicted = 0
-        for key in self._by_sub.pop(sub, set()):
+        keys = self._by_sub.pop(sub, set())
+        self._index_size -= len(keys)
+        for key in keys:
             if self._positive.pop(key, None) is not None:
                 evicted += 1
         return evicted
@@ -164,6 +173,7 @@ class ResultCache:
         if self._negative is not None:
             self._negative.clear()
         self._by_sub.clear()
+        self._index_size = 0
 
     def _prune_index(self) -> None:
         # Entries expire silently inside cachetools; rebuild the index from what is left
@@ -174,6 +184,7 @@ class ResultCache:
             if verdict.claims is not None and isinstance(verdict.claims.get("sub"), str):
                 index.setdefault(verdict.claims["sub"], set()).add(key)
         self._by_sub = index
+        self._index_size = sum(len(keys) for keys in index.values())
 
     def __len__(self) -> int:
         return len(self._positive) + (len(self._negative) if self._negative is not None else 0)

@@ -29,6 +29,7 @@ from oauthbearer.errors import ConfigurationError
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
+    "FILE_VARIABLES",
     "VARIABLES",
     "SidecarSettings",
     "Variable",
@@ -167,6 +168,14 @@ VARIABLES: tuple[Variable, ...] = (
         "10",
         "seconds in-flight requests get to finish after SIGTERM",
     ),
+)
+
+#: The ``NAME_FILE`` alternatives of the secret-bearing variables above (the file holds
+#: the value; it is re-read when it changes, so rotated Kubernetes Secrets apply live).
+FILE_VARIABLES: tuple[str, ...] = (
+    "OAUTH_INTROSPECT_AUTHORIZATION_FILE",
+    "OAUTHBEARER_CALLERS_FILE",
+    "OAUTHBEARER_CALLER_BEARER_TOKENS_FILE",
 )
 
 #: Asymmetric JWS algorithms we know how to pair with a key type. ``none`` and the HMAC

@@ -537,12 +537,16 @@ async def test_healthz_readyz_metrics_openapi(harness: Harness) -> None:
     }
 
 
-async def test_readyz_reports_failing_upstream(harness: Harness) -> None:
-    harness.router.post(UPSTREAM_URL).mock(side_effect=httpx.ConnectError("down"))
+async def test_readyz_reports_failing_upstream_and_its_recovery(harness: Harness) -> None:
+    route = harness.router.post(UPSTREAM_URL).mock(side_effect=httpx.ConnectError("down"))
     await harness.introspect(OPAQUE)
     ready = await harness.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["upstream"] is False
+    # An unready pod receives no traffic: /readyz itself re-probes the upstream.
+    route.mock(side_effect=None, return_value=httpx.Response(200, json={"active": False}))
+    ready = await harness.client.get("/readyz")
+    assert ready.status_code == 200
 
 
 async def test_unexpected_error_is_500_without_trace(harness: Harness) -> None:

@@ -107,6 +107,15 @@ def test_evict_subject(clock: FakeClock) -> None:
     assert cache.evict_subject("nobody") == 0
 
 
+def test_subject_index_stays_bounded_for_one_renewing_principal(clock: FakeClock) -> None:
+    cache = make_cache(clock)  # max_entries=100
+    for i in range(1000):
+        cache.put(i.to_bytes(4, "big"), active(NOW + 30, "alice"))
+        clock.advance(31)  # every token expired before the next one arrives
+    assert cache._index_size <= 200
+    assert sum(len(keys) for keys in cache._by_sub.values()) <= 200
+
+
 def test_hit_ratio(clock: FakeClock) -> None:
     cache = make_cache(clock)
     assert cache.hit_ratio == 0.0
