@@ -258,6 +258,9 @@ class Sidecar:
         reason: str | None,
         sub: object = None,
     ) -> None:
+        level = logging.WARNING if result == "unavailable" else logging.INFO
+        if not decision_logger.isEnabledFor(level):
+            return
         decision: dict[str, Any] = {
             "caller": caller,
             "token": fingerprint(token) if token is not None else None,
@@ -268,7 +271,6 @@ class Sidecar:
         }
         if reason is not None:
             decision["reason"] = reason
-        level = logging.WARNING if result == "unavailable" else logging.INFO
         decision_logger.log(level, "decision", extra={"decision": decision})
 
     async def healthz(self, _request: Request) -> Response:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -78,12 +79,22 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, str], Any] = {}
+        self._hit = self._cache_lookups.labels(outcome="hit")
+        self._miss = self._cache_lookups.labels(outcome="miss")
 
     def request(self, result: str, source: str) -> None:
-        self._requests.labels(result=result, source=source).inc()
+        # labels() takes a lock and builds a key on every call; the label sets are closed
+        # and tiny, so resolve each child once (this is on the cache-hit fast path).
+        child = self._request_children.get((result, source))
+        if child is None:
+            child = self._request_children[(result, source)] = self._requests.labels(
+                result=result, source=source
+            )
+        child.inc()
 
     def cache_lookup(self, hit: bool) -> None:
-        self._cache_lookups.labels(outcome="hit" if hit else "miss").inc()
+        (self._hit if hit else self._miss).inc()
 
     def upstream_call(self, seconds: float, error: str | None) -> None:
         self._upstream_latency.observe(seconds)
