@@ -114,9 +114,15 @@ class TokenCache:
             return slot
 
     def clear(self) -> None:
-        """Forget every cached token (tests; or after a credential change in a long REPL)."""
+        """Forget every cached token and backoff state; providers keep working (tests, REPLs)."""
         with self._lock:
-            self._slots.clear()
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.cond:
+                slot.token = None
+                slot.refresh_at = slot.retry_at = 0.0
+                slot.failures = 0
+                slot.last_error = None
 
     def __len__(self) -> int:
         with self._lock:

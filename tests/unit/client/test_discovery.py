@@ -1,0 +1,105 @@
+"""Token endpoint discovery from an issuer (RFC 8414, OpenID Connect Discovery)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from oauthbearer.client.discovery import metadata_urls
+from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.errors import (
+    ConfigurationError,
+    TokenEndpointError,
+    TokenRequestError,
+    TokenResponseError,
+)
+
+from .conftest import FakeClock, token_response
+
+ISSUER = "https://idp.example/realms/kafka"
+OIDC = "https://idp.example/realms/kafka/.well-known/openid-configuration"
+RFC8414 = "https://idp.example/.well-known/oauth-authorization-server/realms/kafka"
+DISCOVERED = "https://idp.example/realms/kafka/protocol/openid-connect/token"
+
+
+def make(clock: FakeClock, issuer: str = ISSUER) -> TokenFetcher:
+    return TokenFetcher(ClientSettings(issuer=issuer), http_client=httpx.Client(), clock=clock)
+
+
+def test_well_known_locations() -> None:
+    assert metadata_urls(ISSUER) == [OIDC, RFC8414]
+    assert metadata_urls("https://idp.example/") == [
+        "https://idp.example/.well-known/openid-configuration",
+        "https://idp.example/.well-known/oauth-authorization-server",
+    ]
+
+
+@respx.mock
+def test_openid_configuration_is_used_once(clock: FakeClock) -> None:
+    meta = respx.get(OIDC).mock(
+        return_value=httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED})
+    )
+    token = respx.post(DISCOVERED).mock(return_value=token_response())
+    f = make(clock)
+    f.fetch()
+    f.fetch()
+    assert meta.call_count == 1
+    assert token.call_count == 2
+    assert f.endpoint_host == "idp.example"
+
+
+@respx.mock
+def test_falls_back_to_rfc8414_metadata(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(return_value=httpx.Response(404))
+    respx.get(RFC8414).mock(
+        return_value=httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED})
+    )
+    respx.post(DISCOVERED).mock(return_value=token_response("via-8414"))
+    assert make(clock).fetch().access_token == "via-8414"
+
+
+@respx.mock
+def test_issuer_mismatch_is_refused_naming_the_variable(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(
+        return_value=httpx.Response(
+            200, json={"issuer": ISSUER + "/", "token_endpoint": DISCOVERED}
+        )
+    )
+    with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_LOGIN_ISSUER: .*RFC 8414 §3.3"):
+        make(clock).fetch()
+
+
+@respx.mock
+def test_https_issuer_cannot_point_to_plain_http(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(
+        return_value=httpx.Response(
+            200, json={"issuer": ISSUER, "token_endpoint": "http://idp.example/token"}
+        )
+    )
+    with pytest.raises(TokenResponseError, match="non-https"):
+        make(clock).fetch()
+
+
+@respx.mock
+def test_no_metadata_anywhere(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(return_value=httpx.Response(404))
+    respx.get(RFC8414).mock(return_value=httpx.Response(404))
+    with pytest.raises(TokenEndpointError, match="no metadata document"):
+        make(clock).fetch()
+
+
+@respx.mock
+def test_discovery_is_repeated_after_the_endpoint_fails(clock: FakeClock) -> None:
+    meta = respx.get(OIDC).mock(
+        return_value=httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED})
+    )
+    respx.post(DISCOVERED).mock(
+        side_effect=[httpx.ConnectError("moved"), token_response("after-move")]
+    )
+    f = make(clock)
+    with pytest.raises(TokenRequestError, match="moved"):
+        f.fetch()
+    assert f.fetch().access_token == "after-move"
+    assert meta.call_count == 2

@@ -1,0 +1,457 @@
+"""The exact token request of every grant and every client authentication method."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+import httpx
+import pytest
+import respx
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from oauthbearer._secret import FileSecret, Secret
+from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
+
+from .conftest import TOKEN_URL, FakeClock, token_response
+
+CLIENT_ID = "kafka client"
+SECRET = "fake:secret/with+odd chars="
+
+
+@pytest.fixture
+def idp() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        router.post(TOKEN_URL).mock(return_value=token_response())
+        yield router
+
+
+def fetcher(settings: ClientSettings, clock: FakeClock) -> TokenFetcher:
+    return TokenFetcher(settings, http_client=httpx.Client(), clock=clock)
+
+
+def sent(router: respx.MockRouter, index: int = -1) -> httpx.Request:
+    request: httpx.Request = router.calls[index].request
+    return request
+
+
+def form(request: httpx.Request) -> list[tuple[str, str]]:
+    return parse_qsl(request.content.decode(), keep_blank_values=True)
+
+
+# --- client authentication -------------------------------------------------------------
+def test_verbatim_authorization_header_and_exact_body(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    header = "Basic a2Fma2E6ZmFrZQ=="
+    settings = ClientSettings.from_env(
+        {
+            "OAUTH_LOGIN_SERVER": "idp.example",
+            "OAUTH_LOGIN_ENDPOINT": "/oauth2/token",
+            "OAUTH_LOGIN_SCOPE": "kafka write",
+            "OAUTH_AUTHORIZATION": header,
+        }
+    )
+    fetcher(settings, clock).fetch()
+    request = sent(idp)
+    assert request.method == "POST"
+    assert str(request.url) == TOKEN_URL
+    assert request.headers["Authorization"] == header
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["Accept"] == "application/json"
+    assert request.content == b"grant_type=client_credentials&scope=kafka+write"
+
+
+def test_client_secret_basic_form_encodes_id_and_secret(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    s = ClientSettings(token_url=TOKEN_URL, client_id=CLIENT_ID, client_secret=Secret(SECRET))
+    fetcher(s, clock).fetch()
+    request = sent(idp)
+    scheme, _, encoded = request.headers["Authorization"].partition(" ")
+    assert scheme == "Basic"
+    user, _, password = base64.b64decode(encoded).decode().partition(":")
+    # RFC 6749 §2.3.1: both parts form-encoded, so ':' in the secret cannot split wrongly.
+    assert (user, password) == ("kafka%20client", "fake%3Asecret%2Fwith%2Bodd%20chars%3D")
+    assert (unquote_plus(user), unquote_plus(password)) == (CLIENT_ID, SECRET)
+    assert form(request) == [("grant_type", "client_credentials")]
+
+
+def test_client_secret_basic_without_form_encoding(idp: respx.MockRouter, clock: FakeClock) -> None:
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=Secret(SECRET),
+        basic_form_encode=False,
+    )
+    fetcher(s, clock).fetch()
+    raw = base64.b64decode(sent(idp).headers["Authorization"].removeprefix("Basic "))
+    assert raw.decode() == f"{CLIENT_ID}:{SECRET}"
+
+
+def test_client_secret_post_puts_credentials_in_the_body(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=Secret(SECRET),
+        auth_method="client_secret_post",
+        scope="kafka",
+    )
+    fetcher(s, clock).fetch()
+    request = sent(idp)
+    assert "Authorization" not in request.headers
+    assert form(request) == [
+        ("grant_type", "client_credentials"),
+        ("scope", "kafka"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", SECRET),
+    ]
+
+
+def test_none_sends_only_the_client_id(idp: respx.MockRouter, clock: FakeClock) -> None:
+    fetcher(ClientSettings(token_url=TOKEN_URL, client_id="public-app"), clock).fetch()
+    request = sent(idp)
+    assert "Authorization" not in request.headers
+    assert form(request) == [("grant_type", "client_credentials"), ("client_id", "public-app")]
+
+
+def _assertion_claims(
+    request: httpx.Request, key: Any, alg: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    body = dict(form(request))
+    assert body["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert body["client_id"] == "kafka"
+    decoded = jwt.decode(body["client_assertion"], key, algorithms=[alg])  # verifies the signature
+    return dict(decoded.header), dict(decoded.claims)
+
+
+def _check_assertion_claims(claims: dict[str, Any], clock: FakeClock) -> None:
+    assert claims["iss"] == claims["sub"] == "kafka"
+    assert claims["aud"] == TOKEN_URL
+    assert claims["iat"] == int(clock.now)
+    assert 0 < claims["exp"] - claims["iat"] <= 60
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])
+def test_private_key_jwt_signs_a_fresh_assertion_per_request(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path, alg: str
+) -> None:
+    key: RSAKey | ECKey = (
+        ECKey.generate_key("P-256") if alg == "ES256" else RSAKey.generate_key(2048)
+    )
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(key.as_pem(private=True))
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="kafka",
+        private_key=FileSecret(pem),
+        key_id="key-1",
+        assertion_alg=alg,
+    )
+    f = fetcher(s, clock)
+    f.fetch()
+    clock.advance(5)
+    f.fetch()
+    public = type(key).import_key(key.as_dict(private=False))
+    header1, first = _assertion_claims(sent(idp, 0), public, alg)
+    _, second = _assertion_claims(sent(idp, 1), public, alg)
+    assert header1["kid"] == "key-1"
+    assert header1["alg"] == alg
+    _check_assertion_claims(second, clock)
+    assert first["jti"] != second["jti"]
+    assert second["iat"] == first["iat"] + 5
+    assert "Authorization" not in sent(idp).headers
+
+
+def test_client_secret_jwt_is_hmac_signed_with_the_secret(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    secret = "fake-hmac-secret-long-enough-for-hs256"
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="kafka",
+        client_secret=Secret(secret),
+        auth_method="client_secret_jwt",
+    )
+    f = fetcher(s, clock)
+    f.fetch()
+    f.fetch()
+    key = OctKey.import_key(secret.encode())
+    _, first = _assertion_claims(sent(idp, 0), key, "HS256")
+    _, second = _assertion_claims(sent(idp, 1), key, "HS256")
+    _check_assertion_claims(second, clock)
+    assert first["jti"] != second["jti"]
+    assert secret not in sent(idp).content.decode()
+
+
+# --- grants -----------------------------------------------------------------------------
+def test_password_grant(idp: respx.MockRouter, clock: FakeClock) -> None:
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="password",
+        username="alice",
+        password=Secret("fake pass&word"),
+        scope="kafka",
+        authorization=Secret("Basic Y2xpZW50OnNlY3JldA=="),
+    )
+    fetcher(s, clock).fetch()
+    assert form(sent(idp)) == [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "fake pass&word"),
+        ("scope", "kafka"),
+    ]
+
+
+def test_refresh_token_grant_follows_rotation_until_the_file_changes(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "refresh"
+    path.write_text("refresh-from-file-1\n")
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="refresh_token",
+        refresh_token=FileSecret(path),
+        client_id="app",
+    )
+    idp.post(TOKEN_URL).mock(
+        side_effect=[
+            token_response("tok-1", refresh_token="rotated-2"),
+            token_response("tok-2"),
+            token_response("tok-3"),
+        ]
+    )
+    f = fetcher(s, clock)
+    f.fetch()
+    f.fetch()
+    path.write_text("refresh-from-operator-3-longer\n")
+    f.fetch()
+    tokens = [dict(form(call.request))["refresh_token"] for call in idp.calls]
+    assert tokens == ["refresh-from-file-1", "rotated-2", "refresh-from-operator-3-longer"]
+    assert form(sent(idp, 0)) == [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "refresh-from-file-1"),
+        ("client_id", "app"),
+    ]
+
+
+def test_jwt_bearer_grant_reads_the_assertion_file_each_time(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "assertion.jwt"
+    path.write_text("eyJ.first.sig\n")
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="jwt-bearer",
+        assertion=FileSecret(path),
+        scope="kafka",
+        client_id="app",
+        client_secret=Secret("fake-app-secret"),
+    )
+    f = fetcher(s, clock)
+    f.fetch()
+    path.write_text("eyJ.second-rotated.sig\n")
+    f.fetch()
+    # RFC 7523 §2.1
+    assert form(sent(idp, 0)) == [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        ("assertion", "eyJ.first.sig"),
+        ("scope", "kafka"),
+    ]
+    assert dict(form(sent(idp, 1)))["assertion"] == "eyJ.second-rotated.sig"
+    assert sent(idp).headers["Authorization"].startswith("Basic ")
+
+
+def test_token_exchange_with_subject_token_from_file(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    subject = tmp_path / "sa-token"
+    subject.write_text("eyJhbGciOi.subject.sig\n")
+    actor = tmp_path / "actor"
+    actor.write_text("actor-token")
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="token-exchange",
+        subject_token=FileSecret(subject),
+        actor_token=FileSecret(actor),
+        actor_token_type="urn:ietf:params:oauth:token-type:access_token",
+        requested_token_type="urn:ietf:params:oauth:token-type:access_token",
+        audience="kafka-cluster",
+        resources=("https://kafka.example/",),
+        scope="kafka",
+        client_id="exchanger",
+    )
+    fetcher(s, clock).fetch()
+    # RFC 8693 §2.1
+    assert form(sent(idp)) == [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token", "eyJhbGciOi.subject.sig"),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+        ("actor_token", "actor-token"),
+        ("actor_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+        ("requested_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+        ("scope", "kafka"),
+        ("audience", "kafka-cluster"),
+        ("resource", "https://kafka.example/"),
+        ("client_id", "exchanger"),
+    ]
+
+
+def test_audience_resources_and_extra_params(idp: respx.MockRouter, clock: FakeClock) -> None:
+    s = ClientSettings.from_env(
+        {
+            "OAUTHBEARER_LOGIN_TOKEN_URL": TOKEN_URL,
+            "OAUTHBEARER_LOGIN_AUDIENCE": "urn:kafka",
+            "OAUTHBEARER_LOGIN_RESOURCE": "https://a.example/,https://b.example/",
+            "OAUTHBEARER_LOGIN_EXTRA_PARAMS": "tenant=blue&note=a%26b",
+        }
+    )
+    fetcher(s, clock).fetch()
+    assert form(sent(idp)) == [
+        ("grant_type", "client_credentials"),
+        ("audience", "urn:kafka"),
+        ("resource", "https://a.example/"),  # RFC 8707 §2: one parameter per resource
+        ("resource", "https://b.example/"),
+        ("tenant", "blue"),
+        ("note", "a&b"),
+    ]
+
+
+# --- rotation after invalid_client --------------------------------------------------------
+def test_invalid_client_rereads_a_rotated_secret_file_and_retries_once(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "secret"
+    path.write_text("old-secret-value")
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="kafka",
+        client_secret=FileSecret(path),
+        auth_method="client_secret_post",
+    )
+    f = fetcher(s, clock)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if dict(form(request))["client_secret"] == "new-secret-value":
+            return token_response("fresh")
+        return httpx.Response(401, json={"error": "invalid_client"})
+
+    idp.post(TOKEN_URL).mock(side_effect=answer)
+    with pytest.raises(TokenEndpointError):
+        f.fetch()
+    first = len(idp.calls)
+    before = path.stat()
+    path.write_text("new-secret-value")
+    # Same size and the old mtime: the cheap stat check alone would miss this rotation.
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert f.fetch().access_token == "fresh"
+    secrets = [dict(form(call.request))["client_secret"] for call in idp.calls]
+    assert secrets == ["old-secret-value", "old-secret-value", "new-secret-value"]
+    assert first == 1  # the failed attempt with an unchanged file was not repeated
+
+
+def test_invalid_client_with_unchanged_secret_is_not_retried(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "secret"
+    path.write_text("wrong-secret")
+    s = ClientSettings(token_url=TOKEN_URL, client_id="kafka", client_secret=FileSecret(path))
+    idp.post(TOKEN_URL).mock(return_value=httpx.Response(401, json={"error": "invalid_client"}))
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(s, clock).fetch()
+    assert info.value.error == "invalid_client"
+    assert idp.calls.call_count == 1
+
+
+# --- failures ---------------------------------------------------------------------------------
+def test_oauth_error_response_is_carried_whole(idp: respx.MockRouter, clock: FakeClock) -> None:
+    idp.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            400, json={"error": "invalid_scope", "error_description": "scope kafka is unknown"}
+        )
+    )
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    e = info.value
+    assert (e.status, e.error, e.error_description) == (
+        400,
+        "invalid_scope",
+        "scope kafka is unknown",
+    )
+    assert e.endpoint_host == "idp.example"
+    assert not e.retryable
+    assert e.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), ("Tue, 14 Nov 2023 22:14:20 GMT", 20.0), ("garbage", None)],
+)
+def test_retry_after_seconds_or_http_date(
+    idp: respx.MockRouter, clock: FakeClock, header: str, expected: float | None
+) -> None:
+    # START is 2023-11-14 22:13:20 UTC, so the date above is 60 s... minus the 40 below.
+    clock.advance(40)
+    idp.post(TOKEN_URL).mock(
+        return_value=httpx.Response(503, headers={"Retry-After": header}, text="busy")
+    )
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    assert info.value.retry_after == expected
+    assert info.value.retryable
+    assert info.value.error is None
+
+
+def test_network_errors_become_token_request_errors(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    idp.post(TOKEN_URL).mock(side_effect=httpx.ConnectError("connection refused"))
+    with pytest.raises(TokenRequestError, match="ConnectError") as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert info.value.endpoint_host == "idp.example"
+
+
+def test_timeouts_say_so_and_are_bounded(idp: respx.MockRouter, clock: FakeClock) -> None:
+    seen: list[dict[str, float | None]] = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        raise httpx.ReadTimeout("slow", request=request)
+
+    idp.post(TOKEN_URL).mock(side_effect=slow)
+    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
+        fetcher(ClientSettings(token_url=TOKEN_URL, timeout=5.0), clock).fetch(timeout=2.0)
+    assert seen[0] == {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
+
+
+def test_success_that_is_not_json_is_a_response_error(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    idp.post(TOKEN_URL).mock(return_value=httpx.Response(200, text="<html>login</html>"))
+    with pytest.raises(TokenResponseError, match="not JSON"):
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+
+
+def test_error_description_is_bounded_and_printable(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    idp.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            400, json={"error": "invalid_request", "error_description": "x\n" * 400}
+        )
+    )
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    description = info.value.error_description or ""
+    assert len(description) <= 300
+    assert "\n" not in description
