@@ -1,0 +1,228 @@
+"""The benchmark: every scenario of bench/README.md in one run, one JSON object at the end.
+
+The load generator (wrk, the herd client) is pinned to core 0 and every server under test
+to core 1 (a single uvicorn worker), so ratios measured in the same run compare like with
+like. Run through ``bench/run`` (``--quick`` for a run under a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import load, memory, provider, tokens
+from bench.procs import LOAD_CORE, VENV_BIN, Proc, free_port, pinned, uvicorn_server
+from tests.support.idp import Idp, _make_clients
+
+CALLER_ID, CALLER_SECRET = "bench-broker", "fake-bench-caller-secret"
+CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
+
+
+def _sidecar(env: dict[str, str]) -> tuple[Proc, str]:
+    port = free_port()
+    env = {
+        **env,
+        "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}",
+        "OAUTHBEARER_CALLERS": f"{CALLER_ID}:{CALLER_SECRET}",
+        "OAUTHBEARER_LOG_LEVEL": "WARNING",
+    }
+    proc = Proc(pinned("1", [str(VENV_BIN / "oauthbearer"), "serve"]), env)
+    from bench.procs import wait_for_port
+
+    wait_for_port(port)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _pin_all_threads(pid: int, cores: str) -> None:
+    subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], check=True, capture_output=True)
+
+
+def _one_token_file(directory: Path, name: str, token: str) -> Path:
+    path = directory / name
+    path.write_text(token + "\n")
+    return path
+
+
+def _metric(base_url: str, name: str) -> float:
+    """Sum of a Prometheus counter's samples whose line starts with ``name``."""
+    text = httpx.get(f"{base_url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+def run(quick: bool) -> dict[str, Any]:
+    seconds = 3.0 if quick else 10.0
+    cold_tokens = 12_000 if quick else 60_000
+    results: dict[str, Any] = {"quick": quick, "seconds_per_run": seconds, "cores": os.cpu_count()}
+    work = Path(tempfile.mkdtemp(prefix="oauthbearer-bench-"))
+    idp = Idp(_make_clients(), access_token_ttl=3600, log_dir=work).start()
+    procs: list[Proc] = []
+    try:
+        opaque = idp.fetch_token("opaque")["access_token"]
+        opaque_file = _one_token_file(work, "opaque.txt", opaque)
+
+        # 1. ceiling: same stack, fixed bytes
+        port = free_port()
+        procs.append(uvicorn_server("bench.ceiling:app", port))
+        url = f"http://127.0.0.1:{port}/oauth2/introspect"
+        load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up
+        results["ceiling"] = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds).as_dict()
+        procs.pop().stop()
+
+        # 2. peer: the authorization server's own introspection endpoint, same token.
+        # Pinned (all its threads) to the server core, so it gets what the sidecar gets.
+        _pin_all_threads(idp.pid, "1")
+        load.wrk(
+            idp.introspection_url, opaque_file, auth=idp.authorization("introspector"), seconds=1
+        )
+        results["peer"] = load.wrk(
+            idp.introspection_url,
+            opaque_file,
+            auth=idp.authorization("introspector"),
+            seconds=seconds,
+        ).as_dict()
+        _pin_all_threads(idp.pid, "0,1")
+
+        # 3 + 4: a sidecar with the real upstream and a JWKS of the bench's own key
+        pem, jwks = tokens.make_key(work)
+        jwks_server = Proc(
+            pinned(
+                LOAD_CORE,
+                [sys.executable, "-m", "bench.fake_upstream", "--delay", "0", "--jwks", str(jwks)],
+            )
+        )
+        procs.append(jwks_server)
+        jwks_port = jwks_server.ready_line()
+        sidecar, base = _sidecar(
+            {
+                **idp.introspect_env(),
+                "OAUTHBEARER_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks",
+                "OAUTHBEARER_ISSUER": tokens.ISSUER,
+                "OAUTHBEARER_AUDIENCE": tokens.AUDIENCE,
+                "OAUTHBEARER_CACHE_TTL": "3600",
+            }
+        )
+        procs.append(sidecar)
+        url = f"{base}/oauth2/introspect"
+        load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up, fills the cache
+        hit = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds)
+        results["sidecar_cache_hit"] = hit.as_dict()
+
+        warm = tokens.sign_tokens(pem, 2_000, work / "warm.txt")
+        cold = tokens.sign_tokens(pem, cold_tokens, work / "cold.txt")
+        load.wrk(url, warm, auth=CALLER_AUTH, seconds=1)
+        jwks_decisions = 'oauthbearer_sidecar_requests_total{result="active",source="jwks"}'
+        before = _metric(base, jwks_decisions)
+        jwks_result = load.wrk(url, cold, auth=CALLER_AUTH, seconds=seconds)
+        results["sidecar_jwks_cold"] = {
+            **jwks_result.as_dict(),
+            "distinct_tokens_available": cold_tokens,
+            "verified_by_jwks": _metric(base, jwks_decisions) - before,
+        }
+        results["sidecar_rss_kib"] = sidecar.rss_kib()
+        procs.pop().stop()
+
+        # 5 + 6: a sidecar whose upstream answers after 20 ms
+        slow = Proc(
+            pinned(LOAD_CORE, [sys.executable, "-m", "bench.fake_upstream", "--delay", "0.02"])
+        )
+        procs.append(slow)
+        slow_port = slow.ready_line()
+        sidecar, base = _sidecar(
+            {
+                "OAUTH_INTROSPECT_SERVER": f"127.0.0.1:{slow_port}",
+                "OAUTH_INTROSPECT_ENDPOINT": "/introspect",
+                "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
+                "OAUTH_WITH_SSL": "false",
+                "OAUTHBEARER_CACHE_TTL": "3600",
+            }
+        )
+        procs.append(sidecar)
+        url = f"{base}/oauth2/introspect"
+        opaque_many = work / "opaque-many.txt"
+        opaque_many.write_text("".join(f"opaque-bench-token-{i:08d}\n" for i in range(400_000)))
+
+        def upstream_calls() -> int:
+            calls: int = httpx.get(f"http://127.0.0.1:{slow_port}/count", timeout=5).json()["calls"]
+            return calls
+
+        calls_before = upstream_calls()
+        miss = load.wrk(url, opaque_many, auth=CALLER_AUTH, seconds=seconds)
+        results["sidecar_upstream_miss"] = {
+            **miss.as_dict(),
+            "upstream_delay_ms": 20,
+            "upstream_calls": upstream_calls() - calls_before,
+        }
+
+        calls_before = upstream_calls()
+        herd = load.herd(url, f"herd-token-{time.time_ns()}", CALLER_AUTH, concurrency=1000)
+        results["thundering_herd"] = {
+            "requests": herd.requests,
+            "statuses": herd.statuses,
+            "upstream_calls": upstream_calls() - calls_before,
+            "p50_ms": round(herd.p50_ms, 2),
+            "p99_ms": round(herd.p99_ms, 2),
+        }
+        for proc in reversed(procs):
+            proc.stop()
+        procs.clear()
+
+        # 7. the token provider, in this process, against the real authorization server
+        results["provider"] = provider.measure(idp, work, quick=quick)
+        # 8. memory of the result cache
+        results["memory"] = memory.measure(entries=100_000)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        idp.stop()
+
+    hit_rps = results["sidecar_cache_hit"]["rps"]
+    results["ratios"] = {
+        "cache_hit_over_ceiling": round(hit_rps / results["ceiling"]["rps"], 3),
+        "jwks_cold_over_ceiling": round(
+            results["sidecar_jwks_cold"]["rps"] / results["ceiling"]["rps"], 3
+        ),
+        "cache_hit_over_peer": round(hit_rps / results["peer"]["rps"], 3),
+    }
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        ("1 ceiling (bare Starlette POST)", results["ceiling"]),
+        ("2 peer (oidc-provider introspection)", results["peer"]),
+        ("3 sidecar, cache hit", results["sidecar_cache_hit"]),
+        ("4 sidecar, JWKS verify, cold", results["sidecar_jwks_cold"]),
+        ("5 sidecar, upstream miss (20 ms)", results["sidecar_upstream_miss"]),
+    ]
+    lines = ["| scenario | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    lines += [f"| {n} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |" for n, r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs, under a minute")
+    args = parser.parse_args()
+    results = run(args.quick)
+    print(table(results))
+    print(json.dumps(results["ratios"], indent=2))
+    print(json.dumps(results, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
