@@ -414,7 +414,7 @@ class ClientSettings:
             (self.refresh_jitter, V_REFRESH_JITTER, 0.0, 0.2),
             (self.clock_skew, V_CLOCK_SKEW, 0.0, 600.0),
             # confluent-kafka waits 10 s for the first token (CONTRACT §6): stay well under.
-            (self.timeout, V_TIMEOUT, 0.1, 9.0),
+            (self.timeout, V_TIMEOUT, 0.1, 6.0),
             (self.deadline, V_DEADLINE, 0.1, 600.0),
             (self.backoff_base, V_BACKOFF_BASE, 0.01, 60.0),
             (self.backoff_max, V_BACKOFF_MAX, 0.1, 3600.0),
