@@ -307,7 +307,7 @@ class TokenProvider:
         slot.cond.wait(min(remaining, _WAIT_SLICE))
         error = slot.last_error
         if slot.generation != seen and error is not None and not _retryable(error):
-            raise error  # the shared outcome of the fetch we waited for
+            raise _fresh(error)  # the shared outcome of the fetch we waited for
 
     def _fetch_as_leader(self, still_valid: Token | None, deadline: float) -> Token | None:
         """Do the one fetch. Returns a token to hand out, or None to go round again."""
@@ -395,8 +395,14 @@ class TokenProvider:
     def _last_error(self) -> OAuthBearerError:
         error = self._slot.last_error
         if error is not None:
-            return error
+            return _fresh(error)
         return TokenRequestError(self.endpoint_host, "gave up waiting for a token")
+
+
+def _fresh(exc: OAuthBearerError) -> OAuthBearerError:
+    # The same instance is raised again for every caller during an outage; re-raising it
+    # as is would chain each raise onto its traceback and keep every frame alive for hours.
+    return exc.with_traceback(None)
 
 
 def _retryable(exc: OAuthBearerError) -> bool:

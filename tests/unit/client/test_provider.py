@@ -392,3 +392,23 @@ def test_prefetch_fills_the_cache(idp: respx.Route, make_provider: ProviderFacto
     token = p.prefetch()
     assert p.current() is token
     assert idp.call_count == 1
+
+
+def test_repeated_failures_do_not_grow_the_traceback(
+    idp: respx.Route, clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    # librdkafka retries every 10 s for as long as an outage lasts: each re-raise of the
+    # stored error must not pile frames onto it.
+    idp.mock(return_value=httpx.Response(503, headers={"Retry-After": "3600"}))
+    p = make_provider()
+    depths = []
+    for _ in range(20):
+        with pytest.raises(TokenEndpointError) as info:
+            p.token()
+        tb, depth = info.value.__traceback__, 0
+        while tb is not None:
+            depth, tb = depth + 1, tb.tb_next
+        depths.append(depth)
+        clock.advance(10)
+    assert idp.call_count == 1
+    assert max(depths[1:]) == min(depths[1:])
