@@ -456,3 +456,23 @@ def test_error_description_is_bounded_and_printable(
     description = info.value.error_description or ""
     assert len(description) <= 300
     assert "\n" not in description
+
+
+def test_a_rotated_secret_file_is_used_on_the_next_request(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Kubernetes rewrites a mounted Secret in place: no restart, no invalid_client needed.
+    path = tmp_path / "secret"
+    path.write_text("first-secret\n")
+    s = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="kafka",
+        client_secret=FileSecret(path),
+        auth_method="client_secret_post",
+    )
+    f = fetcher(s, clock)
+    f.fetch()
+    path.write_text("second-secret-rotated\n")
+    f.fetch()
+    secrets = [dict(form(call.request))["client_secret"] for call in idp.calls]
+    assert secrets == ["first-secret", "second-secret-rotated"]
