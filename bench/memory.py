@@ -44,7 +44,7 @@ def _fill(entries: int) -> dict[str, Any]:
             "iat": int(now) - 600,
             "jti": f"{i:032x}",
         }
-        cache.put(token_key(f"token-{i}"), Verdict(claims, "upstream"))
+        cache.put(token_key(f"token-{i}"), Verdict.of(claims, "upstream"))
     gc.collect()
     after = _rss_kib()
     assert len(cache) == entries

@@ -52,7 +52,7 @@ from oauthbearer.sidecar.jwt_validator import JwtValidator
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
-from oauthbearer.sidecar.response import render
+from oauthbearer.sidecar.response import render_milliseconds
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.sidecar.upstream import UpstreamIntrospector
 
@@ -237,16 +237,12 @@ class Sidecar:
             self._log(caller, token, "unavailable", "upstream", started, str(exc))
             return _error(503, "temporarily_unavailable", {"Retry-After": "1"})
         self.metrics.cache_lookup(outcome.source == "cache")
-        result = "active" if outcome.claims is not None else "inactive"
+        verdict = outcome.verdict
+        result = "active" if verdict.active else "inactive"
         self.metrics.request(result, outcome.source)
-        sub = outcome.claims.get("sub") if outcome.claims is not None else None
-        self._log(caller, token, result, outcome.source, started, outcome.reason, sub)
-        return Response(
-            render(outcome.claims, milliseconds=milliseconds),
-            200,
-            headers=_NO_STORE,
-            media_type=_JSON,
-        )
+        self._log(caller, token, result, outcome.source, started, outcome.reason, verdict.sub)
+        body = render_milliseconds(verdict.body) if milliseconds else verdict.body
+        return Response(body, 200, headers=_NO_STORE, media_type=_JSON)
 
     def _log(
         self,

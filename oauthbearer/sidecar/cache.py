@@ -19,8 +19,8 @@ Example:
     >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=2,
     ...                     negative_max_entries=10, clock=lambda: now[0])
     >>> key = token_key("some-token")
-    >>> cache.put(key, Verdict({"sub": "app", "exp": 1030, "iat": 1000}, "upstream"))
-    >>> cache.get(key).claims["sub"]
+    >>> cache.put(key, Verdict.of({"sub": "app", "exp": 1030, "iat": 1000}, "upstream"))
+    >>> cache.get(key).sub
     'app'
     >>> now[0] = 1030.0      # exp reached before the 60 s TTL: gone
     >>> cache.get(key) is None
@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cachetools import TLRUCache, TTLCache
+
+from oauthbearer.sidecar.response import INACTIVE_BODY, render
 
 __all__ = ["ResultCache", "SingleFlight", "Verdict", "token_key"]
 
@@ -56,18 +58,41 @@ def token_key(token: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The outcome for one token: normalized claims when active, ``None`` when inactive.
+    """The outcome for one token, as cached: the rendered answer plus what judging it needs.
 
-    ``source`` says who decided: ``jwks`` (local verification), ``upstream`` (RFC 7662
-    delegation) or ``none`` (rejected on shape, or no source can judge it).
+    The answer is kept rendered (bytes), not as a claims dict: a cache hit is then a
+    lookup and a write with no JSON encoding, and an entry costs a fraction of the memory.
+    ``exp`` is ``None`` for an inactive verdict. ``source`` says who decided: ``jwks``
+    (local verification), ``upstream`` (RFC 7662 delegation) or ``none`` (rejected on
+    shape, or nothing can judge it).
+
+    Example:
+        >>> Verdict.of({"sub": "app", "exp": 2000, "iat": 1000}, "jwks").body
+        b'{"active":true,"sub":"app","exp":2000,"iat":1000}'
+        >>> Verdict.inactive("none").body
+        b'{"active":false}'
     """
 
-    claims: Mapping[str, Any] | None
+    body: bytes
+    exp: float | None
+    sub: str | None
     source: str
+
+    @classmethod
+    def of(cls, claims: Mapping[str, Any], source: str) -> Verdict:
+        """An active verdict for normalized claims (``exp`` required)."""
+        sub = claims.get("sub")
+        return cls(
+            render(claims), float(claims["exp"]), sub if isinstance(sub, str) else None, source
+        )
+
+    @classmethod
+    def inactive(cls, source: str) -> Verdict:
+        return cls(INACTIVE_BODY, None, None, source)
 
     @property
     def active(self) -> bool:
-        return self.claims is not None
+        return self.exp is not None
 
 
 class ResultCache:
@@ -111,12 +136,11 @@ class ResultCache:
         self.misses = 0
 
     def _expiry(self, _key: bytes, verdict: Verdict, now: float) -> float:
-        exp = verdict.claims["exp"] if verdict.claims is not None else now
-        return min(now + self._ttl, float(exp))
+        return min(now + self._ttl, verdict.exp if verdict.exp is not None else now)
 
     def ttl_for(self, verdict: Verdict) -> float:
         """Seconds ``verdict`` would be served from cache if stored now (0 = not at all)."""
-        if verdict.claims is None:
+        if verdict.exp is None:
             return self._negative.ttl if self._negative is not None else 0.0
         return max(0.0, self._expiry(b"", verdict, self._clock()) - self._clock())
 
@@ -125,7 +149,7 @@ class ResultCache:
         verdict = self._positive.get(key)
         if verdict is not None:
             # Belt and braces over the TTU: never answer active at or past exp.
-            if verdict.claims is not None and verdict.claims["exp"] <= self._clock():
+            if verdict.exp is not None and verdict.exp <= self._clock():
                 self._positive.pop(key, None)
             else:
                 self.hits += 1
@@ -140,15 +164,15 @@ class ResultCache:
 
     def put(self, key: bytes, verdict: Verdict) -> None:
         """Store ``verdict`` for as long as it may be served (possibly not at all)."""
-        if verdict.claims is None:
+        if verdict.exp is None:
             if self._negative is not None:
                 self._negative[key] = verdict
             return
         if self.ttl_for(verdict) <= 0:
             return
         self._positive[key] = verdict
-        sub = verdict.claims.get("sub")
-        if isinstance(sub, str):
+        sub = verdict.sub
+        if sub is not None:
             keys = self._by_sub.setdefault(sub, set())
             if key not in keys:
                 keys.add(key)
@@ -181,8 +205,8 @@ class ResultCache:
         self._positive.expire()
         index: dict[str, set[bytes]] = {}
         for key, verdict in self._positive.items():
-            if verdict.claims is not None and isinstance(verdict.claims.get("sub"), str):
-                index.setdefault(verdict.claims["sub"], set()).add(key)
+            if verdict.sub is not None:
+                index.setdefault(verdict.sub, set()).add(key)
         self._by_sub = index
         self._index_size = sum(len(keys) for keys in index.values())
 

@@ -19,8 +19,8 @@ Example:
     >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=0,
     ...                     negative_max_entries=1, clock=lambda: 1000.0)
     >>> decide = Introspector(cache=cache, clock=lambda: 1000.0)
-    >>> asyncio.run(decide.introspect("opaque-token")).claims is None
-    True
+    >>> asyncio.run(decide.introspect("opaque-token")).verdict.active
+    False
 """
 
 from __future__ import annotations
@@ -42,11 +42,18 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A verdict plus how it was reached (for the decision log and metrics)."""
+    """A verdict plus how it was reached this time (for the decision log and metrics).
 
-    claims: dict[str, Any] | None
+    ``source`` is ``cache`` for a hit; the verdict's own ``source`` says who decided.
+    """
+
+    verdict: Verdict
     source: str
     reason: str | None = None
+
+    @classmethod
+    def inactive(cls, source: str, reason: str) -> Outcome:
+        return cls(Verdict.inactive(source), source, reason)
 
 
 class Introspector:
@@ -83,29 +90,29 @@ class Introspector:
         key = token_key(token)
         cached = self.cache.get(key)
         if cached is not None:
-            return Outcome(dict(cached.claims) if cached.claims else None, "cache")
+            return Outcome(cached, "cache")
         return await self._flight.run(key, lambda: self._decide(token, key))
 
     async def _decide(self, token: str, key: bytes) -> Outcome:
         outcome = await self._judge(token)
-        self.cache.put(key, Verdict(outcome.claims, outcome.source))
+        self.cache.put(key, outcome.verdict)
         return outcome
 
     async def _judge(self, token: str) -> Outcome:
         if not looks_like_token(token):
-            return Outcome(None, "none", "not shaped like an access token")
+            return Outcome.inactive("none", "not shaped like an access token")
         if self._jwt is not None and self._jwt.looks_like_jwt(token):
             try:
                 claims = await self._jwt.verify(token)
             except InvalidJwt as exc:
-                return Outcome(None, "jwks", str(exc))
+                return Outcome.inactive("jwks", str(exc))
             return self._shape(claims, "jwks")
         if self._upstream is not None:
             data = await self._upstream.introspect(token)
             if data["active"] is not True:
-                return Outcome(None, "upstream", "upstream says inactive")
+                return Outcome.inactive("upstream", "upstream says inactive")
             return self._shape(data, "upstream")
-        return Outcome(None, "none", "not a JWT and no upstream configured")
+        return Outcome.inactive("none", "not a JWT and no upstream configured")
 
     def _shape(self, claims: dict[str, Any], source: str) -> Outcome:
         now = self._clock()
@@ -118,9 +125,9 @@ class Introspector:
                 response_issuer=self._response_issuer,
             )
         except NotUsable as exc:
-            return Outcome(None, source, str(exc))
+            return Outcome.inactive(source, str(exc))
         # RFC 7662 §4: a result must never be relied on past the token's exp, whoever
         # said it was active (the upstream's clock may be ahead of ours).
         if shaped["exp"] <= now - self._skew:
-            return Outcome(None, source, "expired")
-        return Outcome(shaped, source)
+            return Outcome.inactive(source, "expired")
+        return Outcome(Verdict.of(shaped, source), source)

@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render"]
+__all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render", "render_milliseconds"]
 
 #: The whole body of every inactive answer (RFC 7662 §2.2).
 INACTIVE_BODY = b'{"active":false}'
@@ -118,18 +118,29 @@ def normalize(
     return out
 
 
-def render(claims: Mapping[str, Any] | None, *, milliseconds: bool = False) -> bytes:
-    """The JSON body for a verdict: ``None`` is inactive.
-
-    ``milliseconds=True`` is the opt-in compatibility mode for jairsjunior's handler on
-    Kafka ≥ 3.3 (KAFKA-13848, CONTRACT.md §1): ``exp`` and ``iat`` are multiplied by 1000
-    so the handler's seconds-as-milliseconds mistake yields the right session lifetime. It
-    breaks RFC 7662 for everyone else, hence its own path.
-    """
+def render(claims: Mapping[str, Any] | None) -> bytes:
+    """The JSON body for a verdict: ``None`` is inactive."""
     if claims is None:
         return INACTIVE_BODY
     body: dict[str, Any] = {"active": True, **claims}
-    if milliseconds:
-        body["exp"] = claims["exp"] * 1000
-        body["iat"] = claims["iat"] * 1000
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def render_milliseconds(body: bytes) -> bytes:
+    """The same answer with ``exp`` and ``iat`` in milliseconds.
+
+    The opt-in compatibility mode for jairsjunior's handler on Kafka ≥ 3.3 (KAFKA-13848,
+    CONTRACT.md §1): the handler hands ``exp`` to Kafka as if it were milliseconds, so
+    multiplying by 1000 yields the right session lifetime. It breaks RFC 7662 for everyone
+    else, hence its own path. Inactive answers are returned as they are.
+
+    Example:
+        >>> render_milliseconds(b'{"active":true,"sub":"a","exp":2000,"iat":1000}')
+        b'{"active":true,"sub":"a","exp":2000000,"iat":1000000}'
+    """
+    if body == INACTIVE_BODY:
+        return body
+    answer: dict[str, Any] = json.loads(body)
+    answer["exp"] *= 1000
+    answer["iat"] *= 1000
+    return json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

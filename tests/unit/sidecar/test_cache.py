@@ -19,7 +19,7 @@ def make_cache(clock: FakeClock, *, ttl: float = 60, negative_ttl: float = 2) ->
 
 
 def active(exp: float, sub: str = "app") -> Verdict:
-    return Verdict({"sub": sub, "exp": int(exp), "iat": int(NOW)}, "upstream")
+    return Verdict.of({"sub": sub, "exp": int(exp), "iat": int(NOW)}, "upstream")
 
 
 def test_key_is_a_digest_never_the_token() -> None:
@@ -81,7 +81,7 @@ def test_never_served_past_exp_or_ttl(ttl: float, lifetime: float, elapsed: floa
 
 def test_negative_cache_is_short_and_bounded(clock: FakeClock) -> None:
     cache = make_cache(clock)
-    inactive = Verdict(None, "upstream")
+    inactive = Verdict.inactive("upstream")
     for i in range(10):
         cache.put(bytes([i]), inactive)
     assert len(cache) == 3  # negative_max_entries
@@ -92,7 +92,7 @@ def test_negative_cache_is_short_and_bounded(clock: FakeClock) -> None:
 
 def test_negative_cache_off(clock: FakeClock) -> None:
     cache = make_cache(clock, negative_ttl=0)
-    cache.put(b"k", Verdict(None, "upstream"))
+    cache.put(b"k", Verdict.inactive("upstream"))
     assert cache.get(b"k") is None
 
 
