@@ -1,9 +1,11 @@
-"""The ``oauthbearer`` command: ``token``, ``check`` and ``serve``.
+"""The ``oauthbearer`` command: ``token``, ``serve`` and ``check``.
 
-Each half registers its own subcommands (``oauthbearer.client.cli``,
-``oauthbearer.sidecar.cli``) so that this module stays a dispatcher and the halves never
-import each other. Every :class:`~oauthbearer.errors.OAuthBearerError` becomes one line on
-stderr and exit status 2 — never a stack trace.
+Each half registers its own subcommands (``oauthbearer.client.cli``: ``token``;
+``oauthbearer.sidecar.cli``: ``serve``) so the halves never import each other. ``check``
+lives here because it judges both: it validates every half that the environment (or an
+``--env-file``) configures, without any network I/O. Every
+:class:`~oauthbearer.errors.OAuthBearerError` becomes one line on stderr and exit status
+2 — never a stack trace.
 
 Example:
     $ oauthbearer check
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from oauthbearer import __version__
-from oauthbearer.errors import OAuthBearerError
+from oauthbearer.errors import ConfigurationError, OAuthBearerError
 
 __all__ = ["main"]
 
@@ -33,6 +37,79 @@ class _Half(Protocol):
         self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     ) -> None: ...
 
+    def describe(self, environ: Mapping[str, str]) -> str: ...
+
+
+# Set in either half's block; alone it configures neither.
+_SHARED_VARIABLES = frozenset({"OAUTH_WITH_SSL"})
+
+
+def _variables_of(half: str) -> frozenset[str]:
+    if half == "client":
+        from oauthbearer.client.settings import CLIENT_VARIABLES
+
+        return frozenset(CLIENT_VARIABLES) - _SHARED_VARIABLES
+    from oauthbearer.sidecar.settings import FILE_VARIABLES, VARIABLES
+
+    return frozenset({v.name for v in VARIABLES} | set(FILE_VARIABLES)) - _SHARED_VARIABLES
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    r"""``NAME=VALUE`` lines of a dotenv-style file; blank lines and ``#`` comments skipped.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False) as f:
+        ...     _ = f.write("# comment\nOAUTH_WITH_SSL=false\nA='quoted value'\n")
+        >>> read_env_file(Path(f.name))
+        {'OAUTH_WITH_SSL': 'false', 'A': 'quoted value'}
+    """
+    environ: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigurationError(f"{path}:{number}", "expected NAME=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        environ[name.strip()] = value
+    return environ
+
+
+def _check(args: argparse.Namespace) -> int:
+    environ: Mapping[str, str] = (
+        read_env_file(Path(args.env_file)) if args.env_file else dict(os.environ)
+    )
+    halves = [h for h in ("client", "sidecar") if getattr(args, h)]
+    if not halves:
+        halves = [h for h in ("client", "sidecar") if any(environ.get(v) for v in _variables_of(h))]
+    if not halves:
+        raise ConfigurationError(
+            "environment",
+            "configures neither half: set OAUTH_LOGIN_* (client) or OAUTH_INTROSPECT_* / "
+            "OAUTHBEARER_JWKS_URL (sidecar), or pass --client / --sidecar",
+        )
+    for half in halves:
+        module: _Half = importlib.import_module(f"oauthbearer.{half}.cli")
+        print(module.describe(environ))
+    return 0
+
+
+def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = subparsers.add_parser(
+        "check",
+        help="validate the configuration of the client and/or the sidecar (no network)",
+        description="Validate every half the environment configures and summarise it "
+        "without secrets. Exit status 2 names the first variable at fault.",
+    )
+    check.add_argument("--client", action="store_true", help="check the client half")
+    check.add_argument("--sidecar", action="store_true", help="check the sidecar half")
+    check.add_argument("--env-file", metavar="PATH", help="read NAME=VALUE lines from PATH instead")
+    check.set_defaults(handler=_check)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -42,13 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"oauthbearer {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _HALVES:
-        try:
-            half: _Half = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("oauthbearer"):
-                continue  # that half is not built yet
-            raise
+        half: _Half = importlib.import_module(name)
         half.add_commands(subparsers)
+    _add_check(subparsers)
     return parser
 
 

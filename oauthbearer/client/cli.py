@@ -26,7 +26,7 @@ __all__ = ["add_commands", "describe"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``token`` and ``check`` on the top-level parser."""
+    """Register ``token`` on the top-level parser (``check`` lives in oauthbearer.cli)."""
     token = subparsers.add_parser(
         "token",
         help="fetch a token with the current environment and describe it as JSON",
@@ -34,12 +34,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     token.add_argument("--show-token", action="store_true", help="include the access token itself")
     token.set_defaults(handler=_token_command)
-    check = subparsers.add_parser(
-        "check",
-        help="validate the client configuration (no network)",
-        description="Validate the client configuration; exit 2 naming the variable at fault.",
-    )
-    check.set_defaults(handler=_check_command)
 
 
 def describe(environ: Mapping[str, str]) -> str:
@@ -64,11 +58,6 @@ def describe(environ: Mapping[str, str]) -> str:
     if s.sasl_extensions:
         details.append("extensions=" + ",".join(k for k, _ in s.sasl_extensions))
     return line + (", " + ", ".join(details) if details else "")
-
-
-def _check_command(args: argparse.Namespace) -> int:
-    print(describe(os.environ))
-    return 0
 
 
 def _token_command(args: argparse.Namespace) -> int:

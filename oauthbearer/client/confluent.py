@@ -6,11 +6,12 @@ background thread; the callback must be synchronous, thread-safe, and return exa
 confluent-kafka throws the message away and reports only "OAuth callback raised
 exception" — so the real cause is logged here, first.
 
-Example:
-    >>> from confluent_kafka import Producer  # doctest: +SKIP
-    >>> from oauthbearer import oauth_cb  # doctest: +SKIP
-    >>> Producer({"bootstrap.servers": "kafka:9093", "security.protocol": "SASL_SSL",
-    ...           "sasl.mechanisms": "OAUTHBEARER", "oauth_cb": oauth_cb})  # doctest: +SKIP
+Example (needs a broker, so shown rather than run)::
+
+    from confluent_kafka import Producer
+    from oauthbearer import oauth_cb
+    Producer({"bootstrap.servers": "kafka:9093", "security.protocol": "SASL_SSL",
+              "sasl.mechanisms": "OAUTHBEARER", "oauth_cb": oauth_cb})
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def oauth_cb(oauthbearer_config: str | None, /) -> OAuthResult:
     when unset); it is accepted for the callback contract and not used: configuration
     comes from the ``OAUTH_LOGIN_*`` and ``OAUTHBEARER_LOGIN_*`` variables.
 
-    Example:
-        >>> token, expiry, principal, extensions = oauth_cb(None)  # doctest: +SKIP
+    Example (needs the OAUTH_LOGIN_* environment and a reachable endpoint)::
+
+        token, expiry, principal, extensions = oauth_cb(None)
     """
     try:
         provider = default_provider()

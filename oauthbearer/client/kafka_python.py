@@ -4,11 +4,12 @@ kafka-python ≥ 3.0 keeps the base class in ``kafka.net.sasl.oauth`` (2.x:
 ``kafka.sasl.oauth``) and checks ``isinstance`` against it, so we subclass the real one.
 It calls ``token()`` synchronously for every (re-)authentication.
 
-Example:
-    >>> from kafka import KafkaProducer  # doctest: +SKIP
-    >>> KafkaProducer(bootstrap_servers="kafka:9093", security_protocol="SASL_SSL",
-    ...               sasl_mechanism="OAUTHBEARER",
-    ...               sasl_oauth_token_provider=KafkaPythonTokenProvider())  # doctest: +SKIP
+Example (needs a broker, so shown rather than run)::
+
+    from kafka import KafkaProducer
+    KafkaProducer(bootstrap_servers="kafka:9093", security_protocol="SASL_SSL",
+                  sasl_mechanism="OAUTHBEARER",
+                  sasl_oauth_token_provider=KafkaPythonTokenProvider())
 """
 
 from __future__ import annotations

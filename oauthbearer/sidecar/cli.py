@@ -1,4 +1,4 @@
-"""The sidecar's subcommands: ``oauthbearer serve`` and ``oauthbearer check-sidecar``.
+"""The sidecar's subcommand ``oauthbearer serve``, and :func:`describe` for ``check``.
 
 ``serve`` reads its configuration from the environment (every variable is listed in its
 ``--help``), runs uvicorn with graceful shutdown (in-flight requests get
@@ -42,7 +42,7 @@ def _environment_help() -> str:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``serve`` and ``check-sidecar`` on the ``oauthbearer`` command."""
+    """Register ``serve`` on the ``oauthbearer`` command (``check`` is in oauthbearer.cli)."""
     serve = subparsers.add_parser(
         "serve",
         help="run the RFC 7662 introspection sidecar for Kafka brokers",
@@ -67,14 +67,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="log level (overrides OAUTHBEARER_LOG_LEVEL; default INFO)",
     )
     serve.set_defaults(handler=_serve)
-
-    check = subparsers.add_parser(
-        "check-sidecar",
-        help="validate the sidecar configuration from the environment and summarise it",
-        description="Validate every sidecar variable (see `serve --help`) and print a "
-        "summary without secrets. Exit status 2 names the first bad variable.",
-    )
-    check.set_defaults(handler=_check)
 
 
 def _environ(args: argparse.Namespace) -> dict[str, str]:
@@ -143,11 +135,6 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         f"{','.join(s.subject_claims)}; body limit {s.max_body_bytes} bytes"
     )
     return "\n".join(lines)
-
-
-def _check(args: argparse.Namespace) -> int:
-    print(describe(_environ(args)))
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

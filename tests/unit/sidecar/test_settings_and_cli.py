@@ -134,8 +134,8 @@ def test_check_sidecar_command(
     for var in VARIABLES:
         monkeypatch.delenv(var.name, raising=False)
     monkeypatch.setenv("OAUTHBEARER_JWKS_URL", "https://idp.example/jwks")
-    assert main(["check-sidecar"]) == 2
+    assert main(["check", "--sidecar"]) == 2
     assert "OAUTHBEARER_CALLERS" in capsys.readouterr().err
     monkeypatch.setenv("OAUTHBEARER_CALLERS", "broker:fake-secret")
-    assert main(["check-sidecar"]) == 0
+    assert main(["check", "--sidecar"]) == 0
     assert "sidecar: listening on 127.0.0.1:8080" in capsys.readouterr().out

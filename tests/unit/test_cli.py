@@ -1,0 +1,94 @@
+"""`oauthbearer check` judges whichever halves the environment configures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oauthbearer.cli import main
+
+CLIENT = {
+    "OAUTH_LOGIN_SERVER": "idp.example:8443",
+    "OAUTH_LOGIN_ENDPOINT": "/token",
+    "OAUTH_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
+}
+SIDECAR = {
+    "OAUTHBEARER_JWKS_URL": "https://idp.example/jwks",
+    "OAUTHBEARER_CALLERS": "broker:fake-cli-caller-secret",
+}
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("OAUTH_", "OAUTHBEARER_")):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _set(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_check_describes_both_halves_when_both_are_configured(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set(clean_env, CLIENT | SIDECAR)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("client: client_credentials at https://idp.example:8443/token")
+    assert "sidecar: listening on 127.0.0.1:8080" in out
+    assert "fake-cli-caller-secret" not in out
+    assert "ZmFrZTpmYWtl" not in out
+
+
+def test_check_judges_only_the_configured_half(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set(clean_env, SIDECAR | {"OAUTH_WITH_SSL": "false"})  # shared switch configures nothing
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "sidecar:" in out
+    assert "client:" not in out
+
+
+def test_check_with_nothing_configured_exits_2(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 2
+    assert capsys.readouterr().err.startswith("oauthbearer check: environment: configures neither")
+
+
+def test_forced_half_reports_its_missing_variable(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set(clean_env, CLIENT)
+    assert main(["check", "--sidecar"]) == 2
+    assert capsys.readouterr().err.startswith("oauthbearer check: OAUTHBEARER_JWKS_URL:")
+
+
+def test_check_reads_an_env_file_instead_of_the_environment(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _set(clean_env, {"OAUTHBEARER_JWKS_URL": "not a url"})  # ignored: the file wins
+    env_file = tmp_path / "sidecar.env"
+    env_file.write_text(
+        "# the sidecar\n"
+        'OAUTHBEARER_JWKS_URL="https://idp.example/jwks"\n'
+        "export OAUTHBEARER_CALLERS=broker:fake-cli-caller-secret\n"
+    )
+    assert main(["check", "--env-file", str(env_file)]) == 0
+    assert "jwks: https://idp.example/jwks" in capsys.readouterr().out
+
+
+def test_env_file_syntax_error_names_the_line(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("OAUTHBEARER_JWKS_URL=https://idp.example/jwks\nthis is not\n")
+    assert main(["check", "--env-file", str(env_file)]) == 2
+    assert f"{env_file}:2: expected NAME=VALUE" in capsys.readouterr().err
