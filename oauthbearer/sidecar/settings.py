@@ -60,7 +60,7 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "whole Authorization header sent upstream, e.g. 'Basic base64(id:secret)' (+_FILE)",
     ),
-    Variable("OAUTH_WITH_SSL", "true", "true → https:// upstream, anything else → http://"),
+    Variable("OAUTH_WITH_SSL", "true", "true → https:// upstream, false → http://"),
     Variable(
         "OAUTHBEARER_UPSTREAM_TIMEOUT",
         "3",
