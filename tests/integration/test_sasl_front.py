@@ -121,6 +121,7 @@ def test_librdkafka_produces_and_consumes_through_the_front(
     assert all(0 < e.detail["session_lifetime_ms"] <= 3600_000 for e in successes)
     assert front.counts()["auth_failure"] == 0
     assert {e.detail["status"] for e in front.of("introspection")} == {200}
+    assert {e.detail["version"] for e in front.of("handshake")} == {1}
 
 
 def test_jairsjunior_request_is_what_its_java_code_sends(
@@ -167,7 +168,7 @@ def test_refused_token_is_an_authentication_error_and_nothing_is_produced(
     client_errors: list[KafkaError] = []
     conf = config(front, token="revoked.token", error_cb=client_errors.append)
 
-    errors = produce({**conf, "message.timeout.ms": 3000}, topic_name(), 3)
+    errors = produce({**conf, "message.timeout.ms": 1500}, topic_name(), 3)
 
     assert len(errors) == 3
     auth = [e for e in client_errors if e.code() == KafkaError._AUTHENTICATION]
@@ -185,7 +186,7 @@ def test_malformed_token_is_refused_before_introspection(
     client_errors: list[KafkaError] = []
     conf = config(front, token="not a token", error_cb=client_errors.append)
 
-    produce({**conf, "message.timeout.ms": 3000}, topic_name(), 1)
+    produce({**conf, "message.timeout.ms": 1500}, topic_name(), 1)
 
     assert any(e.code() == KafkaError._AUTHENTICATION for e in client_errors)
     assert front.of("sasl_error")
@@ -193,13 +194,16 @@ def test_malformed_token_is_refused_before_introspection(
 
 
 # --- session lifetime --------------------------------------------------------------------
+@pytest.mark.parametrize("announce", [True, False])
 def test_request_after_session_expiry_closes_the_connection(
-    fake_validator: FakeValidator, sasl_front_factory: SaslFrontFactory
+    announce: bool, fake_validator: FakeValidator, sasl_front_factory: SaslFrontFactory
 ) -> None:
     """Kafka closes on the first request after expiry; a refreshed token reconnects."""
     clock = OffsetClock()
     fake_validator.tokens[TOKEN] = claims(exp_in=600)
-    front = sasl_front_factory(fake_validator.url, shape="strimzi", clock=clock)
+    front = sasl_front_factory(
+        fake_validator.url, shape="strimzi", clock=clock, announce_session_lifetime=announce
+    )
     topic = topic_name()
     producer = Producer(config(front))
     delivered: list[Any] = []
@@ -218,6 +222,24 @@ def test_request_after_session_expiry_closes_the_connection(
     assert delivered == [None, None]
     assert front.of("session_expired")
     assert any(e.detail["reauth"] is False for e in front.of("auth_success")[1:])
+
+
+def test_jairsjunior_lifetime_bug_drops_the_connection_at_its_first_request(
+    fake_validator: FakeValidator, sasl_front_factory: SaslFrontFactory
+) -> None:
+    """KAFKA-13848 (exp_as_ms): exp in seconds read as ms, a session that ended in 1970."""
+    fake_validator.tokens[TOKEN] = claims()
+    front = sasl_front_factory(fake_validator.url, shape="jairsjunior", exp_as_ms=True)
+
+    errors = produce({**config(front), "message.timeout.ms": 1500}, topic_name(), 1)
+
+    assert len(errors) == 1
+    assert {e.detail["session_lifetime_ms"] for e in front.of("auth_success")} == {0}
+    assert front.of("session_expired")
+    # With exp and iat in milliseconds (the sidecar's opt-in mode) the session is right.
+    now_ms = int(time.time() * 1000)
+    fake_validator.tokens[TOKEN] = claims() | {"exp": now_ms + 600_000, "iat": now_ms}
+    assert produce(config(front), topic_name(), 1) == []
 
 
 def test_librdkafka_reauthenticates_before_the_session_ends(
@@ -409,6 +431,66 @@ def test_saslauthenticate_versions_and_the_kafka_failure_dialogue(
         message = r.compact_nullable_string() if flexible else r.nullable_string()
         assert message == '{"status":"invalid_token"}'
         assert sock.recv(1) == b""
+
+
+@pytest.mark.parametrize(
+    ("failure_reply", "expected"),
+    [
+        ("strimzi", "Authentication failed due to an invalid token: Token is not active"),
+        ("jairsjunior", None),  # its NullPointerException: the broker just closes
+    ],
+)
+def test_peer_specific_failure_replies(
+    failure_reply: str,
+    expected: str | None,
+    fake_validator: FakeValidator,
+    sasl_front_factory: SaslFrontFactory,
+) -> None:
+    front = sasl_front_factory(fake_validator.url, shape="strimzi", failure_reply=failure_reply)
+    with socket.create_connection(("127.0.0.1", front.port), timeout=5) as sock:
+        exchange_on(sock, header(w.SASL_HANDSHAKE, 1, 1) + b"\x00\x0bOAUTHBEARER")
+        auth = b"n,,\x01auth=Bearer unknown\x01\x01"
+        request = header(w.SASL_AUTHENTICATE, 1, 2) + len(auth).to_bytes(4, "big") + auth
+        if expected is None:
+            with pytest.raises(ConnectionError):
+                exchange_on(sock, request)
+            return
+        r = w.Reader(exchange_on(sock, request))
+        assert (r.int32(), r.int16(), r.nullable_string()) == (2, 58, expected)
+        assert sock.recv(1) == b""
+
+
+def test_introspection_error_status_is_a_refusal(
+    fake_validator: FakeValidator, sasl_front_factory: SaslFrontFactory
+) -> None:
+    fake_validator.tokens[TOKEN] = claims()
+    fake_validator.status = 503
+    front = sasl_front_factory(fake_validator.url, shape="jairsjunior")
+    produce({**config(front), "message.timeout.ms": 1500}, topic_name(), 1)
+    assert front.of("introspection")[0].detail["status"] == 503
+    assert front.of("auth_failure")[0].detail["reason"] == "Return code 503"
+    assert front.counts()["auth_success"] == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [
+        ({"active": True, "exp": 2_000_000_000, "iat": 1, "sub": "a"}, True),
+        ({"active": True, "exp": 2_000_000_000, "sub": "a"}, False),  # NPE on missing iat
+        ({"active": True, "exp": 2_000_000_000_000, "sub": "a"}, True),  # Long exp: no iat
+        ({"active": True, "exp": 2_000_000_000_000, "iat": 1, "sub": "a"}, False),  # cast
+        ({"active": "true", "exp": 2_000_000_000, "iat": 1, "sub": "a"}, False),
+        ({"active": True, "exp": 2e9, "iat": 1, "sub": "a"}, False),  # Double
+        ({"active": True, "exp": 2_000_000_000, "iat": 1, "sub": 7}, False),
+        ({"active": True, "exp": 2_000_000_000, "iat": 1, "sub": "a", "jti": 1}, False),
+        ({"active": False}, False),
+    ],
+)
+def test_jairsjunior_json_checks_follow_its_java_casts(
+    answer: dict[str, Any], accepted: bool
+) -> None:
+    verdict = _sasl_front._check_jairsjunior(answer, exp_as_ms=False)
+    assert (verdict.principal is not None) == accepted, verdict.reason
 
 
 def test_handshake_v0_raw_frames_then_relay(

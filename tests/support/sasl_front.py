@@ -246,6 +246,9 @@ class SaslFront:
             pass
         except w.WireError as exc:
             reason = f"malformed request: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a bug in the front must fail the test, loudly
+            reason = f"front error: {exc!r}"
+            self._record("front_error", conn.cid, error=repr(exc))
         finally:
             writer.close()
             self._record("disconnect", conn.cid, reason=reason)
@@ -278,7 +281,9 @@ class SaslFront:
     async def _api_versions(self, conn: _Conn, header: w.RequestHeader) -> bool:
         if self._versions is None:
             self._versions = await self._fetch_upstream_versions()
-        if header.api_version > w.API_VERSIONS_MAX:
+        supported = header.api_version <= w.API_VERSIONS_MAX
+        self._record("api_versions", conn.cid, version=header.api_version, supported=supported)
+        if not supported:
             # Kafka: v0 layout, UNSUPPORTED_VERSION, only its own range; the client retries.
             only = {w.API_VERSIONS: (0, w.API_VERSIONS_MAX)}
             reply = w.encode_api_versions_response(
@@ -296,11 +301,12 @@ class SaslFront:
     async def _fetch_upstream_versions(self) -> dict[int, tuple[int, int]]:
         if self.upstream is None:
             raise _Closed("no upstream broker configured")
-        reader, writer = await asyncio.open_connection(*self.upstream)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*self.upstream), 10)
         try:
             writer.write(w.frame(w.api_versions_request(1)))
-            size = int.from_bytes(await reader.readexactly(4), "big")
-            versions = w.decode_api_versions_response(await reader.readexactly(size))
+            size = int.from_bytes(await asyncio.wait_for(reader.readexactly(4), 10), "big")
+            payload = await asyncio.wait_for(reader.readexactly(size), 10)
+            versions = w.decode_api_versions_response(payload)
         finally:
             writer.close()
         versions[w.API_VERSIONS] = (0, w.API_VERSIONS_MAX)
@@ -428,10 +434,11 @@ class SaslFront:
             return _Verdict(None, "introspection response is not JSON")
         if not isinstance(claims, dict):
             return _Verdict(None, "introspection response is not a JSON object")
-        check = _check_jairsjunior if self.shape == "jairsjunior" else self._check_strimzi
-        return check(claims, self.clock(), self.exp_as_ms)
+        if self.shape == "jairsjunior":
+            return _check_jairsjunior(claims, exp_as_ms=self.exp_as_ms)
+        return self._check_strimzi(claims, now=self.clock())
 
-    def _check_strimzi(self, claims: dict[str, Any], now: float, _: bool) -> _Verdict:
+    def _check_strimzi(self, claims: dict[str, Any], *, now: float) -> _Verdict:
         """OAuthIntrospectionValidator's checks, in its order."""
         active, exp = claims.get("active"), claims.get("exp")
         if not isinstance(active, bool):
@@ -521,7 +528,7 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_jairsjunior(claims: dict[str, Any], now: float, exp_as_ms: bool) -> _Verdict:
+def _check_jairsjunior(claims: dict[str, Any], *, exp_as_ms: bool) -> _Verdict:
     """OauthHttpCalls.introspectBearer + OauthBearerTokenJwt(Map, String), cast by cast.
 
     Jackson maps JSON integers to Integer when they fit 32 bits, else Long; the Java
@@ -592,6 +599,8 @@ class SaslFrontFactory:
     def stop_all(self) -> None:
         for front in self._started:
             front.stop()
+        errors = [e for front in self._started for e in front.of("front_error")]
+        assert not errors, f"the SASL front itself failed: {errors}"
 
 
 @pytest.fixture
