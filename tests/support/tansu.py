@@ -29,6 +29,9 @@ from tests.support.ports import free_port
 __all__ = ["Tansu", "TansuFactory", "TansuStartError", "tansu_binary"]
 
 START_TIMEOUT_S = 10.0
+# tansu sometimes lingers for seconds after SIGTERM while clients are connected; memory
+# storage has nothing to flush, so SIGKILL after a short bound costs nothing.
+TERM_GRACE_S = 2.0
 STOP_TIMEOUT_S = 5.0
 # tansu reads these from the environment; a developer's shell must not redirect our broker.
 _TANSU_ENV = (
@@ -119,7 +122,7 @@ class Tansu:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(STOP_TIMEOUT_S)
+                proc.wait(TERM_GRACE_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(STOP_TIMEOUT_S)
