@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from oauthbearer._secret import FileSecret, Secret
 from oauthbearer.errors import (
     ConfigurationError,
     IntrospectionError,
@@ -42,8 +43,10 @@ __version__ = "0.1.0"
 __all__ = [
     "ClientSettings",
     "ConfigurationError",
+    "FileSecret",
     "IntrospectionError",
     "OAuthBearerError",
+    "Secret",
     "Token",
     "TokenEndpointError",
     "TokenError",
