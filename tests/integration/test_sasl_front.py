@@ -22,17 +22,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from kafka import KafkaProducer
 from kafka.net.sasl.oauth import AbstractTokenProvider as KafkaPythonTokenProvider
 
-from tests.support import fake_validator as _fake_validator
 from tests.support import kafka_wire as w
 from tests.support import sasl_front as _sasl_front
-from tests.support import tansu as _tansu
 from tests.support.fake_validator import FakeValidator
 from tests.support.sasl_front import JAVA_ACCEPT, OffsetClock, SaslFront, SaslFrontFactory
-
-# The lead registers these plugins in the root conftest; until then, bind their fixtures here.
-fake_validator = _fake_validator.fake_validator
-sasl_front_factory = _sasl_front.sasl_front_factory
-tansu_factory = _tansu.tansu_factory
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,1 @@
+"""The loopback demo behind README command one (``scripts/demo``)."""
