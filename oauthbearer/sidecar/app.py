@@ -47,14 +47,14 @@ from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.introspector import Introspector
-from oauthbearer.sidecar.jwks import JwksStore
-from oauthbearer.sidecar.jwt_validator import JwtValidator
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
 from oauthbearer.sidecar.response import render_milliseconds
 from oauthbearer.sidecar.settings import SidecarSettings
-from oauthbearer.sidecar.upstream import UpstreamIntrospector
+from oauthbearer.verify.jwks import JwksStore
+from oauthbearer.verify.jwt_validator import JwtValidator
+from oauthbearer.verify.upstream import UpstreamIntrospector
 
 __all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "Sidecar", "create_app"]
 

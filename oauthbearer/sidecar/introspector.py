@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_key
-from oauthbearer.sidecar.jwt_validator import InvalidJwt, JwtValidator
 from oauthbearer.sidecar.request import looks_like_token
 from oauthbearer.sidecar.response import NotUsable, normalize
-from oauthbearer.sidecar.upstream import UpstreamIntrospector
+from oauthbearer.verify.jwt_validator import InvalidJwt, JwtValidator
+from oauthbearer.verify.upstream import UpstreamIntrospector
 
 __all__ = ["Introspector", "Outcome"]
 

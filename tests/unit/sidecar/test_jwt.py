@@ -14,8 +14,8 @@ import respx
 from joserfc.jwk import ECKey, RSAKey
 
 from oauthbearer.errors import UpstreamUnavailable
-from oauthbearer.sidecar.jwks import JwksStore
-from oauthbearer.sidecar.jwt_validator import InvalidJwt, JwtValidator
+from oauthbearer.verify.jwks import JwksStore
+from oauthbearer.verify.jwt_validator import InvalidJwt, JwtValidator
 from tests.unit.sidecar.conftest import (
     AUDIENCE,
     ISSUER,

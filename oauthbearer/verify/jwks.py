@@ -35,6 +35,8 @@ from oauthbearer.errors import UpstreamUnavailable
 
 __all__ = ["JwksStore"]
 
+# The sidecar's logger name is kept across the move to oauthbearer.verify: operators
+# filter the sidecar's JSON log lines on it.
 logger = logging.getLogger("oauthbearer.sidecar.jwks")
 
 Clock = Callable[[], float]

@@ -36,7 +36,7 @@ from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
 
 from oauthbearer.errors import UpstreamUnavailable
-from oauthbearer.sidecar.jwks import JwksStore
+from oauthbearer.verify.jwks import JwksStore
 
 __all__ = ["InvalidJwt", "JwtValidator"]
 
