@@ -12,9 +12,15 @@ from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_
 from tests.unit.sidecar.conftest import NOW, FakeClock
 
 
-def make_cache(clock: FakeClock, *, ttl: float = 60, negative_ttl: float = 2) -> ResultCache:
+def make_cache(
+    clock: FakeClock, *, ttl: float = 60, negative_ttl: float = 2, max_entries: int = 100
+) -> ResultCache:
     return ResultCache(
-        ttl=ttl, max_entries=100, negative_ttl=negative_ttl, negative_max_entries=3, clock=clock
+        ttl=ttl,
+        max_entries=max_entries,
+        negative_ttl=negative_ttl,
+        negative_max_entries=3,
+        clock=clock,
     )
 
 
@@ -60,8 +66,7 @@ def test_exp_rechecked_on_every_hit(clock: FakeClock) -> None:
     cache = make_cache(clock)
     verdict = active(NOW + 30)
     cache.put(b"k", verdict)
-    # Simulate a wall-clock jump the TTU did not see coming: the hit check still refuses.
-    assert cache._expiry(b"k", verdict, NOW) == NOW + 30
+    assert cache.ttl_for(verdict) == 30
     clock.now = NOW + 31
     assert cache.get(b"k") is None
 
@@ -160,3 +165,25 @@ async def test_single_flight_propagates_errors_then_forgets() -> None:
         return "ok"
 
     assert await flight.run("k", ok) == "ok"
+
+
+def test_full_cache_drops_expired_entries_before_live_ones(clock: FakeClock) -> None:
+    cache = make_cache(clock, ttl=1000, max_entries=3)
+    cache.put(b"short", active(NOW + 10))
+    cache.put(b"long-1", active(NOW + 500))
+    cache.put(b"long-2", active(NOW + 500))
+    clock.advance(20)  # "short" has expired but is still stored
+    cache.put(b"new", active(NOW + 500))
+    assert cache.get(b"long-1") is not None
+    assert cache.get(b"long-2") is not None
+    assert cache.get(b"new") is not None
+
+
+def test_full_cache_of_live_entries_evicts_the_oldest(clock: FakeClock) -> None:
+    cache = make_cache(clock, ttl=1000, max_entries=3)
+    for name in (b"a", b"b", b"c"):
+        cache.put(name, active(NOW + 500))
+    cache.put(b"d", active(NOW + 500))
+    assert cache.get(b"a") is None
+    assert [cache.get(k) is not None for k in (b"b", b"c", b"d")] == [True, True, True]
+    assert len(cache) == 3
