@@ -436,22 +436,29 @@ def produce(
     return result
 
 
-def consume(
-    conf: dict[str, Any], topic: str, count: int, *, timeout: float = TIMEOUT_S
-) -> list[bytes]:
-    """Read up to ``count`` messages from every partition with ``assign()`` (no group join)."""
+def consume(conf: dict[str, Any], topic: str, *, timeout: float = TIMEOUT_S) -> list[bytes]:
+    """Every message stored in ``topic`` (per the watermarks), read with ``assign()``.
+
+    No group join (tansu) and no waiting for messages that may not come: the broker's
+    watermarks say how many there are, and exactly those are read (bounded).
+    """
     consumer = Consumer({"group.id": "e2e", "enable.auto.commit": False, **conf})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
         partitions = [] if metadata.error is not None else list(metadata.partitions)
+        expected = 0
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            expected += high - low
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         values: list[bytes] = []
         deadline = time.monotonic() + timeout
-        while partitions and len(values) < count and time.monotonic() < deadline:
+        while len(values) < expected and time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             value = None if msg is None or msg.error() else msg.value()
             if value is not None:
                 values.append(value)
+        assert len(values) == expected, f"read {len(values)} of {expected} stored messages"
         return values
     finally:
         consumer.close()
