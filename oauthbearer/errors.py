@@ -8,8 +8,11 @@ The tree::
      │    ├── TokenRequestError      network failure or timeout talking to the token endpoint
      │    ├── TokenEndpointError     the endpoint answered with an error (RFC 6749 §5.2)
      │    └── TokenResponseError     the endpoint answered 2xx with something unusable
-     └── IntrospectionError          the sidecar could not reach a verdict
-          └── UpstreamUnavailable    upstream introspection failed or timed out (→ HTTP 503)
+     ├── IntrospectionError          the sidecar could not reach a verdict
+     │    └── UpstreamUnavailable    upstream introspection failed or timed out (→ HTTP 503)
+     └── TrustChainError             a token carried in a record or a request was not accepted
+          ├── TokenMissing           no token header, several, or not a well-formed token
+          └── TokenRejected          verification failed; ``reason`` says which check
 
 Third-party exceptions (httpx, joserfc) are translated at exactly one boundary per
 half with ``raise … from exc``, so callers only ever catch these. No message here ever
@@ -29,8 +32,11 @@ __all__ = [
     "OAuthBearerError",
     "TokenEndpointError",
     "TokenError",
+    "TokenMissing",
+    "TokenRejected",
     "TokenRequestError",
     "TokenResponseError",
+    "TrustChainError",
     "UpstreamUnavailable",
 ]
 
@@ -103,3 +109,37 @@ class IntrospectionError(OAuthBearerError):
 
 class UpstreamUnavailable(IntrospectionError):
     """Upstream introspection failed or timed out. Answered as 503, never cached."""
+
+
+class TrustChainError(OAuthBearerError):
+    """A token carried in a Kafka record (or an HTTP request) was not accepted.
+
+    Raised by ``oauthbearer.trustchain``. When the verifier itself cannot reach a verdict
+    (JWKS or introspection endpoint down) :class:`UpstreamUnavailable` is raised instead:
+    that record is not bad, it should be retried, not dropped.
+    """
+
+
+class TokenMissing(TrustChainError):
+    """No token where one was expected, several of them, or one that is not a token."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+class TokenRejected(TrustChainError):
+    """The token failed verification. ``reason`` is one stable word for logs and metrics.
+
+    Reasons: ``signature``, ``issuer``, ``audience``, ``expired``, ``not_yet_valid``,
+    ``inactive`` (introspection said no), ``malformed``, ``too_old`` (record past its
+    maximum age). ``fingerprint`` is a short SHA-256 label of the token, never the token.
+    """
+
+    def __init__(self, reason: str, detail: str, *, fingerprint: str | None = None) -> None:
+        label = f"token {fingerprint}" if fingerprint else "token"
+        super().__init__(f"{label} refused ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.fingerprint = fingerprint
