@@ -65,7 +65,7 @@ def _metric(base_url: str, name: str) -> float:
 
 def run(quick: bool) -> dict[str, Any]:
     seconds = 3.0 if quick else 10.0
-    cold_tokens = 12_000 if quick else 60_000
+    cold_tokens = 8_000 if quick else 60_000
     results: dict[str, Any] = {"quick": quick, "seconds_per_run": seconds, "cores": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="oauthbearer-bench-"))
     idp = Idp(_make_clients(), access_token_ttl=3600, log_dir=work).start()

@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from bench.procs import LOAD_CORE, pinned
 
 LUA = Path(__file__).resolve().parent / "post.lua"
@@ -98,27 +96,35 @@ class HerdResult:
 
 
 async def _herd(url: str, token: str, auth: str, concurrency: int) -> HerdResult:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        gate = asyncio.Event()
+    # Raw sockets, every connection open before the gate: the herd measures the server's
+    # single flight, not a client library's pool (httpx's scan is quadratic at 1,000).
+    host_port = url.split("/", 3)[2]
+    host, port = host_port.rsplit(":", 1)
+    path = "/" + url.split("/", 3)[3]
+    body = f"token={token}".encode()
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host_port}\r\nAuthorization: {auth}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(concurrency)]
+    gate = asyncio.Event()
 
-        async def one() -> tuple[int, float]:
-            await gate.wait()
-            start = time.perf_counter()
-            response = await client.post(
-                url,
-                content=f"token={token}".encode(),
-                headers={
-                    "Authorization": auth,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-            )
-            return response.status_code, (time.perf_counter() - start) * 1000
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[int, float]:
+        await gate.wait()
+        start = time.perf_counter()
+        writer.write(request)
+        await writer.drain()
+        response = await reader.read()  # Connection: close → read to EOF
+        elapsed = (time.perf_counter() - start) * 1000
+        writer.close()
+        status = int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/") else 0
+        return status, elapsed
 
-        tasks = [asyncio.create_task(one()) for _ in range(concurrency)]
-        await asyncio.sleep(0.1)  # every task is parked on the gate
-        gate.set()
-        results = await asyncio.gather(*tasks)
+    tasks = [asyncio.create_task(one(r, w)) for r, w in connections]
+    await asyncio.sleep(0.1)  # every task is parked on the gate
+    gate.set()
+    results = await asyncio.gather(*tasks)
     latencies = sorted(ms for _, ms in results)
     statuses: dict[int, int] = {}
     for status, _ in results:
