@@ -151,3 +151,51 @@ def test_dockerfile_runs_serve_as_numeric_non_root_with_a_healthcheck() -> None:
     for line in text.splitlines():
         if line.startswith(("ENV", "ARG")):
             assert not re.search(r"SECRET|AUTHORIZATION|CALLERS|PASSWORD", line), line
+
+
+def test_image_entrypoint_is_a_real_command() -> None:
+    import subprocess
+    import sys
+    import tomllib
+
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["oauthbearer"] == "oauthbearer.cli:main"
+    text = (DEPLOY / "Dockerfile").read_text()
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (.+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    command = json.loads(re.search(r"^CMD (.+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    assert entrypoint == ["oauthbearer"]
+    # What the container runs, minus the environment: `serve --help` must parse and list
+    # every variable the compose file and the manifests set.
+    result = subprocess.run(
+        [sys.executable, "-m", "oauthbearer.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for service in ("sidecar",):
+        for name in _compose()["services"][service]["environment"]:
+            if not name.startswith("<<"):
+                assert name in result.stdout, name
+    for container in _containers_named("oauthbearer"):
+        for variable in container["env"]:
+            # NAME_FILE is documented once, as "NAME … (+_FILE)".
+            assert variable["name"].removesuffix("_FILE") in result.stdout, variable["name"]
+
+
+def test_documented_commands_exist() -> None:
+    import os
+
+    from oauthbearer.cli import build_parser
+
+    readme = (DEPLOY.parent / "README.md").read_text()
+    first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    for line in first_block.strip().splitlines():
+        script = DEPLOY.parent / line.split()[0]
+        assert script.is_file(), line
+        assert os.access(script, os.X_OK), line
+    action = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert isinstance(action.choices, dict)
+    subcommands = set(action.choices)
+    for documented in re.findall(r"`oauthbearer (\w+)", readme):
+        assert documented in subcommands, documented
+    assert (DEPLOY / "examples" / "produce.py").is_file()
