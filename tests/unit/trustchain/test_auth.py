@@ -1,0 +1,129 @@
+"""Forwarding the verified token, and RFC 8693 token exchange through the client half."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+
+from oauthbearer._secret import Secret
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.errors import TokenEndpointError
+from oauthbearer.trustchain.auth import (
+    TOKEN_TYPE_ACCESS_TOKEN,
+    BearerAuth,
+    ExchangeAuth,
+    TokenExchanger,
+)
+from oauthbearer.trustchain.claims import VerifiedClaims
+from tests.unit.trustchain.conftest import NOW, FakeClock
+
+pytestmark = pytest.mark.trustchain
+
+TOKEN_URL = "https://idp.example/token"
+API = "https://orders.example/orders"
+USER = VerifiedClaims({"sub": "alice", "exp": NOW + 300}, token="user.jwt.sig")
+
+
+def seen_authorization(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"authorization": request.headers.get("Authorization")})
+
+
+def settings() -> ClientSettings:
+    return ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="orders-consumer",
+        client_secret=Secret("fake-secret"),
+        audience="urn:payments",
+        scope="payments",
+    )
+
+
+def test_bearer_auth_forwards_the_verified_token() -> None:
+    with httpx.Client(transport=httpx.MockTransport(seen_authorization)) as client:
+        answer = client.get(API, auth=BearerAuth(USER)).json()
+    assert answer == {"authorization": "Bearer user.jwt.sig"}
+    assert "user.jwt.sig" not in repr(BearerAuth(USER))
+
+
+def test_auths_refuse_an_unverified_string() -> None:
+    with pytest.raises(TypeError, match="VerifiedClaims"):
+        BearerAuth("user.jwt.sig")  # type: ignore[arg-type]
+
+
+@respx.mock
+def test_token_exchange_request_shape_rfc8693(clock: FakeClock) -> None:
+    route = respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "access_token": "downstream.jwt.sig",
+                "issued_token_type": TOKEN_TYPE_ACCESS_TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 300,
+            },
+        )
+    )
+    exchanger = TokenExchanger(settings(), http_client=httpx.Client(), clock=clock)
+    token = exchanger.exchange(USER)
+
+    assert token.access_token == "downstream.jwt.sig"
+    request = route.calls.last.request
+    form = dict(parse_qsl(request.content.decode()))
+    assert form == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": "user.jwt.sig",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "scope": "payments",
+        "audience": "urn:payments",
+    }
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    expected = base64.b64encode(b"orders-consumer:fake-secret").decode()
+    assert request.headers["Authorization"] == f"Basic {expected}"
+
+    # Cached per subject until shortly before expiry.
+    exchanger.exchange(USER)
+    assert route.call_count == 1
+    clock.advance(290)
+    exchanger.exchange(USER)
+    assert route.call_count == 2
+
+
+@respx.mock
+def test_exchange_refusal_is_the_client_halfs_error(clock: FakeClock) -> None:
+    respx.post(TOKEN_URL).mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
+    exchanger = TokenExchanger(settings(), http_client=httpx.Client(), clock=clock)
+    with pytest.raises(TokenEndpointError) as info:
+        exchanger.exchange(USER)
+    assert info.value.error == "invalid_grant"
+
+
+@respx.mock
+def test_exchange_auth_forwards_until_expiring_then_exchanges(clock: FakeClock) -> None:
+    respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(200, json={"access_token": "fresh", "expires_in": 300})
+    )
+    respx.get(API).mock(side_effect=seen_authorization)
+    exchanger = TokenExchanger(settings(), http_client=httpx.Client(), clock=clock)
+    auth = ExchangeAuth(USER, exchanger, when="expiring", min_remaining=60, clock=clock)
+    with httpx.Client() as client:
+        assert client.get(API, auth=auth).json()["authorization"] == "Bearer user.jwt.sig"
+        clock.advance(250)  # 50 s left: exchange
+        assert client.get(API, auth=auth).json()["authorization"] == "Bearer fresh"
+    always = ExchangeAuth(USER, exchanger, clock=clock)
+    assert always.token() == "fresh"
+
+
+@respx.mock
+async def test_exchange_auth_with_an_async_client(clock: FakeClock) -> None:
+    respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(200, json={"access_token": "fresh", "expires_in": 300})
+    )
+    respx.get(API).mock(side_effect=seen_authorization)
+    exchanger = TokenExchanger(settings(), http_client=httpx.Client(), clock=clock)
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(API, auth=ExchangeAuth(USER, exchanger, clock=clock))
+    assert answer.json()["authorization"] == "Bearer fresh"
