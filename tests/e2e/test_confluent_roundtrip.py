@@ -54,7 +54,7 @@ def test_produce_and_consume_with_env_configured_oauth_cb(
     topic = topic_name(f"{shape}-{kind}")
 
     delivered = produce(kafka_conf(front, oauth_cb), topic, N)
-    values = consume(kafka_conf(front, oauth_cb), topic)
+    values = consume(kafka_conf(front, oauth_cb), topic, N)
 
     assert delivered.errors == []
     assert len(delivered.ok) == N
@@ -119,7 +119,7 @@ def test_jairsjunior_on_kafka_3_3_gets_the_right_session_lifetime_from_the_ms_pa
     topic = topic_name("ms-fixed")
     delivered = produce(kafka_conf(fixed, oauth_cb), topic, N)
     assert delivered.errors == []
-    assert sorted(consume(kafka_conf(fixed, oauth_cb), topic)) == sorted(
+    assert sorted(consume(kafka_conf(fixed, oauth_cb), topic, N)) == sorted(
         f"m{i}".encode() for i in range(N)
     )
     token = default_provider().current()

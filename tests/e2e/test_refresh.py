@@ -88,5 +88,5 @@ def test_producer_keeps_delivering_across_token_refreshes(
     assert len({d["token"] for d in judged}) >= 3  # distinct tokens, each verified once
 
     # And the broker holds exactly what was sent (order is per partition only).
-    values = consume(kafka_conf(front, oauth_cb), topic)
+    values = consume(kafka_conf(front, oauth_cb), topic, sent, settle=0.5)
     assert sorted(values) == sorted(f"r{i}".encode() for i in range(sent))

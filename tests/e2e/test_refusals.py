@@ -85,7 +85,7 @@ def test_garbage_token_is_refused_and_nothing_is_produced(
     assert events_since(front, mark, "auth_failure")
     [decision, *_] = sidecar.wait_decisions(decided, 1)
     assert decision["result"] == "inactive"
-    assert consume(kafka_conf(front, fresh_jwt_cb(idp)), topic) == []
+    assert consume(kafka_conf(front, fresh_jwt_cb(idp)), topic, 0, settle=1) == []
 
 
 def test_revoked_opaque_token_is_refused_on_a_new_connection_after_the_cache_ttl(
@@ -135,5 +135,5 @@ def test_revoked_opaque_token_is_refused_on_a_new_connection_after_the_cache_ttl
     assert default_provider().current() is token  # the client still holds the revoked one
 
     # Only what was produced before the refusal is in the topic.
-    values = consume(kafka_conf(front, fresh_jwt_cb(idp)), topic)
+    values = consume(kafka_conf(front, fresh_jwt_cb(idp)), topic, 4, settle=1)
     assert sorted(values) == [b"before0", b"before1", b"before2", b"within-ttl0"]
