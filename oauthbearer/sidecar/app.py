@@ -47,6 +47,7 @@ from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.introspector import Introspector
+from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
@@ -112,6 +113,11 @@ class Sidecar:
             settings.callers,
             settings.caller_bearer_tokens,
             allow_anonymous=settings.allow_anonymous,
+        )
+        self.limits = CallerLimits(
+            max_inflight=settings.caller_max_inflight,
+            max_queued=settings.caller_max_queued,
+            wait_timeout=settings.upstream_timeout,
         )
         self.cache = ResultCache(
             ttl=settings.cache_ttl,
@@ -231,11 +237,16 @@ class Sidecar:
             self._log(caller, None, "invalid_request", "none", started, str(exc))
             return _error(400, "invalid_request")
         try:
-            outcome = await self.introspector.introspect(token)
+            outcome = await self.limits.call(caller, token, self.introspector.introspect, token)
         except UpstreamUnavailable as exc:
             self.metrics.request("unavailable", "upstream")
             self._log(caller, token, "unavailable", "upstream", started, str(exc))
             return _error(503, "temporarily_unavailable", {"Retry-After": "1"})
+        except CallerLimited as exc:
+            # RFC 6585 §4: this caller's own excess, not an outage (see limits.py).
+            self.metrics.request("limited", "none")
+            self._log(caller, token, "limited", "none", started, str(exc))
+            return _error(429, "temporarily_unavailable", {"Retry-After": str(exc.retry_after)})
         self.metrics.cache_lookup(outcome.source == "cache")
         verdict = outcome.verdict
         result = "active" if verdict.active else "inactive"
@@ -426,6 +437,7 @@ def openapi_document() -> dict[str, Any]:
                     "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
                 },
                 "413": {"description": "Request body too large"},
+                "429": {"description": "This caller has too many requests in progress; retry"},
                 "503": {"description": "Upstream introspection or JWKS unavailable; retry"},
             },
         }

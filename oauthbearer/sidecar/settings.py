@@ -130,6 +130,19 @@ VARIABLES: tuple[Variable, ...] = (
         "false",
         "true → callers without credentials are served (RFC 7662 §2.1 says authenticate)",
     ),
+    Variable(
+        "OAUTHBEARER_CALLER_MAX_INFLIGHT",
+        "16",
+        "most distinct tokens one caller may have waiting on the upstream at once (0 = no "
+        "limit); keep it under OAUTHBEARER_UPSTREAM_MAX_CONCURRENCY so one broker cannot "
+        "starve the others",
+    ),
+    Variable(
+        "OAUTHBEARER_CALLER_MAX_QUEUED",
+        "64",
+        "further requests of that caller that may wait for one of its slots (at most "
+        "OAUTHBEARER_UPSTREAM_TIMEOUT); beyond, 429 with Retry-After",
+    ),
     # -- cache
     Variable(
         "OAUTHBEARER_CACHE_TTL",
@@ -249,6 +262,8 @@ class SidecarSettings:
     callers: SecretSource | None = None
     caller_bearer_tokens: SecretSource | None = None
     allow_anonymous: bool = False
+    caller_max_inflight: int = 16
+    caller_max_queued: int = 64
     cache_ttl: float = 60.0
     cache_max_entries: int = 100_000
     negative_cache_ttl: float = 2.0
@@ -369,6 +384,12 @@ class SidecarSettings:
             callers=callers,
             caller_bearer_tokens=bearer,
             allow_anonymous=anonymous,
+            caller_max_inflight=env.integer(
+                "OAUTHBEARER_CALLER_MAX_INFLIGHT", 16, minimum=0, maximum=10_000
+            ),
+            caller_max_queued=env.integer(
+                "OAUTHBEARER_CALLER_MAX_QUEUED", 64, minimum=0, maximum=100_000
+            ),
             cache_ttl=env.number("OAUTHBEARER_CACHE_TTL", 60.0, minimum=0),
             cache_max_entries=env.integer("OAUTHBEARER_CACHE_MAX_ENTRIES", 100_000, minimum=1),
             negative_cache_ttl=env.number("OAUTHBEARER_NEGATIVE_CACHE_TTL", 2.0, minimum=0),
