@@ -134,6 +134,23 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         f"  requests: token parameter {','.join(s.token_params)}; sub fallback "
         f"{','.join(s.subject_claims)}; body limit {s.max_body_bytes} bytes"
     )
+    event_callers = (
+        sorted(parse_credentials("OAUTHBEARER_EVENT_CALLERS", s.event_callers.reveal()))
+        if s.event_callers
+        else []
+    )
+    topic = (
+        f"topic {s.events_topic} at {s.events_bootstrap_servers} ({s.events_security_protocol}"
+        + (f", {s.events_sasl_mechanism}" if s.events_security_protocol.startswith("SASL_") else "")
+        + ")"
+        if s.events_bootstrap_servers
+        else "no topic"
+    )
+    lines.append(
+        f"  revocation: webhooks {'for ' + ', '.join(event_callers) if event_callers else 'off'}; "
+        f"{topic}; kept {s.revocation_max_token_lifetime:g} s, "
+        f"{s.revocation_max_entries} entries; principal claim {s.revocation_principal_claim}"
+    )
     return "\n".join(lines)
 
 

@@ -19,9 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from oauthbearer._env import Env
 from oauthbearer._secret import SecretSource
@@ -181,6 +182,71 @@ VARIABLES: tuple[Variable, ...] = (
         "10",
         "seconds in-flight requests get to finish after SIGTERM",
     ),
+    # -- revocation (identity-provider events; see oauthbearer/sidecar/revocation)
+    Variable(
+        "OAUTHBEARER_EVENT_CALLERS",
+        "",
+        "comma-separated id:secret pairs accepted as HTTP Basic on /events/* and "
+        "/revocations (webhooks; separate from the brokers'); unset → those routes are off "
+        "(+_FILE)",
+    ),
+    Variable(
+        "OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME",
+        "86400",
+        "seconds: the longest lifetime of any access token; revocations are kept, and the "
+        "event topic replayed on start, this far back",
+    ),
+    Variable(
+        "OAUTHBEARER_REVOCATION_MAX_ENTRIES",
+        "100000",
+        "most principals (and, separately, single tokens) held revoked at once",
+    ),
+    Variable(
+        "OAUTHBEARER_REVOCATION_PRINCIPAL_CLAIM",
+        "sub",
+        "claim of the answer that an event's user id is compared with",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS",
+        "",
+        "Kafka bootstrap servers of the identity provider's event topic; unset → no topic",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_TOPIC",
+        "",
+        "topic of FusionAuth (or Keycloak) events, read in full by every replica",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL for the events consumer",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_SASL_MECHANISM",
+        "OAUTHBEARER",
+        "OAUTHBEARER, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_* only)",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_OAUTH",
+        "false",
+        "true → the events consumer gets tokens from our oauth_cb, configured by the "
+        "OAUTH_LOGIN_* variables (needs SASL_* and OAUTHBEARER)",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_SASL_USERNAME",
+        "",
+        "username for PLAIN/SCRAM on the events consumer",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_SASL_PASSWORD",
+        "",
+        "password for PLAIN/SCRAM on the events consumer (+_FILE)",
+    ),
+    Variable(
+        "OAUTHBEARER_EVENTS_CA_FILE",
+        "",
+        "PEM bundle trusted for the events brokers' TLS (default: system trust store)",
+    ),
 )
 
 #: The ``NAME_FILE`` alternatives of the secret-bearing variables above (the file holds
@@ -189,6 +255,8 @@ FILE_VARIABLES: tuple[str, ...] = (
     "OAUTH_INTROSPECT_AUTHORIZATION_FILE",
     "OAUTHBEARER_CALLERS_FILE",
     "OAUTHBEARER_CALLER_BEARER_TOKENS_FILE",
+    "OAUTHBEARER_EVENT_CALLERS_FILE",
+    "OAUTHBEARER_EVENTS_SASL_PASSWORD_FILE",
 )
 
 #: Asymmetric JWS algorithms we know how to pair with a key type. ``none`` and the HMAC
@@ -211,6 +279,8 @@ ALLOWED_ALGORITHMS: frozenset[str] = frozenset(
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("OAUTHBEARER", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
 _DEFAULT_SUBJECT_CLAIMS = ("client_id", "username")
 
@@ -274,6 +344,18 @@ class SidecarSettings:
     max_body_bytes: int = 16_384
     log_level: str = "INFO"
     shutdown_timeout: float = 10.0
+    event_callers: SecretSource | None = None
+    revocation_max_token_lifetime: float = 86_400.0
+    revocation_max_entries: int = 100_000
+    revocation_principal_claim: str = "sub"
+    events_bootstrap_servers: str | None = None
+    events_topic: str | None = None
+    events_security_protocol: str = "PLAINTEXT"
+    events_sasl_mechanism: str = "OAUTHBEARER"
+    events_oauth: bool = False
+    events_sasl_username: str | None = None
+    events_sasl_password: SecretSource | None = None
+    events_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SidecarSettings:
@@ -359,6 +441,7 @@ class SidecarSettings:
                 ) from None
 
         subject_claims = env.csv("OAUTHBEARER_SUBJECT_CLAIMS")
+        events = _events(env)
         return cls(
             listen_host=host,
             listen_port=port,
@@ -404,7 +487,78 @@ class SidecarSettings:
             ),
             log_level=log_level,
             shutdown_timeout=env.number("OAUTHBEARER_SHUTDOWN_TIMEOUT", 10.0, minimum=0),
+            **events,
         )
+
+
+def _events(env: Env) -> dict[str, Any]:
+    """The revocation settings: event callers, the store's bounds, the events consumer."""
+    event_callers = env.secret("OAUTHBEARER_EVENT_CALLERS")
+    if event_callers is not None:
+        parse_credentials("OAUTHBEARER_EVENT_CALLERS", event_callers.reveal())
+    claim = env.text("OAUTHBEARER_REVOCATION_PRINCIPAL_CLAIM", "sub") or "sub"
+    bootstrap = env.text("OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS")
+    topic = env.text("OAUTHBEARER_EVENTS_TOPIC")
+    if bootstrap is not None and topic is None:
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_TOPIC",
+            "is required when OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is set",
+        )
+    protocol = (env.text("OAUTHBEARER_EVENTS_SECURITY_PROTOCOL", "PLAINTEXT") or "").upper()
+    if protocol not in _SECURITY_PROTOCOLS:
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL",
+            f"must be one of {', '.join(_SECURITY_PROTOCOLS)}",
+        )
+    mechanism = (env.text("OAUTHBEARER_EVENTS_SASL_MECHANISM", "OAUTHBEARER") or "").upper()
+    if mechanism not in _SASL_MECHANISMS:
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_SASL_MECHANISM", f"must be one of {', '.join(_SASL_MECHANISMS)}"
+        )
+    oauth = env.flag("OAUTHBEARER_EVENTS_OAUTH", default=False)
+    username = env.text("OAUTHBEARER_EVENTS_SASL_USERNAME")
+    password = env.secret("OAUTHBEARER_EVENTS_SASL_PASSWORD")
+    sasl = protocol.startswith("SASL_")
+    if oauth and not (sasl and mechanism == "OAUTHBEARER"):
+        # CONTRACT.md §6: oauth_cb with a non-SASL protocol makes the consumer wait 10 s
+        # for a token it never asks for, then fail.
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_OAUTH",
+            "needs OAUTHBEARER_EVENTS_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT) and "
+            "OAUTHBEARER_EVENTS_SASL_MECHANISM=OAUTHBEARER",
+        )
+    if bootstrap is not None and sasl and mechanism == "OAUTHBEARER" and not oauth:
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_OAUTH",
+            "must be true for SASL OAUTHBEARER (tokens come from the OAUTH_LOGIN_* variables)",
+        )
+    needs_password = bootstrap is not None and sasl and mechanism != "OAUTHBEARER"
+    if needs_password and (username is None or password is None):
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_SASL_USERNAME",
+            f"and OAUTHBEARER_EVENTS_SASL_PASSWORD are required for {mechanism}",
+        )
+    ca_file = env.text("OAUTHBEARER_EVENTS_CA_FILE")
+    if ca_file is not None and not os.access(ca_file, os.R_OK):
+        raise ConfigurationError("OAUTHBEARER_EVENTS_CA_FILE", f"cannot read {ca_file!r}")
+    return {
+        "event_callers": event_callers,
+        "revocation_max_token_lifetime": env.number(
+            "OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME", 86_400.0, minimum=1
+        ),
+        "revocation_max_entries": env.integer(
+            "OAUTHBEARER_REVOCATION_MAX_ENTRIES", 100_000, minimum=1, maximum=10_000_000
+        ),
+        "revocation_principal_claim": claim,
+        "events_bootstrap_servers": bootstrap,
+        "events_topic": topic,
+        "events_security_protocol": protocol,
+        "events_sasl_mechanism": mechanism,
+        "events_oauth": oauth,
+        "events_sasl_username": username,
+        "events_sasl_password": password,
+        "events_ca_file": ca_file,
+    }
 
 
 def _listen(value: str) -> tuple[str, int]:

@@ -1,0 +1,257 @@
+"""The identity provider's event topic, read by every replica in full.
+
+Design, and why:
+
+* **No shared consumer group.** Each sidecar replica keeps its own cache, so each must
+  see every event: partitions are taken with ``assign()`` (never ``subscribe()``), the
+  ``group.id`` librdkafka insists on is unique per process, and offsets are never
+  committed.
+* **Replay on start.** The store lives in memory; a restarted sidecar rebuilds it by
+  seeking every partition to the first record not older than the longest token lifetime
+  (``offsets_for_times``) — older revocations can only concern expired tokens. Until that
+  replay has caught up with the end offsets seen at start, :attr:`caught_up` is False and
+  ``/readyz`` says not ready.
+* **A thread of its own.** confluent-kafka's ``consume()`` blocks; it runs on a daemon
+  thread that parses records there (CPU off the event loop) and hands each batch to
+  ``deliver`` — in the app, a ``loop.call_soon_threadsafe`` onto the event loop, where
+  the store and cache live. A malformed record becomes a ``malformed`` event (counted,
+  skipped); nothing a record contains can stop the thread.
+* **Lag** (records not yet read, summed over partitions) is kept in :attr:`lag` for the
+  ``oauthbearer_sidecar_revocation_consumer_lag`` gauge.
+
+Example (needs a broker, so shown rather than run)::
+
+    source = KafkaEventSource(consumer_config(settings), settings.events_topic,
+                              replay_seconds=3600, deliver=print)
+    source.start(); ...; source.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+
+from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
+from oauthbearer.sidecar.settings import SidecarSettings
+
+__all__ = ["KafkaEventSource", "consumer_config"]
+
+logger = logging.getLogger("oauthbearer.sidecar.revocation")
+
+Clock = Callable[[], float]
+Deliver = Callable[[list[Event]], None]
+
+_BATCH = 500
+_POLL_S = 0.1
+_METADATA_TIMEOUT_S = 5.0
+_RETRY_S = 1.0
+
+
+def consumer_config(
+    settings: SidecarSettings, *, oauth_cb: Callable[[str | None], Any] | None = None
+) -> dict[str, Any]:
+    """The librdkafka configuration for the events consumer, from ``OAUTHBEARER_EVENTS_*``.
+
+    With ``OAUTHBEARER_EVENTS_OAUTH=true`` the consumer authenticates with our own
+    ``oauth_cb`` (the client half, configured by the ``OAUTH_LOGIN_*`` variables of the
+    process environment); ``oauth_cb`` overrides it (tests). The client half is imported
+    only then, so a sidecar without it never loads it.
+
+    Example:
+        >>> s = SidecarSettings(events_bootstrap_servers="kafka:9092", events_topic="fa")
+        >>> c = consumer_config(s)
+        >>> c["bootstrap.servers"], c["security.protocol"], c["enable.auto.commit"]
+        ('kafka:9092', 'PLAINTEXT', False)
+    """
+    if settings.events_bootstrap_servers is None:
+        raise ValueError("OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is not set")
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.events_bootstrap_servers,
+        "security.protocol": settings.events_security_protocol,
+        # Required by librdkafka even with assign(); unique so no replica ever shares one.
+        "group.id": f"oauthbearer-revocation-{os.getpid()}-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "client.id": "oauthbearer-sidecar-revocation",
+    }
+    if settings.events_ca_file is not None:
+        config["ssl.ca.location"] = settings.events_ca_file
+    if settings.events_security_protocol.startswith("SASL_"):
+        mechanism = settings.events_sasl_mechanism
+        config["sasl.mechanism"] = mechanism
+        if mechanism == "OAUTHBEARER":
+            if oauth_cb is None:
+                if not settings.events_oauth:
+                    raise ValueError("OAUTHBEARER_EVENTS_OAUTH must be true for OAUTHBEARER")
+                from oauthbearer.client.confluent import oauth_cb as env_oauth_cb
+
+                oauth_cb = env_oauth_cb
+            config["oauth_cb"] = oauth_cb
+        else:
+            password = settings.events_sasl_password
+            config["sasl.username"] = settings.events_sasl_username
+            config["sasl.password"] = password.reveal() if password is not None else ""
+    return config
+
+
+class KafkaEventSource:
+    """Reads a topic from ``now - replay_seconds`` on, forever, on a daemon thread."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        *,
+        replay_seconds: float,
+        deliver: Deliver,
+        on_caught_up: Callable[[], None] = lambda: None,
+        clock: Clock = time.time,
+    ) -> None:
+        self._config = config
+        self.topic = topic
+        self._replay_seconds = replay_seconds
+        self._deliver = deliver
+        self._on_caught_up = on_caught_up
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._positions: dict[int, int] = {}
+        self._targets: dict[int, int] = {}
+        self.caught_up = False
+        self.lag = 0
+        self.records = 0
+
+    def start(self) -> None:
+        """Create the consumer (configuration errors raise here) and start the thread."""
+        consumer = Consumer(self._config)
+        self._thread = threading.Thread(
+            target=self._run, args=(consumer,), name="oauthbearer-revocation", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading and close the consumer (waits at most ``timeout`` seconds)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- the thread -------------------------------------------------------------------
+
+    def _run(self, consumer: Consumer) -> None:
+        try:
+            if self._assign(consumer):
+                self._consume(consumer)
+        # Anything at all: a dead thread would silently stop revocations.
+        except Exception as exc:  # noqa: BLE001 - logged, and the thread must end cleanly
+            logger.error(  # noqa: TRY400 - the type only: a traceback may quote a payload
+                "revocation event consumer stopped: %s", type(exc).__name__
+            )
+        finally:
+            consumer.close()
+
+    def _assign(self, consumer: Consumer) -> bool:
+        while not self._stop.is_set():
+            try:
+                partitions = self._partitions(consumer)
+                start_ms = int((self._clock() - self._replay_seconds) * 1000)
+                wanted = [TopicPartition(self.topic, p, start_ms) for p in partitions]
+                found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
+                for tp in found:
+                    _low, high = consumer.get_watermark_offsets(
+                        TopicPartition(self.topic, tp.partition), timeout=_METADATA_TIMEOUT_S
+                    )
+                    # -1: no record at or after start_ms, so nothing to replay there.
+                    if tp.offset < 0:
+                        tp.offset = OFFSET_END
+                        self._positions[tp.partition] = high
+                    else:
+                        self._positions[tp.partition] = tp.offset
+                    self._targets[tp.partition] = high
+                consumer.assign(found)
+            except KafkaException as exc:
+                logger.warning(
+                    "revocation events: cannot assign %s yet (%s); retrying",
+                    self.topic,
+                    exc.args[0].name() if exc.args else type(exc).__name__,
+                )
+                self._stop.wait(_RETRY_S)
+                continue
+            logger.info(
+                "revocation events: reading %s, %d partitions, replaying %g s",
+                self.topic,
+                len(found),
+                self._replay_seconds,
+            )
+            self._check_caught_up()
+            return True
+        return False
+
+    def _partitions(self, consumer: Consumer) -> list[int]:
+        metadata = consumer.list_topics(self.topic, timeout=_METADATA_TIMEOUT_S)
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise KafkaException(topic.error if topic is not None else "unknown topic")
+        return sorted(topic.partitions)
+
+    def _consume(self, consumer: Consumer) -> None:
+        last_lag = 0.0
+        while not self._stop.is_set():
+            messages = consumer.consume(_BATCH, _POLL_S)
+            events: list[Event] = []
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                partition, offset = message.partition(), message.offset()
+                if partition is not None and offset is not None:
+                    self._positions[partition] = offset + 1
+                self.records += 1
+                value = message.value()
+                try:
+                    events.append(parse_record(value if value is not None else b""))
+                except MalformedEvent:
+                    events.append(Event.malformed("kafka"))
+            if events:
+                self._deliver(events)
+            elif not self.caught_up:
+                self._sync_positions(consumer)
+            now = time.monotonic()
+            if messages or now - last_lag >= 1.0:
+                self._update_lag(consumer)
+                last_lag = now
+            self._check_caught_up()
+
+    def _sync_positions(self, consumer: Consumer) -> None:
+        # The next fetch offset also steps over records never delivered (transaction
+        # markers), which "last offset + 1" would wait for forever.
+        assigned = [TopicPartition(self.topic, p) for p in self._targets]
+        for tp in consumer.position(assigned):
+            if tp.offset >= 0:
+                self._positions[tp.partition] = max(self._positions.get(tp.partition, 0), tp.offset)
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        lag = 0
+        for partition, position in self._positions.items():
+            # cached=True: the high watermark from the last fetch response, no request.
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), cached=True
+            )
+            if high >= 0:
+                lag += max(0, high - position)
+        self.lag = lag
+
+    def _check_caught_up(self) -> None:
+        if self.caught_up:
+            return
+        if all(self._positions.get(p, 0) >= high for p, high in self._targets.items()):
+            self.caught_up = True
+            self._on_caught_up()

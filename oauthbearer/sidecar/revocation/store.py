@@ -1,0 +1,310 @@
+"""What has been revoked: per-principal watermarks and a denylist of single tokens.
+
+Two tables, both bounded and both forgetting on their own:
+
+* **Watermarks** — ``principal → T``. A revocation for a principal at time ``T`` makes
+  every token of that principal with ``iat ≤ T`` inactive; a token issued later
+  (``iat > T``, the user logged in again) is unaffected. A watermark is dropped once
+  ``T + max_lifetime + skew`` has passed: every token it could deny has expired by then,
+  so keeping it would only cost memory.
+* **Denylist** — one token by its ``jti`` or by its :func:`~oauthbearer.sidecar.cache.
+  token_key` (SHA-256 of the token), denied until that token's ``exp`` (or, when the
+  ``exp`` is unknown, for ``max_lifetime``).
+
+Each table holds at most ``max_entries``. Expired entries are dropped from the head of
+the (insertion-ordered) dicts as new ones arrive, and judged on read, so no timer runs.
+When a table is full of live entries the oldest go first and are counted as *dropped*
+(``observe("dropped")``): forgetting a live revocation is a capacity failure an operator
+must see, never a silent one.
+
+Not thread-safe on purpose: the sidecar applies every revocation on its event loop (the
+Kafka consumer thread hands them over with ``call_soon_threadsafe``), which is also what
+makes "apply the watermark, then evict the cache" atomic with respect to a decision in
+flight.
+
+Example:
+    >>> now = [1000.0]
+    >>> store = RevocationStore(max_lifetime=3600, clock=lambda: now[0])
+    >>> store.revoke_principal("alice", at=1000.0)
+    True
+    >>> store.denies_principal("alice", iat=999), store.denies_principal("alice", iat=1001)
+    (True, False)
+    >>> now[0] = 1000.0 + 3600 + 31     # older than any token it could deny: forgotten
+    >>> store.denies_principal("alice", iat=999)
+    False
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from oauthbearer.sidecar.cache import Verdict
+
+__all__ = ["RevocationStore"]
+
+Clock = Callable[[], float]
+Observe = Callable[[str], None]
+K = TypeVar("K")
+
+# Expired entries looked at from each table's head per insertion: enough to keep up with
+# any arrival rate (each insert can retire two), small enough to stay O(1).
+_HEAD_SWEEP = 2
+
+
+def _nothing(_kind: str) -> None:
+    """Default observer: no metrics."""
+
+
+class RevocationStore:
+    """Watermarks by principal and a jti/token-hash denylist, bounded and self-expiring.
+
+    ``max_lifetime`` is the longest lifetime of any access token (seconds): watermarks
+    are kept that long after ``T`` (plus ``clock_skew``, which token validation tolerates
+    on ``exp``). ``principal_claim`` names the answer's claim compared with a revoked
+    principal (``sub`` unless configured). ``observe(kind)`` is called with
+    ``principal``/``jti``/``token`` when a revocation is applied, ``denied:<kind>`` when
+    it denies a token, and ``dropped`` when capacity forced a live entry out.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_jtis",
+        "_keys",
+        "_max_entries",
+        "_max_future",
+        "_max_lifetime",
+        "_observe",
+        "_seen",
+        "_skew",
+        "_watermarks",
+        "principal_claim",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_lifetime: float,
+        clock: Clock,
+        max_entries: int = 100_000,
+        clock_skew: float = 30.0,
+        principal_claim: str = "sub",
+        observe: Observe = _nothing,
+    ) -> None:
+        if max_lifetime <= 0:
+            raise ValueError("max_lifetime must be positive")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_lifetime = max_lifetime
+        self._clock = clock
+        self._max_entries = max_entries
+        self._skew = clock_skew
+        # An event stamped in the future by a skewed IdP clock must not deny a principal's
+        # new tokens for longer than that skew.
+        self._max_future = clock_skew
+        self.principal_claim = principal_claim
+        self._observe = observe
+        # OrderedDict, not dict: entries leave from the head, and a plain dict's iteration
+        # starts by stepping over every slot deleted there (quadratic under a flood).
+        self._watermarks: OrderedDict[str, float] = OrderedDict()
+        self._jtis: OrderedDict[str, float] = OrderedDict()
+        self._keys: OrderedDict[bytes, float] = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def revoke_principal(self, principal: str, at: float | None = None) -> bool:
+        """Deny ``principal``'s tokens issued at or before ``at`` (default: now).
+
+        Returns ``False`` when nothing changed: an equal or later watermark was already
+        held (replays and duplicate deliveries are therefore harmless), or ``at`` is so
+        old that every token it could deny has expired.
+        """
+        now = self._clock()
+        at = now if at is None else min(at, now + self._max_future)
+        if at <= self._lifetime_cutoff(now):
+            return False
+        held = self._watermarks.get(principal)
+        if held is not None and held >= at:
+            return False
+        # Moved to the end so the order follows the order revocations arrive in, which is
+        # what the head sweep and the capacity rule rely on.
+        self._watermarks.pop(principal, None)
+        self._insert(self._watermarks, sys.intern(principal), at, self._lifetime_cutoff)
+        self._observe("principal")
+        return True
+
+    def revoke_jti(self, jti: str, until: float | None = None) -> bool:
+        """Deny the token whose ``jti`` is ``jti`` until ``until`` (its ``exp``)."""
+        return self._deny(self._jtis, jti, until, "jti")
+
+    def revoke_token_key(self, key: bytes, until: float | None = None) -> bool:
+        """Deny the token whose :func:`token_key` is ``key`` until ``until`` (its ``exp``)."""
+        return self._deny(self._keys, key, until, "token")
+
+    def first_sight(self, event_id: str) -> bool:
+        """True the first time ``event_id`` is offered, False for a redelivery.
+
+        Remembered for ``max_lifetime`` and at most ``max_entries`` ids: applying an event
+        twice is harmless anyway (watermarks only move forward), this keeps the counts
+        and the answers of retried webhook deliveries honest.
+        """
+        if event_id in self._seen:
+            return False
+        self._insert(self._seen, event_id, self._clock(), self._seen_cutoff)
+        return True
+
+    def _deny(self, table: OrderedDict[K, float], item: K, until: float | None, kind: str) -> bool:
+        now = self._clock()
+        limit = now + self._max_lifetime + self._skew
+        until = limit if until is None else min(until + self._skew, limit)
+        if until <= now or table.get(item, 0.0) >= until:
+            return False
+        table.pop(item, None)
+        self._insert(table, item, until, _now)
+        self._observe(kind)
+        return True
+
+    def _insert(
+        self,
+        table: OrderedDict[K, float],
+        item: K,
+        value: float,
+        cutoff: Callable[[float], float],
+    ) -> None:
+        # An entry whose value is at or below the table's cutoff has expired.
+        limit = cutoff(self._clock())
+        full = len(table) >= self._max_entries
+        # Full: sweep the head until a live entry, not just two. No full scan: order is
+        # arrival order, so expired entries gather at the head; one that arrived late
+        # (a replayed old event) waits its turn, and is judged expired on read meanwhile.
+        for _ in range(len(table) if full else _HEAD_SWEEP):
+            if not table or table[next(iter(table))] > limit:
+                break
+            table.popitem(last=False)
+        if len(table) >= self._max_entries:
+            # Full of live entries: the oldest 1 % go, so a flood costs an amortised
+            # constant per insert, and each one is counted.
+            for _ in range(max(1, self._max_entries // 100)):
+                table.popitem(last=False)
+                if table is not self._seen:
+                    self._observe("dropped")
+        table[item] = value
+
+    def _lifetime_cutoff(self, now: float) -> float:
+        # Every token a watermark at or before this could deny has expired.
+        return now - self._max_lifetime - self._skew
+
+    def _seen_cutoff(self, now: float) -> float:
+        return now - self._max_lifetime
+
+    # -- reading ----------------------------------------------------------------------
+
+    def watermark(self, principal: str) -> float | None:
+        """The live watermark ``T`` for ``principal``, or ``None``."""
+        at = self._watermarks.get(principal)
+        if at is None:
+            return None
+        if at <= self._lifetime_cutoff(self._clock()):
+            del self._watermarks[principal]
+            return None
+        return at
+
+    def denies_principal(self, principal: str, iat: float | None) -> bool:
+        """True when a watermark covers a token of ``principal`` issued at ``iat``.
+
+        A token without ``iat`` cannot be placed before or after the watermark; it is
+        judged as issued now (the time the answer synthesises for it), so it is allowed.
+        """
+        at = self.watermark(principal)
+        return at is not None and iat is not None and iat <= at
+
+    def denies_jti(self, jti: str) -> bool:
+        until = self._jtis.get(jti)
+        return until is not None and self._clock() < until
+
+    def denies_token_key(self, key: bytes) -> bool:
+        until = self._keys.get(key)
+        return until is not None and self._clock() < until
+
+    def denies(self, key: bytes, verdict: Verdict) -> str | None:
+        """Why an active ``verdict`` for the token ``key`` is revoked, or ``None``.
+
+        Cheap when nothing is revoked: an empty store costs one truth test, and with
+        ``principal_claim == "sub"`` a principal without a watermark costs one dict
+        lookup. The rendered answer is decoded only when its iat or jti is really needed.
+        """
+        if not (self._watermarks or self._jtis or self._keys):
+            return None
+        if self._keys and self.denies_token_key(key):
+            self._observe("denied:token")
+            return "token revoked"
+        claims: dict[str, Any] | None = None
+        if self._watermarks:
+            if self.principal_claim == "sub":
+                principal = verdict.sub
+                needs_claims = principal is not None and principal in self._watermarks
+            else:
+                claims = _claims(verdict)
+                value = claims.get(self.principal_claim)
+                principal = value if isinstance(value, str) else None
+                needs_claims = principal is not None
+            if needs_claims and principal is not None:
+                claims = claims if claims is not None else _claims(verdict)
+                if self.denies_principal(principal, _number(claims.get("iat"))):
+                    self._observe("denied:watermark")
+                    return "principal revoked"
+        if self._jtis:
+            claims = claims if claims is not None else _claims(verdict)
+            jti = claims.get("jti")
+            if isinstance(jti, str) and self.denies_jti(jti):
+                self._observe("denied:jti")
+                return "jti revoked"
+        return None
+
+    def purge(self) -> None:
+        """Drop every expired entry now (the tables otherwise shed them as they go)."""
+        now = self._clock()
+        _purge(self._watermarks, self._lifetime_cutoff(now))
+        _purge(self._jtis, now)
+        _purge(self._keys, now)
+        _purge(self._seen, self._seen_cutoff(now))
+
+    def __len__(self) -> int:
+        """Revocations held (watermarks and denied tokens; event ids not counted)."""
+        return len(self._watermarks) + len(self._jtis) + len(self._keys)
+
+    @property
+    def seen_ids(self) -> int:
+        return len(self._seen)
+
+    def __repr__(self) -> str:
+        # Counts only: principals are not secrets, but a repr is no place to list them.
+        return (
+            f"RevocationStore(watermarks={len(self._watermarks)}, jtis={len(self._jtis)}, "
+            f"tokens={len(self._keys)})"
+        )
+
+
+def _purge(table: OrderedDict[K, float], limit: float) -> None:
+    for stale in [k for k, v in table.items() if v <= limit]:
+        del table[stale]
+
+
+def _now(now: float) -> float:
+    """The cutoff of the denylists: an entry is kept until its own time."""
+    return now
+
+
+def _claims(verdict: Verdict) -> dict[str, Any]:
+    decoded = json.loads(verdict.body)
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

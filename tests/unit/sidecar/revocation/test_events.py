@@ -1,0 +1,207 @@
+"""Event parsers: every FusionAuth and Keycloak shape we act on, ignore, or refuse."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from oauthbearer.sidecar.revocation.events import (
+    Event,
+    MalformedEvent,
+    parse_fusionauth,
+    parse_keycloak,
+    parse_record,
+)
+
+USER = "2c3a4b5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"
+CREATED_MS = 1_767_225_600_123
+
+
+def fusionauth(kind: str, **event: Any) -> bytes:
+    body = {"event": {"type": kind, "id": "9b0f1a2c-evt", "createInstant": CREATED_MS, **event}}
+    return json.dumps(body).encode()
+
+
+# --- FusionAuth ------------------------------------------------------------------------
+
+
+def test_refresh_token_revoke_uses_user_id() -> None:
+    payload = fusionauth(
+        "jwt.refresh-token.revoke",
+        applicationId="3c219e58-ed0e-4b18-ad48-f4f92793ae32",
+        applicationTimeToLiveInSeconds={"3c219e58-ed0e-4b18-ad48-f4f92793ae32": 2592000},
+        userId=USER,
+        user={"id": USER, "email": "fake@example.com"},
+    )
+    assert parse_fusionauth(payload) == Event(
+        "fusionauth", "jwt.refresh-token.revoke", USER, CREATED_MS / 1000, "fusionauth:9b0f1a2c-evt"
+    )
+
+
+@pytest.mark.parametrize("kind", ["user.deactivate", "user.delete", "user.password.update"])
+def test_user_events_use_user_dot_id(kind: str) -> None:
+    payload = fusionauth(kind, user={"id": USER, "active": False, "email": "fake@example.com"})
+    event = parse_fusionauth(payload)
+    assert (event.type, event.principal, event.at) == (kind, USER, CREATED_MS / 1000)
+
+
+def test_application_wide_refresh_token_revoke_names_no_principal() -> None:
+    event = parse_fusionauth(fusionauth("jwt.refresh-token.revoke", applicationId="app"))
+    assert event.principal is None
+    assert event.type == "jwt.refresh-token.revoke"
+
+
+@pytest.mark.parametrize("kind", ["user.login.success", "user.create", "something.new"])
+def test_unknown_fusionauth_types_are_ignored(kind: str) -> None:
+    event = parse_fusionauth(fusionauth(kind, user={"id": USER}))
+    assert (event.type, event.principal) == ("other", None)
+
+
+def test_fusionauth_without_time_or_id() -> None:
+    event = parse_fusionauth(b'{"event": {"type": "user.delete", "user": {"id": "u"}}}')
+    assert (event.principal, event.at, event.event_id) == ("u", None, None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"type": "user.delete"}',
+        b'{"event": "user.delete"}',
+        b'{"event": {"type": 7}}',
+        b"",
+    ],
+)
+def test_malformed_fusionauth(payload: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        parse_fusionauth(payload)
+
+
+# --- Keycloak (the event-emitter module's JSON) ----------------------------------------
+
+# Keycloak's Event and AdminEvent as the event-emitter module serialises them to JSON: the
+# fields of Keycloak's classes plus the emitter's unique "uid".
+KEYCLOAK_LOGOUT = {
+    "uid": 1843012345678901234,  # the emitter's snowflake id (idempotence)
+    "id": "f1d5c7a0-3c1b-4a43-8d3f-0e1b9a7e2c55",
+    "time": CREATED_MS,
+    "type": "LOGOUT",
+    "realmId": "kafka",
+    "clientId": "account-console",
+    "userId": USER,
+    "sessionId": "0ad1b6a3-63a4-4a5b-8a4f-9b0c2d1e3f40",
+    "ipAddress": "10.0.0.12",
+    "error": None,
+    "details": {"redirect_uri": "https://app.example/"},
+}
+
+KEYCLOAK_ADMIN_DELETE = {
+    "uid": 1843012345678905678,
+    "id": "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",
+    "time": CREATED_MS,
+    "realmId": "kafka",
+    "authDetails": {
+        "realmId": "master",
+        "clientId": "security-admin-console",
+        "userId": "admin-user-id",
+        "ipAddress": "10.0.0.2",
+    },
+    "resourceType": "USER",
+    "operationType": "DELETE",
+    "resourcePath": f"users/{USER}",
+    "representation": None,
+    "error": None,
+}
+
+
+@pytest.mark.parametrize(
+    "kind", ["LOGOUT", "REVOKE_GRANT", "UPDATE_PASSWORD", "RESET_PASSWORD", "DELETE_ACCOUNT"]
+)
+def test_keycloak_user_events_that_revoke(kind: str) -> None:
+    event = parse_keycloak(json.dumps({**KEYCLOAK_LOGOUT, "type": kind}))
+    assert event == Event(
+        "keycloak", kind, USER, CREATED_MS / 1000, f"keycloak:{KEYCLOAK_LOGOUT['uid']}"
+    )
+
+
+def test_keycloak_event_id_falls_back_to_id() -> None:
+    body = {k: v for k, v in KEYCLOAK_LOGOUT.items() if k != "uid"}
+    assert parse_keycloak(json.dumps(body)).event_id == f"keycloak:{KEYCLOAK_LOGOUT['id']}"
+
+
+@pytest.mark.parametrize("kind", ["LOGIN", "CODE_TO_TOKEN", "REFRESH_TOKEN", "LOGOUT_ERROR"])
+def test_keycloak_user_events_that_do_not(kind: str) -> None:
+    event = parse_keycloak(json.dumps({**KEYCLOAK_LOGOUT, "type": kind}))
+    assert (event.type, event.principal) == ("other", None)
+
+
+def test_keycloak_failed_event_revokes_nothing() -> None:
+    body = {**KEYCLOAK_LOGOUT, "type": "UPDATE_PASSWORD", "error": "invalid_user_credentials"}
+    assert parse_keycloak(json.dumps(body)).principal is None
+
+
+def test_keycloak_admin_delete_of_a_user() -> None:
+    event = parse_keycloak(json.dumps(KEYCLOAK_ADMIN_DELETE))
+    assert (event.type, event.principal, event.at) == ("admin.DELETE", USER, CREATED_MS / 1000)
+    assert event.event_id == f"keycloak:{KEYCLOAK_ADMIN_DELETE['uid']}"
+
+
+@pytest.mark.parametrize(
+    ("operation", "path", "representation", "revokes"),
+    [
+        ("ACTION", f"users/{USER}/logout", None, True),
+        ("ACTION", f"users/{USER}/reset-password", None, True),
+        ("DELETE", f"users/{USER}/role-mappings/realm", "[]", True),
+        ("DELETE", f"users/{USER}/consents/kafka", None, True),
+        ("UPDATE", f"users/{USER}", json.dumps({"id": USER, "enabled": False}), True),
+        ("UPDATE", f"users/{USER}", None, True),  # no representation: cannot tell
+        ("UPDATE", f"users/{USER}", json.dumps({"id": USER, "enabled": True}), False),
+        ("CREATE", f"users/{USER}", json.dumps({"id": USER}), False),
+        ("DELETE", "clients/abc", None, False),
+        ("DELETE", "users", None, False),
+    ],
+)
+def test_keycloak_admin_events(
+    operation: str, path: str, representation: str | None, revokes: bool
+) -> None:
+    body = {
+        **KEYCLOAK_ADMIN_DELETE,
+        "operationType": operation,
+        "resourcePath": path,
+        "representation": representation,
+    }
+    event = parse_keycloak(json.dumps(body))
+    assert event.type == f"admin.{operation}"
+    assert event.principal == (USER if revokes else None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{",
+        b'"LOGOUT"',
+        b'{"userId": "u"}',
+        b'{"operationType": "PURGE", "resourcePath": "users/u"}',
+        b'{"operationType": "DELETE"}',
+    ],
+)
+def test_malformed_keycloak(payload: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        parse_keycloak(payload)
+
+
+def test_parse_record_detects_the_family() -> None:
+    assert parse_record(fusionauth("user.delete", user={"id": USER})).source == "fusionauth"
+    assert parse_record(json.dumps(KEYCLOAK_LOGOUT).encode()).source == "keycloak"
+    with pytest.raises(MalformedEvent):
+        parse_record(b"\x00garbage")
+
+
+def test_malformed_messages_never_quote_the_payload() -> None:
+    with pytest.raises(MalformedEvent) as info:
+        parse_fusionauth(b'{"event": "fake-secret-in-payload"')
+    assert "fake-secret" not in str(info.value)

@@ -1,0 +1,117 @@
+"""Revocation settings: validation naming the variable, and the consumer configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oauthbearer.errors import ConfigurationError
+from oauthbearer.sidecar.cli import describe
+from oauthbearer.sidecar.revocation.kafka_source import consumer_config
+from oauthbearer.sidecar.settings import SidecarSettings
+
+BASE = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks", "OAUTHBEARER_CALLERS": "b:fake-s"}
+
+
+def settings(**env: str) -> SidecarSettings:
+    return SidecarSettings.from_env({**BASE, **env})
+
+
+def test_defaults() -> None:
+    s = settings()
+    assert s.event_callers is None
+    assert s.events_bootstrap_servers is None
+    assert s.revocation_max_token_lifetime == 86_400
+    assert s.revocation_max_entries == 100_000
+    assert s.revocation_principal_claim == "sub"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"OAUTHBEARER_EVENT_CALLERS": "no-secret"}, "OAUTHBEARER_EVENT_CALLERS"),
+        ({"OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092"}, "OAUTHBEARER_EVENTS_TOPIC"),
+        ({"OAUTHBEARER_EVENTS_SECURITY_PROTOCOL": "TLS"}, "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL"),
+        ({"OAUTHBEARER_EVENTS_SASL_MECHANISM": "GSSAPI"}, "OAUTHBEARER_EVENTS_SASL_MECHANISM"),
+        ({"OAUTHBEARER_EVENTS_OAUTH": "true"}, "OAUTHBEARER_EVENTS_OAUTH"),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+                "OAUTHBEARER_EVENTS_TOPIC": "t",
+                "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL": "SASL_SSL",
+            },
+            "OAUTHBEARER_EVENTS_OAUTH",
+        ),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+                "OAUTHBEARER_EVENTS_TOPIC": "t",
+                "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL": "SASL_SSL",
+                "OAUTHBEARER_EVENTS_SASL_MECHANISM": "SCRAM-SHA-512",
+            },
+            "OAUTHBEARER_EVENTS_SASL_USERNAME",
+        ),
+        (
+            {"OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME": "0"},
+            "OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME",
+        ),
+        ({"OAUTHBEARER_EVENTS_CA_FILE": "/nonexistent/ca.pem"}, "OAUTHBEARER_EVENTS_CA_FILE"),
+    ],
+)
+def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        settings(**env)
+    assert info.value.variable == variable
+
+
+def test_event_caller_secret_never_in_errors_or_descriptions() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        settings(OAUTHBEARER_EVENT_CALLERS="kc:fake-hidden,kc:fake-hidden")
+    assert "fake-hidden" not in str(info.value)
+    text = describe({**BASE, "OAUTHBEARER_EVENT_CALLERS": "kc:fake-hidden"})
+    assert "webhooks for kc" in text
+    assert "fake-hidden" not in text
+    assert "fake-hidden" not in repr(settings(OAUTHBEARER_EVENT_CALLERS="kc:fake-hidden"))
+
+
+def test_consumer_config_plaintext() -> None:
+    s = settings(OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9092", OAUTHBEARER_EVENTS_TOPIC="t")
+    config = consumer_config(s)
+    assert config["bootstrap.servers"] == "k:9092"
+    assert config["security.protocol"] == "PLAINTEXT"
+    assert "sasl.mechanism" not in config
+    # Unique per process: no two replicas ever share a consumer group.
+    assert config["group.id"] != consumer_config(s)["group.id"]
+    assert config["enable.auto.commit"] is False
+
+
+def test_consumer_config_scram_with_password_file(tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("fake-kafka-password\n")
+    s = settings(
+        OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9093",
+        OAUTHBEARER_EVENTS_TOPIC="t",
+        OAUTHBEARER_EVENTS_SECURITY_PROTOCOL="sasl_ssl",
+        OAUTHBEARER_EVENTS_SASL_MECHANISM="SCRAM-SHA-512",
+        OAUTHBEARER_EVENTS_SASL_USERNAME="sidecar",
+        OAUTHBEARER_EVENTS_SASL_PASSWORD_FILE=str(password),
+    )
+    config = consumer_config(s)
+    assert config["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert config["sasl.password"] == "fake-kafka-password"
+    assert "fake-kafka-password" not in repr(s)
+
+
+def test_consumer_config_uses_our_oauth_cb() -> None:
+    s = settings(
+        OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9093",
+        OAUTHBEARER_EVENTS_TOPIC="t",
+        OAUTHBEARER_EVENTS_SECURITY_PROTOCOL="SASL_SSL",
+        OAUTHBEARER_EVENTS_OAUTH="true",
+    )
+    from oauthbearer.client.confluent import oauth_cb
+
+    config = consumer_config(s)
+    assert config["sasl.mechanism"] == "OAUTHBEARER"
+    assert config["oauth_cb"] is oauth_cb
