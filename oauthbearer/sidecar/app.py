@@ -6,8 +6,10 @@ Routes:
 * ``POST /oauth2/introspect/jairsjunior-ms`` — the same, with ``exp``/``iat`` in
   milliseconds for jairsjunior's handler on Kafka ≥ 3.3 (KAFKA-13848, CONTRACT.md §1).
   Opt-in by pointing that broker at this path; it is not RFC 7662.
-* ``GET /healthz`` (alive), ``GET /readyz`` (JWKS loaded, upstream not failing),
-  ``GET /metrics`` (Prometheus text), ``GET /openapi.json`` (OpenAPI 3).
+* ``GET /healthz`` (alive), ``GET /readyz`` (JWKS loaded, upstream not failing, event
+  topic replayed), ``GET /metrics`` (Prometheus text), ``GET /openapi.json`` (OpenAPI 3).
+* ``POST /events/keycloak``, ``POST /events/fusionauth``, ``POST /revocations`` — only
+  when ``OAUTHBEARER_EVENT_CALLERS`` is set (see :mod:`oauthbearer.sidecar.revocation`).
 
 Status codes of the introspection routes: 200 (active, or exactly ``{"active": false}``),
 400 ``invalid_request``, 401 with ``WWW-Authenticate``, 413, 503 when no verdict can be
@@ -43,7 +45,7 @@ from starlette.routing import Route
 
 from oauthbearer import __version__
 from oauthbearer._secret import fingerprint
-from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.introspector import Introspector
@@ -52,6 +54,10 @@ from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
 from oauthbearer.sidecar.response import render_milliseconds
+from oauthbearer.sidecar.revocation.events import Event
+from oauthbearer.sidecar.revocation.routes import EventRoutes
+from oauthbearer.sidecar.revocation.service import Revocations
+from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.jwt_validator import JwtValidator
@@ -149,6 +155,25 @@ class Sidecar:
                 clock_skew=settings.clock_skew,
             )
         self.upstream: UpstreamIntrospector | None = None
+        self.revocations = Revocations(
+            RevocationStore(
+                max_lifetime=settings.revocation_max_token_lifetime,
+                clock=clock,
+                max_entries=settings.revocation_max_entries,
+                clock_skew=settings.clock_skew,
+                principal_claim=settings.revocation_principal_claim,
+                observe=self.metrics.revocation,
+            ),
+            self.cache,
+            observe=self.metrics.revocation_event,
+        )
+        # Not ready until the event topic's recent history is applied (see lifespan).
+        self.revocations.replayed = settings.events_bootstrap_servers is None
+        self.events: Any = None  # KafkaEventSource, imported only when a topic is set
+        self.metrics.watch_revocations(
+            lambda: len(self.revocations.store),
+            lambda: self.events.lag if self.events is not None else 0,
+        )
         self.introspector = Introspector(
             cache=self.cache,
             clock=clock,
@@ -157,6 +182,7 @@ class Sidecar:
             default_lifetime=settings.cache_ttl,
             response_issuer=settings.response_issuer,
             clock_skew=settings.clock_skew,
+            revocations=self.revocations.store,
         )
         if http_client is not None:
             self._bind(http_client)
@@ -195,9 +221,14 @@ class Sidecar:
         refresher: asyncio.Task[None] | None = None
         if self.jwks is not None:
             refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
+        if self.settings.events_bootstrap_servers is not None:
+            self._start_events(asyncio.get_running_loop())
         try:
             yield
         finally:
+            if self.events is not None:
+                await asyncio.to_thread(self.events.stop)
+                self.events = None
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -205,6 +236,35 @@ class Sidecar:
             if owned is not None:
                 await owned.aclose()
                 self.http_client = None
+
+    def _start_events(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Imported here: confluent-kafka is loaded only by sidecars that read a topic.
+        from oauthbearer.sidecar.revocation.kafka_source import KafkaEventSource, consumer_config
+
+        revocations = self.revocations
+
+        def deliver(events: list[Event]) -> None:
+            # The consumer thread never touches the store or the cache: the loop applies.
+            loop.call_soon_threadsafe(revocations.apply_batch, events, "kafka")
+
+        def caught_up() -> None:
+            # Queued behind the last replayed batch, so "ready" means it was applied.
+            loop.call_soon_threadsafe(setattr, revocations, "replayed", True)
+
+        topic = self.settings.events_topic
+        if topic is None:
+            raise ConfigurationError(
+                "OAUTHBEARER_EVENTS_TOPIC", "is required with OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS"
+            )
+        self.events = KafkaEventSource(
+            consumer_config(self.settings),
+            topic,
+            replay_seconds=self.settings.revocation_max_token_lifetime + self.settings.clock_skew,
+            deliver=deliver,
+            on_caught_up=caught_up,
+            clock=self.clock,
+        )
+        self.events.start()
 
     # -- routes ---------------------------------------------------------------------
 
@@ -290,6 +350,8 @@ class Sidecar:
             checks["jwks"] = self.jwks.loaded
         if self.settings.upstream_url is not None:
             checks["upstream"] = self.upstream is not None and self.upstream.last_ok is not False
+        if self.settings.events_bootstrap_servers is not None:
+            checks["revocation_events"] = self.revocations.replayed
         return checks
 
     async def readyz(self, _request: Request) -> Response:
@@ -309,7 +371,7 @@ class Sidecar:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, _request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        return JSONResponse(openapi_document(events=self.settings.event_callers is not None))
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -336,15 +398,22 @@ def create_app(
     The :class:`Sidecar` is reachable as ``app.state.sidecar``.
     """
     sidecar = Sidecar(settings, http_client=http_client, clock=clock)
+    routes = [
+        Route(INTROSPECT_PATH, sidecar.introspect, methods=["POST"]),
+        Route(INTROSPECT_MS_PATH, sidecar.introspect_ms, methods=["POST"]),
+        Route("/healthz", sidecar.healthz, methods=["GET"]),
+        Route("/readyz", sidecar.readyz, methods=["GET"]),
+        Route("/metrics", sidecar.metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", sidecar.openapi, methods=["GET"]),
+    ]
+    if settings.event_callers is not None:
+        # Its own caller table: an identity provider's webhook is not a broker.
+        event_callers = CallerAuthenticator(settings.event_callers)
+        routes += EventRoutes(
+            sidecar.revocations, event_callers, max_body_bytes=settings.max_body_bytes
+        ).routes()
     app = Starlette(
-        routes=[
-            Route(INTROSPECT_PATH, sidecar.introspect, methods=["POST"]),
-            Route(INTROSPECT_MS_PATH, sidecar.introspect_ms, methods=["POST"]),
-            Route("/healthz", sidecar.healthz, methods=["GET"]),
-            Route("/readyz", sidecar.readyz, methods=["GET"]),
-            Route("/metrics", sidecar.metrics_endpoint, methods=["GET"]),
-            Route("/openapi.json", sidecar.openapi, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=sidecar.lifespan,
         exception_handlers={Exception: _server_error},
     )
@@ -352,8 +421,16 @@ def create_app(
     return app
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3 description of the sidecar's HTTP API."""
+def openapi_document(*, events: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3 description of the sidecar's HTTP API.
+
+    ``events`` adds the revocation routes, which exist only when
+    ``OAUTHBEARER_EVENT_CALLERS`` is set.
+
+    Example:
+        >>> sorted(set(openapi_document(events=True)["paths"]) - set(openapi_document()["paths"]))
+        ['/events/fusionauth', '/events/keycloak', '/revocations']
+    """
     active_example = {
         "active": True,
         "sub": "orders-service",
@@ -442,6 +519,67 @@ def openapi_document() -> dict[str, Any]:
             },
         }
 
+    revocation = {
+        "type": "object",
+        "description": 'Exactly one of sub, jti, token; "exp" bounds a jti/token denial',
+        "properties": {
+            "sub": {"type": "string", "minLength": 1},
+            "jti": {"type": "string", "minLength": 1},
+            "token": {"type": "string", "minLength": 1},
+            "exp": {"type": "number"},
+        },
+        "minProperties": 1,
+        "maxProperties": 2,
+        "additionalProperties": False,
+    }
+    outcomes = {
+        "type": "object",
+        "required": ["outcomes"],
+        "properties": {
+            "outcomes": {
+                "type": "array",
+                "items": {"enum": ["applied", "duplicate", "ignored"]},
+            }
+        },
+    }
+
+    def event_operation(summary: str) -> dict[str, Any]:
+        is_api = summary.startswith("Revoke")
+        body_schema: dict[str, Any] = (
+            {"$ref": "#/components/schemas/Revocation"}
+            if is_api
+            else {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
+        )
+        return {
+            "summary": summary,
+            "security": [{"eventBasic": []}],
+            "requestBody": {"required": True, "content": {_JSON: {"schema": body_schema}}},
+            "responses": {
+                "200": {
+                    "description": "Applied in memory (idempotent on the event id)",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EventOutcomes"}}},
+                },
+                "400": {
+                    "description": "Not JSON, or not an event of this family; nothing changed",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+                "401": {"description": "Caller not authenticated (WWW-Authenticate: Basic)"},
+                "413": {"description": "Request body too large"},
+            },
+        }
+
+    event_paths = {
+        "/events/keycloak": {
+            "post": event_operation(
+                "Keycloak event-emitter events (user and admin), one or an array"
+            )
+        },
+        "/events/fusionauth": {
+            "post": event_operation("FusionAuth webhook events, one or an array")
+        },
+        "/revocations": {"post": event_operation("Revoke a principal, a jti or a token")},
+    }
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -487,11 +625,22 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3 document"}},
                 }
             },
+            **(event_paths if events else {}),
         },
         "components": {
-            "schemas": {"IntrospectionResponse": introspection_response, "Error": error},
+            "schemas": {
+                "IntrospectionResponse": introspection_response,
+                "Error": error,
+                "Revocation": revocation,
+                "EventOutcomes": outcomes,
+            },
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
+                "eventBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "OAUTHBEARER_EVENT_CALLERS (not the brokers' credentials)",
+                },
                 "bearer": {"type": "http", "scheme": "bearer"},
             },
         },

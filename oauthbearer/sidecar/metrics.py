@@ -79,6 +79,43 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._revocation_events = Counter(
+            "oauthbearer_sidecar_revocation_events",
+            "Revocation events received by source (kafka, keycloak, fusionauth, api), type "
+            "(the known event types, other, malformed) and outcome (applied, duplicate, "
+            "ignored, malformed).",
+            ["source", "type", "outcome"],
+            registry=self.registry,
+        )
+        self._revocations_applied = Counter(
+            "oauthbearer_sidecar_revocations_applied",
+            "Revocations applied by kind (principal, jti, token).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._revocation_denials = Counter(
+            "oauthbearer_sidecar_revocation_denials",
+            "Otherwise active tokens answered inactive because of a revocation, by kind "
+            "(watermark, jti, token).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._revocations_dropped = Counter(
+            "oauthbearer_sidecar_revocations_dropped",
+            "Live revocations forgotten because OAUTHBEARER_REVOCATION_MAX_ENTRIES was "
+            "reached (raise it if this ever moves).",
+            registry=self.registry,
+        )
+        self._revocation_entries = Gauge(
+            "oauthbearer_sidecar_revocation_entries",
+            "Revocations held (principal watermarks and denied tokens).",
+            registry=self.registry,
+        )
+        self._revocation_lag = Gauge(
+            "oauthbearer_sidecar_revocation_consumer_lag",
+            "Records of the identity provider's event topic not yet read (all partitions).",
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str], Any] = {}
         self._hit = self._cache_lookups.labels(outcome="hit")
         self._miss = self._cache_lookups.labels(outcome="miss")
@@ -103,6 +140,23 @@ class Metrics:
 
     def jwks_refresh(self, result: str) -> None:
         self._jwks_refreshes.labels(result=result).inc()
+
+    def revocation_event(self, source: str, type_: str, outcome: str) -> None:
+        self._revocation_events.labels(source=source, type=type_, outcome=outcome).inc()
+
+    def revocation(self, kind: str) -> None:
+        """The revocation store's observer: applied, ``denied:<kind>`` or ``dropped``."""
+        if kind == "dropped":
+            self._revocations_dropped.inc()
+        elif kind.startswith("denied:"):
+            self._revocation_denials.labels(kind=kind[len("denied:") :]).inc()
+        else:
+            self._revocations_applied.labels(kind=kind).inc()
+
+    def watch_revocations(self, entries: Callable[[], float], lag: Callable[[], float]) -> None:
+        """Read the store's size and the consumer lag at scrape time."""
+        self._revocation_entries.set_function(entries)
+        self._revocation_lag.set_function(lag)
 
     def watch_cache(self, size: Callable[[], float], hit_ratio: Callable[[], float]) -> None:
         """Read cache size and hit ratio at scrape time, not on every request."""

@@ -1,0 +1,278 @@
+"""The revocation routes and the introspector's use of the store, in-process, fake clock.
+
+The upstream and JWKS are respx routes; the Keycloak bodies are the event-emitter's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from joserfc.jwk import RSAKey
+
+from oauthbearer._secret import Secret
+from oauthbearer.sidecar.app import create_app
+from tests.unit.sidecar.conftest import (
+    JWKS_URL,
+    NOW,
+    UPSTREAM_URL,
+    FakeClock,
+    Harness,
+    basic,
+    jwks_of,
+    make_settings,
+    running,
+    sign,
+)
+from tests.unit.sidecar.revocation.test_events import (
+    CREATED_MS,
+    KEYCLOAK_ADMIN_DELETE,
+    KEYCLOAK_LOGOUT,
+)
+
+EVENT_ID, EVENT_SECRET = "keycloak", "fake-webhook-secret+/"
+OPAQUE = "opaque-token-for-orders"
+UPSTREAM_ACTIVE: dict[str, Any] = {
+    "active": True,
+    "sub": "orders-service",
+    "client_id": "orders-service",
+    "scope": "kafka",
+    "exp": int(NOW) + 300,
+    "iat": int(NOW) - 10,
+    "jti": "opaque-jti-1",
+}
+
+
+@pytest.fixture
+async def harness(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> AsyncIterator[Harness]:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    settings = make_settings(event_callers=Secret(f"{EVENT_ID}:{EVENT_SECRET}"))
+    async with running(settings, router, clock) as h:
+        yield h
+
+
+async def post(
+    h: Harness, path: str, body: Any, *, authorization: str | None = None, raw: bytes | None = None
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    headers["Authorization"] = (
+        authorization if authorization is not None else basic(EVENT_ID, EVENT_SECRET)
+    )
+    content = raw if raw is not None else json.dumps(body).encode()
+    return await h.client.post(path, content=content, headers=headers)
+
+
+def store_size(h: Harness) -> int:
+    return len(h.sidecar.revocations.store)
+
+
+# --- authentication and malformed bodies ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/events/keycloak", "/events/fusionauth", "/revocations"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "",  # none
+        basic(EVENT_ID, "wrong"),
+        basic("broker", "fake>>secret??~~"),  # the brokers' credentials are not enough
+        "Bearer " + EVENT_SECRET,
+    ],
+)
+async def test_wrong_or_missing_credentials_are_401(
+    harness: Harness, path: str, authorization: str
+) -> None:
+    response = await post(harness, path, {"sub": "orders-service"}, authorization=authorization)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic ")
+    assert response.json() == {"error": "invalid_client"}
+    assert store_size(harness) == 0
+
+
+async def test_urlsafe_basic_is_accepted(harness: Harness) -> None:
+    auth = basic(EVENT_ID, EVENT_SECRET, urlsafe=True)
+    response = await post(harness, "/revocations", {"sub": "x"}, authorization=auth)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/events/keycloak", b"{not json"),
+        ("/events/keycloak", b'{"userId": "u"}'),
+        ("/events/keycloak", json.dumps([KEYCLOAK_LOGOUT, {"nope": 1}]).encode()),
+        ("/events/fusionauth", b'{"event": "x"}'),
+        ("/events/fusionauth", b"\xff"),
+        ("/revocations", b"[]"),
+        ("/revocations", b'{"sub": ""}'),
+        ("/revocations", b'{"sub": "a", "jti": "b"}'),
+        ("/revocations", b'{"sub": "a", "exp": 5}'),
+        ("/revocations", b'{"jti": "a", "exp": "soon"}'),
+        ("/revocations", b'{"user": "a"}'),
+    ],
+)
+async def test_malformed_is_400_and_changes_nothing(
+    harness: Harness, path: str, raw: bytes
+) -> None:
+    response = await post(harness, path, None, raw=raw)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request"}
+    assert store_size(harness) == 0
+    assert harness.sidecar.revocations.store.seen_ids == 0
+
+
+async def test_body_over_the_limit_is_413(harness: Harness) -> None:
+    response = await post(harness, "/revocations", {"sub": "x" * 20_000})
+    assert response.status_code == 413
+    assert store_size(harness) == 0
+
+
+async def test_routes_do_not_exist_without_event_callers(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    async with running(make_settings(), router, clock) as h:
+        response = await post(h, "/revocations", {"sub": "x"})
+        assert response.status_code == 404
+        doc = (await h.client.get("/openapi.json")).json()
+        assert "/revocations" not in doc["paths"]
+
+
+# --- applying ---------------------------------------------------------------------------
+
+
+async def test_keycloak_emitter_json_with_a_duplicate_delivery(harness: Harness) -> None:
+    first = await post(harness, "/events/keycloak", KEYCLOAK_LOGOUT)
+    assert first.status_code == 200
+    assert first.json() == {"outcomes": ["applied"]}
+    again = await post(harness, "/events/keycloak", KEYCLOAK_LOGOUT)  # the emitter retries
+    assert again.json() == {"outcomes": ["duplicate"]}
+    batch = await post(harness, "/events/keycloak", [KEYCLOAK_ADMIN_DELETE, {"type": "LOGIN"}])
+    assert batch.json() == {"outcomes": ["ignored", "ignored"]}  # same user, no newer T
+    store = harness.sidecar.revocations.store
+    assert store.watermark(KEYCLOAK_LOGOUT["userId"]) == CREATED_MS / 1000
+    metrics = (await harness.client.get("/metrics")).text
+    assert (
+        'oauthbearer_sidecar_revocation_events_total{outcome="applied",source="keycloak",'
+        'type="LOGOUT"} 1.0'
+    ) in metrics
+    assert 'outcome="duplicate",source="keycloak",type="LOGOUT"} 1.0' in metrics
+    assert 'oauthbearer_sidecar_revocations_applied_total{kind="principal"} 1.0' in metrics
+
+
+async def test_fusionauth_webhook(harness: Harness) -> None:
+    body = {"event": {"type": "user.deactivate", "id": "e-1", "user": {"id": "orders-service"}}}
+    response = await post(harness, "/events/fusionauth", body)
+    assert response.json() == {"outcomes": ["applied"]}
+    assert harness.sidecar.revocations.store.watermark("orders-service") == NOW
+
+
+async def test_cached_opaque_answer_turns_inactive_after_revocation(harness: Harness) -> None:
+    first = (await harness.introspect(OPAQUE)).json()
+    assert first["active"] is True
+    assert harness.router.calls.call_count == 2  # JWKS at start-up, then the upstream
+    assert (await post(harness, "/revocations", {"sub": "orders-service"})).status_code == 200
+    assert (await harness.introspect(OPAQUE)).json() == {"active": False}
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'oauthbearer_sidecar_revocation_denials_total{kind="watermark"} 1.0' in metrics
+
+
+async def test_a_token_issued_after_the_revocation_is_active(
+    harness: Harness, clock: FakeClock
+) -> None:
+    await post(harness, "/revocations", {"sub": "orders-service"})
+    clock.advance(5)
+    newer = {**UPSTREAM_ACTIVE, "iat": int(clock.now)}
+    harness.router.post(UPSTREAM_URL).respond(200, json=newer)
+    assert (await harness.introspect("a-new-opaque-token")).json()["active"] is True
+
+
+async def test_cached_answer_denied_on_hit_without_eviction(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    """With another principal claim the sub index cannot evict: the hit-time check does."""
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).respond(200, json={**UPSTREAM_ACTIVE, "user_id": "u-7"})
+    settings = make_settings(
+        event_callers=Secret(f"{EVENT_ID}:{EVENT_SECRET}"), revocation_principal_claim="user_id"
+    )
+    async with running(settings, router, clock) as h:
+        assert (await h.introspect(OPAQUE)).json()["active"] is True
+        await post(h, "/revocations", {"sub": "u-7"})
+        assert len(h.sidecar.cache) == 1  # still cached ...
+        assert (await h.introspect(OPAQUE)).json() == {"active": False}  # ... but refused
+        assert router.calls.call_count == 2  # and no new upstream call
+
+
+async def test_locally_verified_jwt_turns_inactive_after_revocation(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    token = sign(rsa_key, {"sub": "payments", "jti": "jwt-jti-1"})
+    assert (await harness.introspect(token)).json()["active"] is True
+    await post(harness, "/events/keycloak", {**KEYCLOAK_LOGOUT, "userId": "payments"})
+    # The Keycloak event's own time is NOW + 0.123 s: the JWT's iat (NOW) is before it.
+    assert (await harness.introspect(token)).json() == {"active": False}
+
+
+async def test_revocation_by_jti_and_by_token(harness: Harness, rsa_key: RSAKey) -> None:
+    by_jti = sign(rsa_key, {"sub": "a", "jti": "jwt-jti-2"})
+    by_token = sign(rsa_key, {"sub": "b", "jti": "jwt-jti-3"})
+    other = sign(rsa_key, {"sub": "a", "jti": "jwt-jti-4"})
+    for token in (by_jti, by_token, other):
+        assert (await harness.introspect(token)).json()["active"] is True
+    assert (await post(harness, "/revocations", {"jti": "jwt-jti-2"})).json() == {
+        "outcomes": ["applied"]
+    }
+    assert (await post(harness, "/revocations", {"token": by_token})).status_code == 200
+    assert (await harness.introspect(by_jti)).json() == {"active": False}
+    assert (await harness.introspect(by_token)).json() == {"active": False}
+    assert (await harness.introspect(other)).json()["active"] is True
+    # The token revocation is kept until the JWT's own exp (+ skew), not longer.
+    store = harness.sidecar.revocations.store
+    assert len(store) == 2
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'revocation_events_total{outcome="applied",source="api",type="token"} 1.0' in metrics
+    assert 'revocation_denials_total{kind="jti"} 1.0' in metrics
+    assert 'revocation_denials_total{kind="token"} 1.0' in metrics
+
+
+async def test_revocation_while_the_upstream_call_is_in_flight(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    """A revocation applied while a decision awaits the upstream is seen before caching."""
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    settings = make_settings(event_callers=Secret(f"{EVENT_ID}:{EVENT_SECRET}"))
+    async with running(settings, router, clock) as h:
+
+        async def upstream(_request: httpx.Request) -> httpx.Response:
+            h.sidecar.revocations.revoke_principal("orders-service")
+            return httpx.Response(200, json=UPSTREAM_ACTIVE)
+
+        router.post(UPSTREAM_URL).mock(side_effect=upstream)
+        assert (await h.introspect(OPAQUE)).json() == {"active": False}
+        assert (await h.introspect(OPAQUE)).json() == {"active": False}
+
+
+async def test_secrets_never_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await post(harness, "/revocations", {"sub": "x"}, authorization=basic(EVENT_ID, "wrong-one"))
+    await post(harness, "/revocations", {"token": OPAQUE})
+    await harness.introspect(OPAQUE)
+    assert EVENT_SECRET not in caplog.text
+    assert "wrong-one" not in caplog.text
+    assert OPAQUE not in caplog.text
+    assert EVENT_SECRET not in repr(harness.sidecar.settings)
+
+
+def test_openapi_documents_the_routes_when_configured() -> None:
+    app = create_app(make_settings(event_callers=Secret("a:b")))
+    paths = {r.path for r in app.routes}  # type: ignore[attr-defined]
+    assert {"/events/keycloak", "/events/fusionauth", "/revocations"} <= paths
