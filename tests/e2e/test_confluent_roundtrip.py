@@ -79,16 +79,19 @@ def test_produce_and_consume_with_env_configured_oauth_cb(
     assert events_since(front, mark, "auth_failure") == []
     assert {e.detail["status"] for e in events_since(front, mark, "introspection")} == {200}
 
-    # The sidecar: who decided. The first connection is judged, the others hit the cache.
+    # The sidecar: who decided. Every introspection answered, all active; the JWT was
+    # verified locally, the opaque token cost exactly one upstream call (single flight,
+    # then the cache), however many connections the two clients opened.
     delta = sidecar.counters() - before
     introspections = len(events_since(front, mark, "introspection"))
     assert sum(delta.requests.values()) == introspections
-    assert delta.requests[("active", "cache")] == introspections - 1
+    assert {result for result, _source in delta.requests} == {"active"}
+    assert delta.requests[("active", "cache")] >= 1
     if kind == "jwt":
-        assert delta.requests[("active", "jwks")] == 1
-        assert delta.upstream_calls == 0  # verified locally: the IdP was not asked
+        assert delta.requests[("active", "jwks")] >= 1
+        assert delta.upstream_calls == 0  # the IdP was not asked
     else:
-        assert delta.requests[("active", "upstream")] == 1
+        assert delta.requests[("active", "upstream")] >= 1
         assert delta.upstream_calls == 1
     decisions = sidecar.wait_decisions(decided, introspections)
     assert {d["sub"] for d in decisions} == {principal_of(kind)}
