@@ -8,7 +8,9 @@ Design, and why:
   committed.
 * **Replay on start.** The store lives in memory; a restarted sidecar rebuilds it by
   seeking every partition to the first record not older than the longest token lifetime
-  (``offsets_for_times``) — older revocations can only concern expired tokens. Until that
+  (``offsets_for_times``) — older revocations can only concern expired tokens. Records
+  still older than that window are skipped by their timestamp as well: a broker may seek
+  coarsely (tansu answers ``offsets_for_times`` with the earliest offset). Until that
   replay has caught up with the end offsets seen at start, :attr:`caught_up` is False and
   ``/readyz`` says not ready.
 * **A thread of its own.** confluent-kafka's ``consume()`` blocks; it runs on a daemon
@@ -36,7 +38,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    TopicPartition,
+)
 
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
 from oauthbearer.sidecar.settings import SidecarSettings
@@ -126,6 +134,7 @@ class KafkaEventSource:
         self._thread: threading.Thread | None = None
         self._positions: dict[int, int] = {}
         self._targets: dict[int, int] = {}
+        self._start_ms = 0
         self.caught_up = False
         self.lag = 0
         self.records = 0
@@ -163,7 +172,7 @@ class KafkaEventSource:
         while not self._stop.is_set():
             try:
                 partitions = self._partitions(consumer)
-                start_ms = int((self._clock() - self._replay_seconds) * 1000)
+                self._start_ms = start_ms = int((self._clock() - self._replay_seconds) * 1000)
                 wanted = [TopicPartition(self.topic, p, start_ms) for p in partitions]
                 found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
                 for tp in found:
@@ -215,6 +224,9 @@ class KafkaEventSource:
                 if partition is not None and offset is not None:
                     self._positions[partition] = offset + 1
                 self.records += 1
+                kind, stamp = message.timestamp()
+                if kind != TIMESTAMP_NOT_AVAILABLE and stamp < self._start_ms:
+                    continue  # before the replay window: concerns expired tokens only
                 value = message.value()
                 try:
                     events.append(parse_record(value if value is not None else b""))
