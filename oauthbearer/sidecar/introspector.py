@@ -106,6 +106,10 @@ class Introspector:
                 if reason is not None:
                     return Outcome(Verdict.inactive(cached.source), "cache", reason)
             return Outcome(cached, "cache")
+        if self._jwt is not None and self._jwt.looks_like_jwt(token):
+            # Local verification calls no upstream, so single flight protects nothing
+            # here, and its task and shield cost a third of a whole cold verification.
+            return await self._decide(token, key)
         return await self._flight.run(key, lambda: self._decide(token, key))
 
     async def _decide(self, token: str, key: bytes) -> Outcome:
