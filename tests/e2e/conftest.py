@@ -53,13 +53,7 @@ from oauthbearer.sidecar.settings import SidecarSettings
 from tests.support.idp import JWT_RESOURCE, OPAQUE_RESOURCE, Idp
 from tests.support.ports import free_port
 from tests.support.sasl_front import FrontEvent, OffsetClock, SaslFront, SaslFrontFactory
-from tests.support.sasl_front import sasl_front_factory as _sasl_front_factory
 from tests.support.tansu import TansuFactory
-from tests.support.tansu import tansu_factory as _tansu_factory
-
-# Function-scoped factories from the test bed (the root conftest registers only the IdP).
-sasl_front_factory = _sasl_front_factory
-tansu_factory = _tansu_factory
 
 Shape = Literal["jairsjunior", "strimzi"]
 Kind = Literal["jwt", "opaque"]

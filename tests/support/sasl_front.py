@@ -244,6 +244,10 @@ class SaslFront:
             reason = str(exc)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # stop() cancels connections. Ending the task normally instead of cancelled
+            # keeps asyncio's stream callback from logging a CancelledError it cannot use.
+            reason = "front stopped"
         except w.WireError as exc:
             reason = f"malformed request: {exc}"
         except Exception as exc:  # noqa: BLE001 - a bug in the front must fail the test, loudly
