@@ -46,6 +46,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
 from oauthbearer.sidecar.settings import SidecarSettings
 
@@ -99,8 +100,12 @@ def consumer_config(
         if mechanism == "OAUTHBEARER":
             if oauth_cb is None:
                 if not settings.events_oauth:
-                    raise ValueError("OAUTHBEARER_EVENTS_OAUTH must be true for OAUTHBEARER")
-                from oauthbearer.client.confluent import oauth_cb as env_oauth_cb
+                    raise ConfigurationError(
+                        "OAUTHBEARER_EVENTS_OAUTH", "must be true for OAUTHBEARER"
+                    )
+                # The package's public callback, not the client half's modules: the two
+                # halves stay independent (tests/unit/test_boundaries.py).
+                from oauthbearer import oauth_cb as env_oauth_cb
 
                 oauth_cb = env_oauth_cb
             config["oauth_cb"] = oauth_cb
