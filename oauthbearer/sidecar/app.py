@@ -408,7 +408,9 @@ def create_app(
     ]
     if settings.event_callers is not None:
         # Its own caller table: an identity provider's webhook is not a broker.
-        event_callers = CallerAuthenticator(settings.event_callers)
+        event_callers = CallerAuthenticator(
+            settings.event_callers, variable="OAUTHBEARER_EVENT_CALLERS"
+        )
         routes += EventRoutes(
             sidecar.revocations, event_callers, max_body_bytes=settings.max_body_bytes
         ).routes()

@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import logging
 from base64 import b64decode
 
 from oauthbearer._secret import SecretSource
+from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.settings import parse_credentials
 
 __all__ = ["ANONYMOUS", "CallerAuthenticator"]
+
+logger = logging.getLogger("oauthbearer.sidecar.callers")
 
 #: The caller id logged for requests served without credentials.
 ANONYMOUS = "-anonymous-"
@@ -44,22 +48,35 @@ _URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 class _Table:
-    """Parsed credentials, re-parsed only when the source's text changes (file rotation)."""
+    """Parsed credentials, re-parsed only when the source's text changes (file rotation).
 
-    __slots__ = ("_raw", "_source", "_table", "_variable")
+    A rotation gone wrong — the file unreadable or malformed — keeps the last good table
+    and logs the error once, naming the variable: turning every broker's login into a 500,
+    or locking every broker out, would be worse than the old secret living a little longer.
+    """
+
+    __slots__ = ("_broken", "_raw", "_source", "_table", "_variable")
 
     def __init__(self, source: SecretSource, variable: str) -> None:
         self._source = source
         self._variable = variable
         self._raw: str | None = None
+        self._broken: str | None = None  # the error last logged, so it is logged once
         self._table: dict[str, bytes] = {}
 
     def get(self) -> dict[str, bytes]:
-        raw = self._source.reveal()
-        if raw != self._raw:
-            parsed = parse_credentials(self._variable, raw)
-            self._table = {k: v.encode() for k, v in parsed.items()}
-            self._raw = raw
+        try:
+            raw = self._source.reveal()
+            if raw != self._raw:
+                parsed = parse_credentials(self._variable, raw)
+                self._table = {k: v.encode() for k, v in parsed.items()}
+                self._raw = raw
+            self._broken = None
+        except ConfigurationError as exc:
+            if str(exc) != self._broken:
+                self._broken = str(exc)
+                # No traceback: the message names the variable, which is all that is useful.
+                logger.error("%s; keeping the previous credentials", exc)  # noqa: TRY400
         return self._table
 
 
@@ -74,8 +91,9 @@ class CallerAuthenticator:
         bearer_tokens: SecretSource | None = None,
         *,
         allow_anonymous: bool = False,
+        variable: str = "OAUTHBEARER_CALLERS",
     ) -> None:
-        self._basic = _Table(callers, "OAUTHBEARER_CALLERS") if callers else None
+        self._basic = _Table(callers, variable) if callers else None
         self._bearer = (
             _Table(bearer_tokens, "OAUTHBEARER_CALLER_BEARER_TOKENS") if bearer_tokens else None
         )
