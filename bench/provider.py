@@ -63,7 +63,9 @@ def _many_clients(work: Path, cycles: int) -> dict[str, Any]:
             producers = list(pool.map(lambda _: Producer(conf), range(CLIENTS)))
         built = time.monotonic() - start
         refresh_period = provider.settings.refresh_fraction * TOKEN_TTL_S
-        run_for = cycles * refresh_period
+        # End mid-period: refreshes are jittered by ± 5 % of the lifetime, so stopping on
+        # a multiple of the period would count a refresh that lands either side of it.
+        run_for = (cycles + 0.5) * refresh_period
         while time.monotonic() - start < run_for:
             for producer in producers:
                 producer.poll(0)
