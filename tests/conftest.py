@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.tansu",  # the tansu broker
     "tests.support.sasl_front",  # the SASL/OAUTHBEARER front standing in for a broker plugin
     "tests.support.fake_validator",  # a stub endpoint, only for testing the front itself
+    "tests.support.secret_scan",  # fails the session if a test secret or token leaks
 ]

