@@ -131,6 +131,9 @@ class Sidecar:
             negative_ttl=settings.negative_cache_ttl,
             negative_max_entries=settings.negative_cache_max_entries,
             clock=clock,
+            # The real wall clock gets a monotonic partner for the TTL; an injected (fake)
+            # clock drives both, so tests can age entries by advancing it.
+            ttl_clock=time.monotonic if clock is time.time else None,
         )
         self.metrics.watch_cache(lambda: len(self.cache), lambda: self.cache.hit_ratio)
         self.jwks: JwksStore | None = None

@@ -103,10 +103,10 @@ class ResultCache:
     Positive verdicts live in one insertion-ordered dict of ``key → (serve_until,
     verdict)``: expiry is judged when an entry is read, so no per-entry heap, timer or
     linked list is kept. That bookkeeping was most of a TLRU cache's memory (bench/memory.py,
-    100,000 entries: 79 MiB of RSS with cachetools' TLRUCache, 60 MiB with this dict and
-    interned principals). When the dict is full, one pass drops what has expired; if that
-    frees nothing, the oldest 1 % go, so a flood of valid tokens costs an amortised constant
-    per insert, never a full scan per insert.
+    100,000 entries: 79 MiB of RSS with cachetools' TLRUCache, 63 MiB with this dict,
+    interned principals and a monotonic deadline per entry). When the dict is full, one pass
+    drops what has expired; if that frees nothing, the oldest 1 % go, so a flood of valid
+    tokens costs an amortised constant per insert, never a full scan per insert.
     """
 
     __slots__ = (
@@ -117,6 +117,7 @@ class ResultCache:
         "_negative",
         "_positive",
         "_ttl",
+        "_ttl_clock",
         "hits",
         "misses",
     )
@@ -129,13 +130,19 @@ class ResultCache:
         negative_ttl: float,
         negative_max_entries: int,
         clock: Clock,
+        ttl_clock: Clock | None = None,
     ) -> None:
         self._ttl = ttl
+        # Two clocks: exp is a wall-clock instant, but the TTL is a duration. Timing it on
+        # the wall clock would let a step back of J seconds serve a cached answer for
+        # TTL + J (a revoked token living that much longer); the sidecar passes
+        # time.monotonic here. Tests pass one fake clock for both.
         self._clock = clock
+        self._ttl_clock = clock if ttl_clock is None else ttl_clock
         self._max_entries = max_entries
         self._positive: dict[bytes, tuple[float, Verdict]] = {}
         self._negative: TTLCache[bytes, Verdict] | None = (
-            TTLCache(maxsize=negative_max_entries, ttl=negative_ttl, timer=clock)
+            TTLCache(maxsize=negative_max_entries, ttl=negative_ttl, timer=self._ttl_clock)
             if negative_ttl > 0
             else None
         )
@@ -144,31 +151,38 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
 
-    def _serve_until(self, verdict: Verdict, now: float) -> float:
+    def _lifetime(self, verdict: Verdict) -> float:
         # RFC 7662 §4: never past exp; and never longer than the TTL, which is the
         # worst-case delay before a revocation is seen.
-        return min(now + self._ttl, verdict.exp if verdict.exp is not None else now)
+        if verdict.exp is None:
+            return 0.0
+        return max(0.0, min(self._ttl, verdict.exp - self._clock()))
 
     def ttl_for(self, verdict: Verdict) -> float:
         """Seconds ``verdict`` would be served from cache if stored now (0 = not at all)."""
         if verdict.exp is None:
             return self._negative.ttl if self._negative is not None else 0.0
-        now = self._clock()
-        return max(0.0, self._serve_until(verdict, now) - now)
+        return self._lifetime(verdict)
 
     def get(self, key: bytes) -> Verdict | None:
         """The cached verdict for ``key`` or ``None``; counts hits and misses."""
         entry = self._positive.get(key)
         if entry is not None:
-            if self._clock() < entry[0]:
-                self.hits += 1
-                return entry[1]
-            del self._positive[key]
-        if self._negative is not None:
-            verdict = self._negative.get(key)
-            if verdict is not None:
+            until, verdict = entry
+            # exp re-checked on the wall clock as well: a jump forward past exp ends it.
+            if (
+                self._ttl_clock() < until
+                and verdict.exp is not None
+                and self._clock() < verdict.exp
+            ):
                 self.hits += 1
                 return verdict
+            del self._positive[key]
+        if self._negative is not None:
+            inactive = self._negative.get(key)
+            if inactive is not None:
+                self.hits += 1
+                return inactive
         self.misses += 1
         return None
 
@@ -178,13 +192,13 @@ class ResultCache:
             if self._negative is not None:
                 self._negative[key] = verdict
             return
-        now = self._clock()
-        until = self._serve_until(verdict, now)
-        if until <= now:
+        lifetime = self._lifetime(verdict)
+        if lifetime <= 0:
             return
+        now = self._ttl_clock()
         if key not in self._positive and len(self._positive) >= self._max_entries:
             self._make_room(now)
-        self._positive[key] = (until, verdict)
+        self._positive[key] = (now + lifetime, verdict)
         sub = verdict.sub
         if sub is not None:
             keys = self._by_sub.setdefault(sub, set())
@@ -225,7 +239,7 @@ class ResultCache:
     def _prune_index(self) -> None:
         # Rebuild the index from what is still servable, so it stays proportional to the
         # cache, not to the history of principals.
-        now = self._clock()
+        now = self._ttl_clock()
         live = {k: v for k, v in self._positive.items() if v[0] > now}
         self._positive = live
         index: dict[str, set[bytes]] = {}

@@ -187,3 +187,36 @@ def test_full_cache_of_live_entries_evicts_the_oldest(clock: FakeClock) -> None:
     assert cache.get(b"a") is None
     assert [cache.get(k) is not None for k in (b"b", b"c", b"d")] == [True, True, True]
     assert len(cache) == 3
+
+
+def test_wall_clock_stepping_back_does_not_stretch_the_ttl(clock: FakeClock) -> None:
+    monotonic = FakeClock()
+    cache = ResultCache(
+        ttl=60,
+        max_entries=10,
+        negative_ttl=0,
+        negative_max_entries=1,
+        clock=clock,
+        ttl_clock=monotonic,
+    )
+    cache.put(b"k", active(NOW + 86_400))
+    clock.now = NOW - 3_600  # the wall clock steps back an hour (NTP, a VM resumed)
+    monotonic.advance(59)
+    assert cache.get(b"k") is not None
+    monotonic.advance(2)  # 61 s have really passed: the TTL is over, whatever the wall says
+    assert cache.get(b"k") is None
+
+
+def test_wall_clock_jumping_past_exp_ends_a_cached_answer(clock: FakeClock) -> None:
+    monotonic = FakeClock()
+    cache = ResultCache(
+        ttl=60,
+        max_entries=10,
+        negative_ttl=0,
+        negative_max_entries=1,
+        clock=clock,
+        ttl_clock=monotonic,
+    )
+    cache.put(b"k", active(NOW + 30))
+    clock.advance(31)  # wall time passes exp although little monotonic time has
+    assert cache.get(b"k") is None
