@@ -40,7 +40,7 @@ class Metrics:
         self._requests = Counter(
             "oauthbearer_sidecar_requests",
             "Introspection requests by result (active, inactive, invalid_request, "
-            "unauthorized, too_large, unavailable) and deciding source "
+            "unauthorized, too_large, unavailable, limited) and deciding source "
             "(cache, jwks, upstream, none).",
             ["result", "source"],
             registry=self.registry,
