@@ -134,7 +134,10 @@ def test_the_real_credentials_pass_in_every_accepted_spelling(
 
 
 @FUZZ
-@given(st.integers(min_value=0, max_value=len(CALLER_SECRET) - 1), st.characters())
+@given(
+    st.integers(min_value=0, max_value=len(CALLER_SECRET) - 1),
+    st.characters(exclude_categories=["Cs"]),  # lone surrogates cannot be UTF-8 encoded
+)
 def test_any_one_character_change_of_the_secret_is_refused(index: int, char: str) -> None:
     secret = CALLER_SECRET[:index] + char + CALLER_SECRET[index + 1 :]
     raw = f"{CALLER_ID}:{secret}".encode()
