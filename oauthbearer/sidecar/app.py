@@ -12,8 +12,8 @@ Routes:
   when ``OAUTHBEARER_EVENT_CALLERS`` is set (see :mod:`oauthbearer.sidecar.revocation`).
 
 Status codes of the introspection routes: 200 (active, or exactly ``{"active": false}``),
-400 ``invalid_request``, 401 with ``WWW-Authenticate``, 413, 503 when no verdict can be
-reached. Never 201/204 (jairsjunior accepts only 200), never a stack trace.
+400 ``invalid_request``, 401 with ``WWW-Authenticate``, 413, 429 for a caller over its
+limit, 503 when no verdict can be reached. Never 201/204 (jairsjunior accepts only 200), never a stack trace.
 
 One ``httpx.AsyncClient`` (connection pooling) is opened in the lifespan and shared by the
 upstream client and the JWKS store, unless a client is injected (tests, embedding).
@@ -21,9 +21,10 @@ upstream client and the JWKS store, unless a client is injected (tests, embeddin
 Example:
     >>> settings = SidecarSettings(jwks_url="https://idp.example/jwks", allow_anonymous=True)
     >>> app = create_app(settings)
-    >>> sorted(r.path for r in app.routes)  # doctest: +NORMALIZE_WHITESPACE
-    ['/healthz', '/metrics', '/oauth2/introspect', '/oauth2/introspect/jairsjunior-ms',
-     '/openapi.json', '/readyz']
+    >>> sorted(r.path for r in app.routes)
+    ['/healthz', '/metrics', '/openapi.json', '/readyz']
+    >>> sorted(app.user_middleware[0].kwargs["paths"])  # answered ahead of the router
+    ['/oauth2/introspect', '/oauth2/introspect/jairsjunior-ms']
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -48,6 +50,7 @@ from oauthbearer._secret import fingerprint
 from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge, IntrospectionFastPath
 from oauthbearer.sidecar.introspector import Introspector
 from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
 from oauthbearer.sidecar.logs import decision_logger
@@ -78,27 +81,11 @@ _PROBE_TOKEN = "oauthbearer-readiness-probe"  # noqa: S105 - a known-inactive du
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _error(status: int, error: str, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps({"error": error}).encode()
-    return Response(body, status, headers={**_NO_STORE, **(headers or {})}, media_type=_JSON)
+_CHALLENGE = b'Basic realm="oauthbearer-introspection", charset="UTF-8"'
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _error(status: int, error: str, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    return status, headers or [], json.dumps({"error": error}).encode()
 
 
 class Sidecar:
@@ -271,25 +258,25 @@ class Sidecar:
 
     # -- routes ---------------------------------------------------------------------
 
-    async def introspect(self, request: Request) -> Response:
-        return await self._introspect(request, milliseconds=False)
+    async def answer(
+        self, authorization: str | None, read_body: Callable[[], Awaitable[bytes]], *, ms: bool
+    ) -> Answer:
+        """The introspection answer for one request: status, extra headers, body.
 
-    async def introspect_ms(self, request: Request) -> Response:
-        return await self._introspect(request, milliseconds=True)
-
-    async def _introspect(self, request: Request, *, milliseconds: bool) -> Response:
+        Transport-free: :mod:`oauthbearer.sidecar.fastpath` feeds it from raw ASGI.
+        ``ms`` renders ``exp``/``iat`` in milliseconds (jairsjunior on Kafka ≥ 3.3).
+        """
         started = time.perf_counter()
-        caller = self.callers.authenticate(request.headers.get("authorization"))
+        caller = self.callers.authenticate(authorization)
         if caller is None:
             self.metrics.request("unauthorized", "none")
             self._log(None, None, "unauthorized", "none", started, "caller not authenticated")
             # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with
             # the scheme the client should use.
-            challenge = 'Basic realm="oauthbearer-introspection", charset="UTF-8"'
-            return _error(401, "invalid_client", {"WWW-Authenticate": challenge})
+            return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
         try:
-            body = await _read_body(request, self.settings.max_body_bytes)
-        except _TooLarge:
+            body = await read_body()
+        except BodyTooLarge:
             self.metrics.request("too_large", "none")
             self._log(caller, None, "too_large", "none", started, "body over limit")
             return _error(413, "invalid_request")
@@ -304,19 +291,19 @@ class Sidecar:
         except UpstreamUnavailable as exc:
             self.metrics.request("unavailable", "upstream")
             self._log(caller, token, "unavailable", "upstream", started, str(exc))
-            return _error(503, "temporarily_unavailable", {"Retry-After": "1"})
+            return _error(503, "temporarily_unavailable", [(b"retry-after", b"1")])
         except CallerLimited as exc:
             # RFC 6585 §4: this caller's own excess, not an outage (see limits.py).
             self.metrics.request("limited", "none")
             self._log(caller, token, "limited", "none", started, str(exc))
-            return _error(429, "temporarily_unavailable", {"Retry-After": str(exc.retry_after)})
+            retry_after = str(exc.retry_after).encode()
+            return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
         self.metrics.cache_lookup(outcome.source == "cache")
         verdict = outcome.verdict
         result = "active" if verdict.active else "inactive"
         self.metrics.request(result, outcome.source)
         self._log(caller, token, result, outcome.source, started, outcome.reason, verdict.sub)
-        body = render_milliseconds(verdict.body) if milliseconds else verdict.body
-        return Response(body, 200, headers=_NO_STORE, media_type=_JSON)
+        return 200, [], render_milliseconds(verdict.body) if ms else verdict.body
 
     def _log(
         self,
@@ -384,7 +371,8 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
 async def _server_error(_request: Request, exc: Exception) -> Response:
     # Never a stack trace on the wire (nor in the log line: locals may hold a token).
     logger.error("unexpected error: %s", type(exc).__name__)
-    return _error(500, "server_error")
+    status, _, body = _error(500, "server_error")
+    return Response(body, status, headers=_NO_STORE, media_type=_JSON)
 
 
 def create_app(
@@ -402,8 +390,6 @@ def create_app(
     """
     sidecar = Sidecar(settings, http_client=http_client, clock=clock)
     routes = [
-        Route(INTROSPECT_PATH, sidecar.introspect, methods=["POST"]),
-        Route(INTROSPECT_MS_PATH, sidecar.introspect_ms, methods=["POST"]),
         Route("/healthz", sidecar.healthz, methods=["GET"]),
         Route("/readyz", sidecar.readyz, methods=["GET"]),
         Route("/metrics", sidecar.metrics_endpoint, methods=["GET"]),
@@ -421,6 +407,16 @@ def create_app(
         routes=routes,
         lifespan=sidecar.lifespan,
         exception_handlers={Exception: _server_error},
+        # The introspection paths are answered by this pure ASGI middleware, ahead of the
+        # router and the request/response machinery (see fastpath.py).
+        middleware=[
+            Middleware(
+                IntrospectionFastPath,
+                answer=sidecar.answer,
+                paths={INTROSPECT_PATH: False, INTROSPECT_MS_PATH: True},
+                max_body_bytes=settings.max_body_bytes,
+            )
+        ],
     )
     app.state.sidecar = sidecar
     return app

@@ -1,0 +1,140 @@
+"""The introspection routes as a pure ASGI middleware, ahead of Starlette's router.
+
+Every broker login is one request here, and a cache hit does almost nothing: look up a
+SHA-256 digest and send stored bytes. Starlette's router, ``Request``, body streaming,
+``Response`` header building and exception middleware cost more than that work itself
+(the cache hit ran at 0.62 times a bare Starlette route returning fixed bytes, bench/README.md),
+so the two introspection paths are answered straight from the ASGI messages. Everything
+else — the lifespan, /healthz, /readyz, /metrics, /openapi.json, the event webhooks —
+goes on to the router unchanged.
+
+What the request means is decided by :meth:`Sidecar.answer`; this module only moves bytes:
+headers from the scope, the body from ``receive`` (bounded), the answer to ``send``. An
+unexpected error becomes 500 ``server_error`` with no trace, as Starlette's handler does.
+
+Example:
+    >>> async def inner(scope, receive, send): ...
+    >>> IntrospectionFastPath(inner, answer=None, paths={}).paths
+    {}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+__all__ = ["Answer", "BodyTooLarge", "IntrospectionFastPath"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("oauthbearer.sidecar")
+
+#: (status, extra headers, body) — the introspection answer, transport-free.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+# RFC 7662 §2.2 answers carry credentials' metadata: no intermediary may keep them.
+_BASE_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+]
+_SERVER_ERROR = b'{"error":"server_error"}'
+_NOT_ALLOWED = b'{"error":"method_not_allowed"}'
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit (→ 413)."""
+
+
+class _Disconnected(Exception):
+    """The client went away before sending its whole body: nothing to answer."""
+
+
+class AnswerFunction(Protocol):
+    def __call__(
+        self, authorization: str | None, read_body: Callable[[], Awaitable[bytes]], *, ms: bool
+    ) -> Awaitable[Answer]: ...
+
+
+class IntrospectionFastPath:
+    """ASGI app answering POSTs on ``paths`` itself and passing everything else on.
+
+    ``paths`` maps a path to whether its answer uses milliseconds (jairsjunior's
+    KAFKA-13848 workaround path).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        answer: AnswerFunction | None,
+        paths: dict[str, bool],
+        max_body_bytes: int = 16384,
+    ) -> None:
+        self.app = app
+        self.answer = answer
+        self.paths = paths
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ms = self.paths.get(scope["path"]) if scope["type"] == "http" else None
+        if ms is None or self.answer is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _send(send, 405, [(b"allow", b"POST")], _NOT_ALLOWED)
+            return
+        authorization: str | None = None
+        declared: int | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+
+        async def read_body() -> bytes:
+            return await _read(receive, self.max_body_bytes, declared)
+
+        try:
+            status, headers, body = await self.answer(authorization, read_body, ms=ms)
+        except _Disconnected:
+            return
+        except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
+            # The type only: a traceback's frames could quote a token.
+            logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
+            status, headers, body = 500, [], _SERVER_ERROR
+        await _send(send, status, headers, body)
+
+
+async def _read(receive: Receive, limit: int, declared: int | None) -> bytes:
+    if declared is not None and declared > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_BASE_HEADERS, *headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
