@@ -13,7 +13,12 @@ from tests.unit.sidecar.conftest import NOW, FakeClock
 
 
 def make_cache(
-    clock: FakeClock, *, ttl: float = 60, negative_ttl: float = 2, max_entries: int = 100
+    clock: FakeClock,
+    *,
+    ttl: float = 60,
+    negative_ttl: float = 2,
+    max_entries: int = 100,
+    ttl_clock: FakeClock | None = None,
 ) -> ResultCache:
     return ResultCache(
         ttl=ttl,
@@ -21,6 +26,7 @@ def make_cache(
         negative_ttl=negative_ttl,
         negative_max_entries=3,
         clock=clock,
+        ttl_clock=ttl_clock,
     )
 
 
@@ -191,14 +197,7 @@ def test_full_cache_of_live_entries_evicts_the_oldest(clock: FakeClock) -> None:
 
 def test_wall_clock_stepping_back_does_not_stretch_the_ttl(clock: FakeClock) -> None:
     monotonic = FakeClock()
-    cache = ResultCache(
-        ttl=60,
-        max_entries=10,
-        negative_ttl=0,
-        negative_max_entries=1,
-        clock=clock,
-        ttl_clock=monotonic,
-    )
+    cache = make_cache(clock, ttl_clock=monotonic)
     cache.put(b"k", active(NOW + 86_400))
     clock.now = NOW - 3_600  # the wall clock steps back an hour (NTP, a VM resumed)
     monotonic.advance(59)
@@ -209,14 +208,7 @@ def test_wall_clock_stepping_back_does_not_stretch_the_ttl(clock: FakeClock) -> 
 
 def test_wall_clock_jumping_past_exp_ends_a_cached_answer(clock: FakeClock) -> None:
     monotonic = FakeClock()
-    cache = ResultCache(
-        ttl=60,
-        max_entries=10,
-        negative_ttl=0,
-        negative_max_entries=1,
-        clock=clock,
-        ttl_clock=monotonic,
-    )
+    cache = make_cache(clock, ttl_clock=monotonic)
     cache.put(b"k", active(NOW + 30))
     clock.advance(31)  # wall time passes exp although little monotonic time has
     assert cache.get(b"k") is None
