@@ -13,7 +13,8 @@ Routes:
 
 Status codes of the introspection routes: 200 (active, or exactly ``{"active": false}``),
 400 ``invalid_request``, 401 with ``WWW-Authenticate``, 413, 429 for a caller over its
-limit, 503 when no verdict can be reached. Never 201/204 (jairsjunior accepts only 200), never a stack trace.
+limit, 503 when no verdict can be reached. Never 201/204 (jairsjunior accepts only 200),
+never a stack trace.
 
 One ``httpx.AsyncClient`` (connection pooling) is opened in the lifespan and shared by the
 upstream client and the JWKS store, unless a client is injected (tests, embedding).
