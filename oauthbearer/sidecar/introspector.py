@@ -106,14 +106,15 @@ class Introspector:
                 if reason is not None:
                     return Outcome(Verdict.inactive(cached.source), "cache", reason)
             return Outcome(cached, "cache")
-        if self._jwt is not None and self._jwt.looks_like_jwt(token):
+        local = self._jwt is not None and self._jwt.looks_like_jwt(token)
+        if local:
             # Local verification calls no upstream, so single flight protects nothing
             # here, and its task and shield cost a third of a whole cold verification.
-            return await self._decide(token, key)
-        return await self._flight.run(key, lambda: self._decide(token, key))
+            return await self._decide(token, key, local=True)
+        return await self._flight.run(key, lambda: self._decide(token, key, local=False))
 
-    async def _decide(self, token: str, key: bytes) -> Outcome:
-        outcome = await self._judge(token)
+    async def _decide(self, token: str, key: bytes, *, local: bool) -> Outcome:
+        outcome = await self._judge(token, local=local)
         # Checked after the (awaited) judgement and before caching, with no await in
         # between: revocations are applied on this event loop, so one that arrived while
         # the upstream call was in flight is seen here, and a revoked answer is never cached.
@@ -124,10 +125,11 @@ class Introspector:
         self.cache.put(key, outcome.verdict)
         return outcome
 
-    async def _judge(self, token: str) -> Outcome:
+    async def _judge(self, token: str, *, local: bool) -> Outcome:
+        """``local``: a JWT with a JWKS to check it against (decided once, by the caller)."""
         if not looks_like_token(token):
             return Outcome.inactive("none", "not shaped like an access token")
-        if self._jwt is not None and self._jwt.looks_like_jwt(token):
+        if local and self._jwt is not None:
             try:
                 claims = await self._jwt.verify(token)
             except InvalidJwt as exc:
