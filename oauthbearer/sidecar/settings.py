@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 from oauthbearer._env import Env
@@ -366,6 +366,9 @@ class SidecarSettings:
         ``OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS=true``, are start-up errors.
         """
         env = Env(environ)
+        # One source for each default: the field's, so explicit construction and the
+        # environment cannot drift apart.
+        default: dict[str, Any] = {f.name: f.default for f in fields(cls)}
 
         server = env.host_port("OAUTH_INTROSPECT_SERVER")
         endpoint = env.path("OAUTH_INTROSPECT_ENDPOINT")
@@ -448,45 +451,74 @@ class SidecarSettings:
             upstream_url=upstream_url,
             upstream_authorization=authorization,
             upstream_timeout=env.number(
-                "OAUTHBEARER_UPSTREAM_TIMEOUT", 3.0, minimum=0.05, maximum=60
+                "OAUTHBEARER_UPSTREAM_TIMEOUT",
+                default["upstream_timeout"],
+                minimum=0.05,
+                maximum=60,
             ),
             upstream_max_concurrency=env.integer(
-                "OAUTHBEARER_UPSTREAM_MAX_CONCURRENCY", 32, minimum=1, maximum=10_000
+                "OAUTHBEARER_UPSTREAM_MAX_CONCURRENCY",
+                default["upstream_max_concurrency"],
+                minimum=1,
+                maximum=10_000,
             ),
             jwks_url=jwks_url,
             issuer=env.text("OAUTHBEARER_ISSUER"),
             audiences=tuple(env.csv("OAUTHBEARER_AUDIENCE")),
             algorithms=algorithms,
             jwt_typ=env.text("OAUTHBEARER_JWT_TYP"),
-            clock_skew=env.number("OAUTHBEARER_CLOCK_SKEW", 30.0, minimum=0, maximum=600),
-            jwks_refresh_interval=env.number("OAUTHBEARER_JWKS_REFRESH_INTERVAL", 300.0, minimum=1),
+            clock_skew=env.number(
+                "OAUTHBEARER_CLOCK_SKEW", default["clock_skew"], minimum=0, maximum=600
+            ),
+            jwks_refresh_interval=env.number(
+                "OAUTHBEARER_JWKS_REFRESH_INTERVAL", default["jwks_refresh_interval"], minimum=1
+            ),
             jwks_min_refetch_interval=env.number(
-                "OAUTHBEARER_JWKS_MIN_REFETCH_INTERVAL", 10.0, minimum=0
+                "OAUTHBEARER_JWKS_MIN_REFETCH_INTERVAL",
+                default["jwks_min_refetch_interval"],
+                minimum=0,
             ),
             ca_file=ca_file,
             callers=callers,
             caller_bearer_tokens=bearer,
             allow_anonymous=anonymous,
             caller_max_inflight=env.integer(
-                "OAUTHBEARER_CALLER_MAX_INFLIGHT", 16, minimum=0, maximum=10_000
+                "OAUTHBEARER_CALLER_MAX_INFLIGHT",
+                default["caller_max_inflight"],
+                minimum=0,
+                maximum=10_000,
             ),
             caller_max_queued=env.integer(
-                "OAUTHBEARER_CALLER_MAX_QUEUED", 64, minimum=0, maximum=100_000
+                "OAUTHBEARER_CALLER_MAX_QUEUED",
+                default["caller_max_queued"],
+                minimum=0,
+                maximum=100_000,
             ),
-            cache_ttl=env.number("OAUTHBEARER_CACHE_TTL", 60.0, minimum=0),
-            cache_max_entries=env.integer("OAUTHBEARER_CACHE_MAX_ENTRIES", 100_000, minimum=1),
-            negative_cache_ttl=env.number("OAUTHBEARER_NEGATIVE_CACHE_TTL", 2.0, minimum=0),
+            cache_ttl=env.number("OAUTHBEARER_CACHE_TTL", default["cache_ttl"], minimum=0),
+            cache_max_entries=env.integer(
+                "OAUTHBEARER_CACHE_MAX_ENTRIES", default["cache_max_entries"], minimum=1
+            ),
+            negative_cache_ttl=env.number(
+                "OAUTHBEARER_NEGATIVE_CACHE_TTL", default["negative_cache_ttl"], minimum=0
+            ),
             negative_cache_max_entries=env.integer(
-                "OAUTHBEARER_NEGATIVE_CACHE_MAX_ENTRIES", 10_000, minimum=1
+                "OAUTHBEARER_NEGATIVE_CACHE_MAX_ENTRIES",
+                default["negative_cache_max_entries"],
+                minimum=1,
             ),
             token_params=token_params,
             subject_claims=tuple(subject_claims) if subject_claims else _DEFAULT_SUBJECT_CLAIMS,
             response_issuer=env.text("OAUTHBEARER_RESPONSE_ISSUER"),
             max_body_bytes=env.integer(
-                "OAUTHBEARER_MAX_BODY_BYTES", 16_384, minimum=256, maximum=1 << 20
+                "OAUTHBEARER_MAX_BODY_BYTES",
+                default["max_body_bytes"],
+                minimum=256,
+                maximum=1 << 20,
             ),
             log_level=log_level,
-            shutdown_timeout=env.number("OAUTHBEARER_SHUTDOWN_TIMEOUT", 10.0, minimum=0),
+            shutdown_timeout=env.number(
+                "OAUTHBEARER_SHUTDOWN_TIMEOUT", default["shutdown_timeout"], minimum=0
+            ),
             **events,
         )
 
