@@ -116,6 +116,25 @@ def _explain_expiry(exc: TokenRejected, at: float, leeway: float, judge_at: Judg
         ) from None
 
 
+def _prepare(
+    record: object,
+    header: str,
+    *,
+    grace: float,
+    judge_at: JudgeAt,
+    max_age: float | None,
+    clock: Clock,
+    clock_skew: float,
+) -> tuple[str, float, float]:
+    """The token to verify, the instant to judge it at, and the leeway (sync and async)."""
+    view = as_record(record)
+    token = read_token(view.headers, header=header)
+    at, leeway = _judgement(
+        view, grace=grace, judge_at=judge_at, max_age=max_age, clock=clock, clock_skew=clock_skew
+    )
+    return token, at, leeway
+
+
 def verify_record(
     record: object,
     verifier: BlockingVerifier,
@@ -142,10 +161,14 @@ def verify_record(
                 claims = verify_record(msg, v, grace=600)
                 print(claims["sub"])
     """
-    view = as_record(record)
-    token = read_token(view.headers, header=header)
-    at, leeway = _judgement(
-        view, grace=grace, judge_at=judge_at, max_age=max_age, clock=clock, clock_skew=clock_skew
+    token, at, leeway = _prepare(
+        record,
+        header,
+        grace=grace,
+        judge_at=judge_at,
+        max_age=max_age,
+        clock=clock,
+        clock_skew=clock_skew,
     )
     try:
         return verifier.verify(token, at=at, leeway=leeway)
@@ -172,10 +195,14 @@ async def verify_record_async(
         async for record in consumer:  # aiokafka
             claims = await verify_record_async(record, verifier, grace=600)
     """
-    view = as_record(record)
-    token = read_token(view.headers, header=header)
-    at, leeway = _judgement(
-        view, grace=grace, judge_at=judge_at, max_age=max_age, clock=clock, clock_skew=clock_skew
+    token, at, leeway = _prepare(
+        record,
+        header,
+        grace=grace,
+        judge_at=judge_at,
+        max_age=max_age,
+        clock=clock,
+        clock_skew=clock_skew,
     )
     try:
         return await verifier.verify(token, at=at, leeway=leeway)
