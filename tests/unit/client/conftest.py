@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,29 +12,10 @@ import pytest
 
 from oauthbearer.client.provider import TokenCache, TokenProvider
 from oauthbearer.client.settings import ClientSettings
+from tests.support.clock import FakeClock as FakeClock  # re-exported: tests import it from here
 
 TOKEN_URL = "https://idp.example/oauth2/token"
 START = 1_700_000_000.0
-
-
-class FakeClock:
-    """Epoch seconds that move only when told; ``sleep`` advances them and is recorded."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
 
 
 def b64url(data: bytes) -> str:
@@ -62,7 +42,7 @@ def token_response(
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

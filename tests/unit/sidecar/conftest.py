@@ -23,8 +23,9 @@ from starlette.applications import Starlette
 from oauthbearer._secret import Secret
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.settings import SidecarSettings
+from tests.support.clock import NOW as NOW  # re-exported: tests import it from here
+from tests.support.clock import FakeClock as FakeClock
 
-NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 UPSTREAM_URL = "https://idp.example/oauth2/introspect"
 JWKS_URL = "https://idp.example/jwks"
 ISSUER = "https://idp.example"
@@ -34,19 +35,6 @@ AUDIENCE = "urn:kafka"
 CALLER_ID = "broker"
 CALLER_SECRET = "fake>>secret??~~"
 UPSTREAM_AUTHORIZATION = "Basic ZmFrZS1zaWRlY2FyOmZha2UtdXBzdHJlYW0tc2VjcmV0"
-
-
-class FakeClock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def basic(ident: str, secret: str, *, urlsafe: bool = False) -> str:

@@ -17,24 +17,12 @@ from joserfc.jwk import RSAKey
 
 from oauthbearer.trustchain.blocking import BlockingVerifier
 from oauthbearer.trustchain.verifiers import JwksVerifier
+from tests.support.clock import NOW as NOW  # re-exported: tests import it from here
+from tests.support.clock import FakeClock as FakeClock
 
-NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 ISSUER = "https://idp.example"
 AUDIENCE = "urn:orders"
 JWKS_URL = "https://idp.example/jwks"
-
-
-class FakeClock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture(scope="session")
