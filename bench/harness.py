@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 
 from bench import load, memory, provider, tokens
-from bench.procs import LOAD_CORE, VENV_BIN, Proc, free_port, pinned, uvicorn_server
+from bench.procs import LOAD_CORE, START_TIMEOUT_S, VENV_BIN, Proc, pinned, uvicorn_server
 from tests.support.idp import Idp, _make_clients
+from tests.support.ports import free_port, wait_for_port
 
 CALLER_ID, CALLER_SECRET = "bench-broker", "fake-bench-caller-secret"
 CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
@@ -37,9 +38,7 @@ def _sidecar(env: dict[str, str]) -> tuple[Proc, str]:
         "OAUTHBEARER_LOG_LEVEL": "WARNING",
     }
     proc = Proc(pinned("1", [str(VENV_BIN / "oauthbearer"), "serve"]), env)
-    from bench.procs import wait_for_port
-
-    wait_for_port(port)
+    wait_for_port(port, START_TIMEOUT_S)
     return proc, f"http://127.0.0.1:{port}"
 
 

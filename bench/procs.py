@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tests.support.ports import wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+START_TIMEOUT_S = 20.0  # bound on a server under test starting to listen
 SERVER_CORE = "1"  # the system under test
 LOAD_CORE = "0"  # wrk, the herd client and helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
 def pinned(core: str, argv: Sequence[str]) -> list[str]:
@@ -91,5 +75,5 @@ def uvicorn_server(app: str, port: int, env: Mapping[str, str] | None = None) ->
     argv = [str(VENV_BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     proc = Proc(pinned(SERVER_CORE, argv), env)
-    wait_for_port(port)
+    wait_for_port(port, START_TIMEOUT_S)
     return proc

@@ -23,7 +23,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from bench.procs import LOAD_CORE, VENV_BIN, Proc, free_port, pinned, wait_for_port
+from bench.procs import LOAD_CORE, START_TIMEOUT_S, VENV_BIN, Proc, pinned
+from tests.support.ports import free_port, wait_for_port
 
 CALLERS = {f"soak-broker-{i}": f"fake-soak-secret-{i}" for i in range(4)}
 AUTHS = ["Basic " + base64.b64encode(f"{k}:{v}".encode()).decode() for k, v in CALLERS.items()]
@@ -217,7 +218,7 @@ def _start(delay: float, extra_env: dict[str, str]) -> tuple[Proc, Proc, int]:
         **extra_env,
     }
     sidecar = Proc(pinned("1", [str(VENV_BIN / "oauthbearer"), "serve"]), env)
-    wait_for_port(port)
+    wait_for_port(port, START_TIMEOUT_S)
     return upstream, sidecar, port
 
 

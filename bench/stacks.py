@@ -20,13 +20,13 @@ from bench import load
 from bench.procs import (
     LOAD_CORE,
     SERVER_CORE,
+    START_TIMEOUT_S,
     VENV_BIN,
     Proc,
-    free_port,
     pinned,
     uvicorn_server,
-    wait_for_port,
 )
+from tests.support.ports import free_port, wait_for_port
 
 AUTH = "Basic YnJva2VyOmZha2U="  # broker:fake — the sidecar's test caller below
 
@@ -36,7 +36,7 @@ def _granian(app: str, port: int, env: dict[str, str]) -> Proc:
     argv += ["--port", str(port), "--workers", "1", "--loop", "uvloop"]
     argv += ["--log-level", "warning", "--no-ws", app]
     proc = Proc(pinned(SERVER_CORE, argv), {**os.environ, **env})
-    wait_for_port(port)
+    wait_for_port(port, START_TIMEOUT_S)
     return proc
 
 
