@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
-__all__ = ["Answer", "BodyTooLarge", "IntrospectionFastPath"]
+__all__ = ["Answer", "BodyTooLarge", "IntrospectionFastPath", "read_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -97,21 +97,26 @@ class IntrospectionFastPath:
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
 
-        async def read_body() -> bytes:
-            return await _read(receive, self.max_body_bytes, declared)
+        async def body() -> bytes:
+            return await read_body(receive, self.max_body_bytes, declared)
 
         try:
-            status, headers, body = await self.answer(authorization, read_body, ms=ms)
+            status, headers, answer = await self.answer(authorization, body, ms=ms)
         except _Disconnected:
             return
         except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
             # The type only: a traceback's frames could quote a token.
             logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
-            status, headers, body = 500, [], _SERVER_ERROR
-        await _send(send, status, headers, body)
+            status, headers, answer = 500, [], _SERVER_ERROR
+        await _send(send, status, headers, answer)
 
 
-async def _read(receive: Receive, limit: int, declared: int | None) -> bytes:
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    """The whole request body from ASGI ``receive``; :class:`BodyTooLarge` past ``limit``.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; a
+    body that streams past it is refused as soon as it does.
+    """
     if declared is not None and declared > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []

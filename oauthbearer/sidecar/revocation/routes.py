@@ -38,6 +38,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
 from oauthbearer.sidecar.revocation.events import (
     Event,
     MalformedEvent,
@@ -64,10 +65,6 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
 
 class _Invalid(Exception):
     """The request is malformed (→ 400); the message is safe to log, never echoed."""
-
-
-class _TooLarge(Exception):
-    """The body is over the limit (→ 413)."""
 
 
 class EventRoutes:
@@ -107,7 +104,7 @@ class EventRoutes:
             items = await self._json(request)
             batch = items if isinstance(items, list) else [items]
             events = [parse(item) for item in batch]
-        except _TooLarge:
+        except BodyTooLarge:
             return _answer(413, {"error": "invalid_request"})
         except (_Invalid, MalformedEvent):
             self._revocations.apply(Event.malformed(channel), channel)
@@ -121,7 +118,7 @@ class EventRoutes:
             return refused
         try:
             kind, value, exp = _revocation(await self._json(request))
-        except _TooLarge:
+        except BodyTooLarge:
             return _answer(413, {"error": "invalid_request"})
         except _Invalid:
             self._revocations.apply(Event.malformed("api"), "api")
@@ -143,17 +140,9 @@ class EventRoutes:
         return _answer(401, {"error": "invalid_client"}, {"WWW-Authenticate": _CHALLENGE})
 
     async def _json(self, request: Request) -> Any:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            raise _TooLarge
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self._max_body:
-                raise _TooLarge
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        length = request.headers.get("content-length")
+        declared = int(length) if length is not None and length.isdigit() else None
+        body = await read_body(request.receive, self._max_body, declared)
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
