@@ -14,10 +14,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import textwrap
 from collections.abc import Mapping
+from typing import Any
 
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
 
@@ -170,9 +172,36 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.listen_port,
         lifespan="on",
         log_config=None,
-        access_log=False,
-        server_header=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        **uvicorn_options(),
     )
     uvicorn.Server(config).run()
     return 0
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """The uvicorn settings of ``oauthbearer serve`` beyond address, lifespan and logging.
+
+    Shared with the test bed and the benchmark, so that what they measure is what runs.
+
+    Example:
+        >>> uvicorn_options()["proxy_headers"]
+        False
+    """
+    return {
+        "access_log": False,  # every decision is logged by the sidecar itself
+        "server_header": False,
+        # Brokers call us directly: no proxy in front whose X-Forwarded-* to trust, and
+        # one ASGI layer less on every request.
+        "proxy_headers": False,
+        "http": _http_protocol(),
+    }
+
+
+def _http_protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol with one write per response, when httptools is there."""
+    try:
+        from oauthbearer.sidecar.transport import CoalescingHttpToolsProtocol
+    except ImportError:  # httptools missing: uvicorn's pure-Python h11 protocol
+        return "auto"
+    return CoalescingHttpToolsProtocol

@@ -48,6 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from oauthbearer.client.confluent import reset_default_provider
 from oauthbearer.client.provider import SHARED_CACHE
 from oauthbearer.sidecar.app import INTROSPECT_MS_PATH, INTROSPECT_PATH, create_app
+from oauthbearer.sidecar.cli import uvicorn_options
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.settings import SidecarSettings
 from tests.support.idp import JWT_RESOURCE, OPAQUE_RESOURCE, Idp
@@ -272,8 +273,8 @@ def inprocess_sidecar() -> Iterator[InprocessSidecarFactory]:
             lifespan="on",
             log_config=None,
             log_level="warning",
-            access_log=False,
             timeout_graceful_shutdown=2,
+            **uvicorn_options(),  # the server settings `oauthbearer serve` runs with
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
