@@ -33,7 +33,7 @@ from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_
 from oauthbearer.sidecar.request import looks_like_token
 from oauthbearer.sidecar.response import NotUsable, normalize
 from oauthbearer.sidecar.revocation.store import RevocationStore
-from oauthbearer.verify.jwt_validator import InvalidJwt, JwtValidator
+from oauthbearer.verify.jwt_validator import CompactJws, InvalidJwt, JwtValidator
 from oauthbearer.verify.upstream import UpstreamIntrospector
 
 __all__ = ["Introspector", "Outcome"]
@@ -106,15 +106,15 @@ class Introspector:
                 if reason is not None:
                     return Outcome(Verdict.inactive(cached.source), "cache", reason)
             return Outcome(cached, "cache")
-        local = self._jwt is not None and self._jwt.looks_like_jwt(token)
-        if local:
+        jws = self._jwt.parse(token) if self._jwt is not None else None
+        if jws is not None:
             # Local verification calls no upstream, so single flight protects nothing
             # here, and its task and shield cost a third of a whole cold verification.
-            return await self._decide(token, key, local=True)
-        return await self._flight.run(key, lambda: self._decide(token, key, local=False))
+            return await self._decide(token, key, jws)
+        return await self._flight.run(key, lambda: self._decide(token, key, None))
 
-    async def _decide(self, token: str, key: bytes, *, local: bool) -> Outcome:
-        outcome = await self._judge(token, local=local)
+    async def _decide(self, token: str, key: bytes, jws: CompactJws | None) -> Outcome:
+        outcome = await self._judge(token, jws)
         # Checked after the (awaited) judgement and before caching, with no await in
         # between: revocations are applied on this event loop, so one that arrived while
         # the upstream call was in flight is seen here, and a revoked answer is never cached.
@@ -125,13 +125,13 @@ class Introspector:
         self.cache.put(key, outcome.verdict)
         return outcome
 
-    async def _judge(self, token: str, *, local: bool) -> Outcome:
-        """``local``: a JWT with a JWKS to check it against (decided once, by the caller)."""
+    async def _judge(self, token: str, jws: CompactJws | None) -> Outcome:
+        """``jws``: the token parsed as a JWT, when there is a JWKS to check it against."""
         if not looks_like_token(token):
             return Outcome.inactive("none", "not shaped like an access token")
-        if local and self._jwt is not None:
+        if jws is not None and self._jwt is not None:
             try:
-                claims = await self._jwt.verify(token)
+                claims = await self._jwt.verify(jws)
             except InvalidJwt as exc:
                 return Outcome.inactive("jwks", str(exc))
             return self._shape(claims, "jwks")

@@ -192,6 +192,89 @@ async def test_crit_header_not_understood_is_rejected(setup: Setup, rsa_key: RSA
         await setup.validator.verify(token)
 
 
+def _sign_raw(key: RSAKey, header_segment: str, payload_segment: str) -> str:
+    """A compact JWS over exactly these segments, signed by hand (RS256)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    private = key.private_key
+    assert isinstance(private, rsa.RSAPrivateKey)
+    signing_input = f"{header_segment}.{payload_segment}"
+    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def _respell_last_char(segment: str) -> str:
+    """The same bytes with non-canonical trailing bits: lenient decoders accept it."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    assert len(segment) % 4 in (2, 3)  # there are unused bits to flip
+    return segment[:-1] + alphabet[alphabet.index(segment[-1]) ^ 1]
+
+
+async def test_one_token_has_one_spelling(setup: Setup, rsa_key: RSAKey) -> None:
+    # Every cache key is a hash of the token text: a second spelling of a verified token
+    # (padding, stray characters, other trailing bits) must not verify as well.
+    token = sign(rsa_key)
+    await setup.validator.verify(token)
+    header, payload, signature = token.split(".")
+    variants = [
+        f"{header}.{payload}.{signature}==",
+        f"{header}.{payload}.{signature[:10]}\n{signature[10:]}",
+        f"{header}=.{payload}.{signature}",
+        f"{header}.{payload}.{signature.replace('-', '+').replace('_', '/')}",
+    ]
+    if len(signature) % 4 in (2, 3):
+        variants.append(f"{header}.{payload}.{_respell_last_char(signature)}")
+    if len(payload) % 4 in (2, 3):
+        variants.append(f"{header}.{_respell_last_char(payload)}.{signature}")
+    for variant in variants:
+        assert variant != token
+        with pytest.raises(InvalidJwt):
+            await setup.validator.verify(variant)
+
+
+@pytest.mark.parametrize(
+    ("header", "payload", "reason"),
+    [
+        ({"alg": "RS256", "kid": "k1", "b64": False, "crit": ["b64"]}, None, "b64"),
+        ({"alg": "RS256", "kid": "k1"}, b"[1, 2]", "payload is not a JSON object"),
+        ({"alg": "RS256", "kid": "k1"}, b"\xff\xfe{}", "payload is not a JSON object"),
+        ({"alg": "RS256", "kid": "k1", "kid2": 1, "crit": "kid2"}, None, "malformed JWS"),
+    ],
+)
+async def test_signed_but_not_a_jwt_we_accept(
+    setup: Setup,
+    rsa_key: RSAKey,
+    header: dict[str, object],
+    payload: bytes | None,
+    reason: str,
+) -> None:
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
+    body = payload if payload is not None else json.dumps(claims).encode()
+    token = _sign_raw(rsa_key, b64url(json.dumps(header).encode()), b64url(body))
+    with pytest.raises(InvalidJwt, match=reason):
+        await setup.validator.verify(token)
+
+
+async def test_only_three_segments(setup: Setup, rsa_key: RSAKey) -> None:
+    token = sign(rsa_key)
+    for wrong in (token + ".extra", token.rsplit(".", 1)[0], token.replace(".", "..", 1)):
+        with pytest.raises(InvalidJwt):
+            await setup.validator.verify(wrong)
+
+
+async def test_a_key_published_for_encryption_does_not_verify(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    public = rsa_key.as_dict(private=False)
+    router.get(JWKS_URL).respond(200, json={"keys": [{**public, "use": "enc"}]})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        validator = Setup(router, clock, client).validator
+        # The store leaves it out; joserfc's key check (use "sig") would refuse it too.
+        with pytest.raises(InvalidJwt, match="no key for kid"):
+            await validator.verify(sign(rsa_key))
+
+
 async def test_unknown_kid_triggers_one_bounded_refetch(
     setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
 ) -> None:
