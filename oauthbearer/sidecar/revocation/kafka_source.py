@@ -20,6 +20,9 @@ Design, and why:
   skipped); nothing a record contains can stop the thread.
 * **Lag** (records not yet read, summed over partitions) is kept in :attr:`lag` for the
   ``oauthbearer_sidecar_revocation_consumer_lag`` gauge.
+* **Partitions added later** (``kafka-topics --alter --partitions``) are found by looking
+  at the topic's metadata every ``partition_refresh_interval`` seconds and are read from
+  their beginning: everything in a new partition was written after it was added.
 
 Example (needs a broker, so shown rather than run)::
 
@@ -35,10 +38,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     OFFSET_END,
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
@@ -60,7 +64,23 @@ Deliver = Callable[[list[Event]], None]
 _BATCH = 500
 _POLL_S = 0.1
 _METADATA_TIMEOUT_S = 5.0
-_RETRY_S = 1.0
+
+
+class EventConsumer(Protocol):
+    """The part of confluent-kafka's ``Consumer`` this module uses (a seam for tests)."""
+
+    def list_topics(self, topic: str, timeout: float) -> Any: ...
+    def offsets_for_times(
+        self, partitions: list[TopicPartition], timeout: float
+    ) -> list[TopicPartition]: ...
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float = ..., cached: bool = ...
+    ) -> tuple[int, int]: ...
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
+    def consume(self, num_messages: int, timeout: float) -> Sequence[Any]: ...
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
+    def close(self) -> None: ...
 
 
 def consumer_config(
@@ -128,6 +148,9 @@ class KafkaEventSource:
         deliver: Deliver,
         on_caught_up: Callable[[], None] = lambda: None,
         clock: Clock = time.time,
+        retry_interval: float = 1.0,
+        partition_refresh_interval: float = 30.0,
+        consumer_factory: Callable[[dict[str, Any]], EventConsumer] = Consumer,
     ) -> None:
         self._config = config
         self.topic = topic
@@ -135,6 +158,9 @@ class KafkaEventSource:
         self._deliver = deliver
         self._on_caught_up = on_caught_up
         self._clock = clock
+        self._retry_interval = retry_interval
+        self._partition_refresh_interval = partition_refresh_interval
+        self._consumer_factory = consumer_factory
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._positions: dict[int, int] = {}
@@ -146,7 +172,7 @@ class KafkaEventSource:
 
     def start(self) -> None:
         """Create the consumer (configuration errors raise here) and start the thread."""
-        consumer = Consumer(self._config)
+        consumer = self._consumer_factory(self._config)
         self._thread = threading.Thread(
             target=self._run, args=(consumer,), name="oauthbearer-revocation", daemon=True
         )
@@ -161,7 +187,7 @@ class KafkaEventSource:
 
     # -- the thread -------------------------------------------------------------------
 
-    def _run(self, consumer: Consumer) -> None:
+    def _run(self, consumer: EventConsumer) -> None:
         try:
             if self._assign(consumer):
                 self._consume(consumer)
@@ -173,7 +199,7 @@ class KafkaEventSource:
         finally:
             consumer.close()
 
-    def _assign(self, consumer: Consumer) -> bool:
+    def _assign(self, consumer: EventConsumer) -> bool:
         while not self._stop.is_set():
             try:
                 partitions = self._partitions(consumer)
@@ -196,9 +222,9 @@ class KafkaEventSource:
                 logger.warning(
                     "revocation events: cannot assign %s yet (%s); retrying",
                     self.topic,
-                    exc.args[0].name() if exc.args else type(exc).__name__,
+                    _reason(exc),
                 )
-                self._stop.wait(_RETRY_S)
+                self._stop.wait(self._retry_interval)
                 continue
             logger.info(
                 "revocation events: reading %s, %d partitions, replaying %g s",
@@ -210,16 +236,20 @@ class KafkaEventSource:
             return True
         return False
 
-    def _partitions(self, consumer: Consumer) -> list[int]:
+    def _partitions(self, consumer: EventConsumer) -> list[int]:
         metadata = consumer.list_topics(self.topic, timeout=_METADATA_TIMEOUT_S)
         topic = metadata.topics.get(self.topic)
         if topic is None or topic.error is not None or not topic.partitions:
             raise KafkaException(topic.error if topic is not None else "unknown topic")
         return sorted(topic.partitions)
 
-    def _consume(self, consumer: Consumer) -> None:
+    def _consume(self, consumer: EventConsumer) -> None:
         last_lag = 0.0
+        last_refresh = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - last_refresh >= self._partition_refresh_interval:
+                self._add_new_partitions(consumer)
+                last_refresh = time.monotonic()
             messages = consumer.consume(_BATCH, _POLL_S)
             events: list[Event] = []
             for message in messages:
@@ -247,7 +277,30 @@ class KafkaEventSource:
                 last_lag = now
             self._check_caught_up()
 
-    def _sync_positions(self, consumer: Consumer) -> None:
+    def _add_new_partitions(self, consumer: EventConsumer) -> None:
+        try:
+            added = [p for p in self._partitions(consumer) if p not in self._positions]
+            if not added:
+                return
+            consumer.incremental_assign(
+                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in added]
+            )
+        except KafkaException as exc:
+            logger.warning(
+                "revocation events: cannot look for new partitions of %s (%s)",
+                self.topic,
+                _reason(exc),
+            )
+            return
+        for partition in added:
+            self._positions[partition] = 0
+        logger.info(
+            "revocation events: %s grew; reading new partitions %s from their beginning",
+            self.topic,
+            ", ".join(map(str, added)),
+        )
+
+    def _sync_positions(self, consumer: EventConsumer) -> None:
         # The next fetch offset also steps over records never delivered (transaction
         # markers), which "last offset + 1" would wait for forever.
         assigned = [TopicPartition(self.topic, p) for p in self._targets]
@@ -255,7 +308,7 @@ class KafkaEventSource:
             if tp.offset >= 0:
                 self._positions[tp.partition] = max(self._positions.get(tp.partition, 0), tp.offset)
 
-    def _update_lag(self, consumer: Consumer) -> None:
+    def _update_lag(self, consumer: EventConsumer) -> None:
         lag = 0
         for partition, position in self._positions.items():
             # cached=True: the high watermark from the last fetch response, no request.
@@ -272,3 +325,10 @@ class KafkaEventSource:
         if all(self._positions.get(p, 0) >= high for p, high in self._targets.items()):
             self.caught_up = True
             self._on_caught_up()
+
+
+def _reason(exc: KafkaException) -> str:
+    """A KafkaError's name (``UNKNOWN_TOPIC_OR_PART``), or the text we raised it with."""
+    error = exc.args[0] if exc.args else None
+    name = getattr(error, "name", None)
+    return str(name()) if callable(name) else str(error or type(exc).__name__)
