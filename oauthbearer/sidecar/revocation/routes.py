@@ -51,7 +51,7 @@ __all__ = ["EventRoutes"]
 
 _JSON = "application/json"
 _CHALLENGE = 'Basic realm="oauthbearer-events", charset="UTF-8"'
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # as every answer of ours
 
 
 def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

@@ -10,7 +10,7 @@ import pytest
 from oauthbearer.cli import build_parser, main
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.cli import describe
-from oauthbearer.sidecar.settings import FILE_VARIABLES, VARIABLES, SidecarSettings
+from oauthbearer.sidecar.settings import FILE_VARIABLES, VARIABLES, SidecarSettings, Variable
 
 SIDECAR_DIR = Path(__file__).resolve().parents[3] / "oauthbearer" / "sidecar"
 JWKS = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks"}
@@ -139,3 +139,18 @@ def test_check_sidecar_command(
     monkeypatch.setenv("OAUTHBEARER_CALLERS", "broker:fake-secret")
     assert main(["check", "--sidecar"]) == 0
     assert "sidecar: listening on 127.0.0.1:8080" in capsys.readouterr().out
+
+
+_MINIMAL = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks", "OAUTHBEARER_CALLERS": "b:x"}
+
+
+@pytest.mark.parametrize("variable", [v for v in VARIABLES if v.default], ids=lambda v: v.name)
+def test_documented_default_is_the_default_in_effect(variable: Variable) -> None:
+    # VARIABLES states defaults for --help and env.example; the settings take theirs from
+    # the dataclass fields. Setting a variable to its documented default must change
+    # nothing, and (for numbers) setting it to something else must change something.
+    unset = SidecarSettings.from_env(_MINIMAL)
+    assert SidecarSettings.from_env({**_MINIMAL, variable.name: variable.default}) == unset
+    if variable.default.isdigit():
+        other = str(int(variable.default) + 1)
+        assert SidecarSettings.from_env({**_MINIMAL, variable.name: other}) != unset

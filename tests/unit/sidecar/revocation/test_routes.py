@@ -101,6 +101,11 @@ async def test_urlsafe_basic_is_accepted(harness: Harness) -> None:
     auth = basic(EVENT_ID, EVENT_SECRET, urlsafe=True)
     response = await post(harness, "/revocations", {"sub": "x"}, authorization=auth)
     assert response.status_code == 200
+    # Never cached by anything between us and the caller, as the introspection answers.
+    assert (response.headers["cache-control"], response.headers["pragma"]) == (
+        "no-store",
+        "no-cache",
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,6 +130,7 @@ async def test_malformed_is_400_and_changes_nothing(
     response = await post(harness, path, None, raw=raw)
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_request"}
+    assert response.headers["pragma"] == "no-cache"
     assert store_size(harness) == 0
     assert harness.sidecar.revocations.store.seen_ids == 0
 
