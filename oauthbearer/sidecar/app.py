@@ -49,7 +49,7 @@ from starlette.routing import Route
 from oauthbearer import __version__
 from oauthbearer._secret import fingerprint
 from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
-from oauthbearer.sidecar.cache import ResultCache
+from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge, IntrospectionFastPath
 from oauthbearer.sidecar.introspector import Introspector
@@ -287,8 +287,14 @@ class Sidecar:
             self.metrics.request("invalid_request", "none")
             self._log(caller, None, "invalid_request", "none", started, str(exc))
             return _error(400, "invalid_request")
+        key = token_key(token)
         try:
-            outcome = await self.limits.call(caller, token, self.introspector.introspect, token)
+            # A hit is answered before the caller's limit: it costs no upstream capacity.
+            outcome = self.introspector.lookup(key)
+            if outcome is None:
+                outcome = await self.limits.call(
+                    caller, token, self.introspector.decide, token, key
+                )
         except UpstreamUnavailable as exc:
             self.metrics.request("unavailable", "upstream")
             self._log(caller, token, "unavailable", "upstream", started, str(exc))

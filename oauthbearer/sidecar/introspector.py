@@ -91,21 +91,34 @@ class Introspector:
     async def introspect(self, token: str) -> Outcome:
         """The outcome for ``token``; raises ``UpstreamUnavailable`` when undecidable."""
         key = token_key(token)
+        cached = self.lookup(key)
+        return cached if cached is not None else await self.decide(token, key)
+
+    def lookup(self, key: bytes) -> Outcome | None:
+        """The cached outcome for a :func:`token_key`, or None: no I/O, no await.
+
+        The sidecar answers hits this way before any per-caller limit: a hit costs no
+        upstream capacity, so a caller at its cap still gets its cached tokens answered.
+        """
         cached = self.cache.get(key)
-        if cached is not None:
-            # Revocations are checked on every hit as well as on fresh decisions. iat and
-            # jti are not kept on the cached Verdict (two more fields per entry would push
-            # bench/memory.py past its 64 MiB for 100,000 entries): a principal's
-            # revocation evicts its entries through the cache's sub index, and this check,
-            # free while nothing is revoked and one dict lookup per hit otherwise, reads
-            # iat/jti from the rendered answer only for a principal that has a watermark
-            # (or when jtis are denied, or principals are matched on a claim other than
-            # sub).
-            if self._revocations is not None and cached.active:
-                reason = self._revocations.denies(key, cached)
-                if reason is not None:
-                    return Outcome(Verdict.inactive(cached.source), "cache", reason)
-            return Outcome(cached, "cache")
+        if cached is None:
+            return None
+        # Revocations are checked on every hit as well as on fresh decisions. iat and
+        # jti are not kept on the cached Verdict (two more fields per entry would push
+        # bench/memory.py past its 64 MiB for 100,000 entries): a principal's
+        # revocation evicts its entries through the cache's sub index, and this check,
+        # free while nothing is revoked and one dict lookup per hit otherwise, reads
+        # iat/jti from the rendered answer only for a principal that has a watermark
+        # (or when jtis are denied, or principals are matched on a claim other than
+        # sub).
+        if self._revocations is not None and cached.active:
+            reason = self._revocations.denies(key, cached)
+            if reason is not None:
+                return Outcome(Verdict.inactive(cached.source), "cache", reason)
+        return Outcome(cached, "cache")
+
+    async def decide(self, token: str, key: bytes) -> Outcome:
+        """Judge a token not in the cache (``key`` is its :func:`token_key`), and cache it."""
         jws = self._jwt.parse(token) if self._jwt is not None else None
         if jws is not None:
             # Local verification calls no upstream, so single flight protects nothing

@@ -8,9 +8,11 @@ that queue and every other broker's logins time out (503) behind it.
 So each caller (an authenticated id; anonymous callers share one) may have at most
 ``max_inflight`` distinct tokens being introspected. What is counted is upstream work, as
 single flight does it: a request for a token already in progress (for any caller) joins
-it without taking a slot, so a herd of clients sharing one token costs one slot. A cache
-hit and a locally verified JWT never suspend, so they hold a slot for no time at all: in
-practice the cap counts distinct tokens waiting on the upstream or on a JWKS refetch.
+it without taking a slot, so a herd of clients sharing one token costs one slot. Cache
+hits never reach this module (the sidecar answers them first, so a caller at its cap still
+gets its cached tokens answered), and a locally verified JWT never suspends, so it holds a
+slot for no time at all: in practice the cap counts distinct tokens waiting on the upstream
+or on a JWKS refetch.
 Beyond the cap a request waits for one of *its caller's* slots — at most ``max_queued``
 of them, at most ``wait_timeout`` seconds — so a reconnection herd from one broker is
 smoothed rather than refused. Past that, the

@@ -119,6 +119,34 @@ async def test_cache_hits_are_never_limited(rsa_key: RSAKey) -> None:
     assert {r.status_code for r in hits} == {200}
 
 
+async def test_a_caller_at_its_cap_still_gets_its_cached_tokens(rsa_key: RSAKey) -> None:
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    gate = asyncio.Event()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        if form_token(request).startswith("held"):
+            await gate.wait()  # holds this caller's only slot until the test opens it
+        return httpx.Response(200, json=active_claims())
+
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).mock(side_effect=upstream)
+    settings = make_settings(callers=Secret(CALLERS), caller_max_inflight=1, caller_max_queued=0)
+    async with running(settings, router, FakeClock()) as h:
+        assert (await h.introspect("cached-token", authorization=GREEDY)).status_code == 200
+        held = asyncio.create_task(h.introspect("held-token", authorization=GREEDY))
+        for _ in range(1000):  # event-loop turns until the held call has taken the slot
+            if h.sidecar.limits.inflight("greedy"):
+                break
+            await asyncio.sleep(0)
+        assert h.sidecar.limits.inflight("greedy") == 1
+        hit = await h.introspect("cached-token", authorization=GREEDY)
+        refused = await h.introspect("new-token", authorization=GREEDY)
+        gate.set()
+        assert (await held).status_code == 200
+    assert (hit.status_code, hit.json()["active"]) == (200, True)
+    assert refused.status_code == 429  # new upstream work is what the cap refuses
+
+
 async def test_zero_turns_the_limit_off(rsa_key: RSAKey) -> None:
     router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
     seen = _world(router, rsa_key, delay=0.02)
