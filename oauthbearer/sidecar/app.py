@@ -65,6 +65,7 @@ from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.jwt_validator import JwtValidator
+from oauthbearer.verify.transport import async_transport
 from oauthbearer.verify.upstream import UpstreamIntrospector
 
 __all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "Sidecar", "create_app"]
@@ -197,13 +198,20 @@ class Sidecar:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         owned: httpx.AsyncClient | None = None
         if self.http_client is None:
+            # As many kept alive as may be open: httpcore 1.0 closes an idle connection
+            # whenever the pool holds more than max_keepalive_connections in total (busy
+            # ones included), so a smaller keep-alive bound turns a busy pool into a
+            # connect/close cycle per upstream call.
+            pool_size = self.settings.upstream_max_concurrency + 4  # + the JWKS fetches
+            limits = httpx.Limits(
+                max_connections=pool_size, max_keepalive_connections=pool_size
+            )
             owned = httpx.AsyncClient(
                 timeout=self.settings.upstream_timeout,
-                limits=httpx.Limits(
-                    max_connections=self.settings.upstream_max_concurrency + 4,
-                    max_keepalive_connections=self.settings.upstream_max_concurrency,
+                # httpcore on plain asyncio streams (see oauthbearer/verify/transport.py)
+                transport=async_transport(
+                    limits=limits, verify=_tls_context(self.settings.ca_file)
                 ),
-                verify=_tls_context(self.settings.ca_file),
                 # Never follow redirects: a 3xx from the IdP is an error to report, and
                 # following it could send our Authorization header elsewhere.
                 follow_redirects=False,

@@ -1,0 +1,162 @@
+"""An httpx transport whose connections are plain asyncio streams (no anyio layer).
+
+httpcore reaches the network through anyio on asyncio. Under load against a slow upstream
+(bench scenario 5), py-spy showed the sidecar CPU-bound at ~3.6 ms per upstream call,
+most of it in that layer: before and after every request the connection pool asks each
+idle connection ``get_extra_info("is_readable")``, and anyio answers by building its
+table of extra attributes afresh and polling the socket, for every connection, on every
+request. httpcore lets a network backend be plugged in (``AsyncNetworkBackend``);
+:class:`AsyncioBackend` is one built on ``asyncio.open_connection``, where "is the idle
+connection readable?" is a look at the stream's own EOF flag: the event loop has already
+read whatever the peer sent.
+
+Everything above the sockets — HTTP/1.1, pooling, keep-alive, TLS settings, timeouts and
+httpx's exception mapping — stays httpx's and httpcore's; :func:`async_transport` builds a
+standard ``httpx.AsyncHTTPTransport`` and gives its pool this backend.
+
+Example:
+    >>> import httpx
+    >>> client = httpx.AsyncClient(transport=async_transport(limits=httpx.Limits()))
+    >>> type(client._transport).__name__
+    'AsyncHTTPTransport'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+__all__ = ["AsyncioBackend", "AsyncioStream", "async_transport"]
+
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One TCP (optionally TLS) connection as an asyncio reader/writer pair."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:  # RuntimeError: writing to a closed transport
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        # Not awaiting wait_closed(): a TLS shutdown waits for the peer's close_notify,
+        # and a pool dropping an expired connection has no reason to wait for that.
+        self._writer.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Asked of idle keep-alive connections only: anything the peer did since the
+            # last response (closed, or sent stray bytes) makes the connection unusable.
+            return self._reader.at_eof() or self._writer.is_closing() or self._buffered()
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info in ("ssl_object", "socket"):
+            return self._writer.get_extra_info(info)
+        return None
+
+    def _buffered(self) -> bool:
+        # StreamReader keeps unread bytes in _buffer; there is no public accessor.
+        return bool(getattr(self._reader, "_buffer", b""))
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend on asyncio streams (TCP only: no Unix sockets here)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        local = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(host, port, local_addr=local)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        sock: socket.socket | None = writer.get_extra_info("socket")
+        if sock is not None:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        return AsyncioStream(reader, writer)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used by oauthbearer")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def async_transport(
+    *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True
+) -> httpx.AsyncHTTPTransport:
+    """An ``httpx.AsyncHTTPTransport`` (HTTP/1.1, no proxy) on :class:`AsyncioBackend`."""
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+    ssl_context = httpx.create_ssl_context(verify=verify)
+    # httpx builds its pool without a network_backend parameter; this is the same pool
+    # with ours. Proxies are not configurable for the sidecar, so the pool is the plain one.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        http1=True,
+        http2=False,
+        network_backend=AsyncioBackend(),
+    )
+    return transport
