@@ -203,9 +203,7 @@ class Sidecar:
             # ones included), so a smaller keep-alive bound turns a busy pool into a
             # connect/close cycle per upstream call.
             pool_size = self.settings.upstream_max_concurrency + 4  # + the JWKS fetches
-            limits = httpx.Limits(
-                max_connections=pool_size, max_keepalive_connections=pool_size
-            )
+            limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
             owned = httpx.AsyncClient(
                 timeout=self.settings.upstream_timeout,
                 # httpcore on plain asyncio streams (see oauthbearer/verify/transport.py)
