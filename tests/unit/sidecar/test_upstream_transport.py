@@ -9,8 +9,11 @@ sidecar calling an HTTPS upstream through the client its lifespan builds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +135,75 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(plain: Upstrea
         # check this request would fail with "server disconnected".
         assert (await client.post(plain.url, content=b"token=2")).status_code == 200
     assert plain.connections == 2
+
+
+class ClosingServer:
+    """A blocking server on its own thread: answers, then closes the first connection."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.first_closed = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.connections += 1
+                with conn:
+                    while self._answer(conn) and self.connections > 1:
+                        pass
+                if self.connections == 1:
+                    self.first_closed.set()
+
+    @staticmethod
+    def _answer(conn: socket.socket) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return False
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                (
+                    line.split(b":")[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                b"0",
+            )
+        )
+        while len(body) < length:
+            body += conn.recv(4096)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(ANSWER)}\r\n\r\n".encode()
+            + ANSWER
+        )
+        return True
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+async def test_a_close_the_event_loop_has_not_seen_yet_is_detected() -> None:
+    # The restarted-IdP case: the peer's FIN is in the kernel, but this event loop has
+    # not polled since (it was busy), so the stream itself does not know yet.
+    server = ClosingServer()
+    url = f"http://127.0.0.1:{server.port}/jwks"
+    try:
+        async with httpx.AsyncClient(transport=async_transport(limits=LIMITS)) as client:
+            assert (await client.post(url, content=b"token=1")).status_code == 200
+            assert server.first_closed.wait(5)  # blocks the loop: the FIN stays unread
+            assert (await client.post(url, content=b"token=2")).status_code == 200
+    finally:
+        server.close()
+    assert server.connections == 2
 
 
 async def test_tls_with_the_configured_ca(tls: Upstream, ca: trustme.CA) -> None:
