@@ -1,7 +1,7 @@
 """Async token verifiers: local JWT/JWKS, or RFC 7662 introspection (our sidecar or any).
 
-Both answer the same question — is this token good, *judged at time* ``at`` with
-``leeway`` seconds of tolerance? — and return :class:`VerifiedClaims` or raise
+Both answer the same question — is this token good, *judged at time* ``at``, its ``exp``
+with ``leeway`` seconds of tolerance? — and return :class:`VerifiedClaims` or raise
 :class:`~oauthbearer.errors.TokenRejected` (the token is bad) or
 :class:`~oauthbearer.errors.UpstreamUnavailable` (no verdict: retry, do not drop).
 
@@ -60,17 +60,6 @@ _judged_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "oauthbearer_trustchain_judged_at", default=None
 )
 
-# InvalidJwt's messages (oauthbearer.verify.jwt_validator) mapped to stable reason words.
-_REASONS = (
-    ("expired", "expired"),
-    ("signature", "signature"),
-    ("no key for kid", "signature"),
-    ("issuer", "issuer"),
-    ("audience", "audience"),
-    ("nbf", "not_yet_valid"),
-    ("iat", "not_yet_valid"),
-)
-
 
 class Verifier(Protocol):
     """What :func:`~oauthbearer.trustchain.records.verify_record_async` and the middleware use."""
@@ -78,7 +67,10 @@ class Verifier(Protocol):
     async def verify(
         self, token: str, *, at: float | None = None, leeway: float | None = None
     ) -> VerifiedClaims:
-        """Claims of ``token`` judged at ``at`` (epoch seconds; None: now)."""
+        """Claims of ``token`` judged at ``at`` (epoch seconds; None: now).
+
+        ``leeway`` is the tolerance on ``exp`` (None: the verifier's clock skew).
+        """
         ...
 
     async def aclose(self) -> None:
@@ -139,27 +131,21 @@ class JwksVerifier:
         )
         self._refresh_interval = refresh_interval
         self._loaded_at: float | None = None
-        # One validator per leeway (JwtValidator's skew is fixed); they share the keys.
-        self._validators: dict[float, JwtValidator] = {}
+        # nbf/iat always get clock_skew; a call's leeway (clock skew + a record's grace)
+        # applies to exp alone.
+        self._validator = JwtValidator(
+            self._store,
+            algorithms=self._algorithms,
+            clock=self._now,
+            issuer=self._issuer,
+            audiences=self._audiences,
+            typ=self._typ,
+            clock_skew=clock_skew,
+        )
 
     def _now(self) -> float:
         at = _judged_at.get()
         return self._clock() if at is None else at
-
-    def _validator(self, leeway: float) -> JwtValidator:
-        validator = self._validators.get(leeway)
-        if validator is None:
-            validator = JwtValidator(
-                self._store,
-                algorithms=self._algorithms,
-                clock=self._now,
-                issuer=self._issuer,
-                audiences=self._audiences,
-                typ=self._typ,
-                clock_skew=leeway,
-            )
-            self._validators[leeway] = validator
-        return validator
 
     async def _keep_keys_fresh(self) -> None:
         now = self._clock()
@@ -175,7 +161,11 @@ class JwksVerifier:
     async def verify(
         self, token: str, *, at: float | None = None, leeway: float | None = None
     ) -> VerifiedClaims:
-        """Claims of a JWT whose signature, ``iss``, ``aud``, ``exp``/``nbf``/``iat`` pass."""
+        """Claims of a JWT whose signature, ``iss``, ``aud``, ``exp``/``nbf``/``iat`` pass.
+
+        ``leeway`` (default: ``clock_skew``) is the tolerance on ``exp``; ``nbf`` and
+        ``iat`` always get ``clock_skew``, so a record's grace cannot loosen them.
+        """
         label = fingerprint(token)
         if not JwtValidator.looks_like_jwt(token):
             raise TokenRejected(
@@ -186,9 +176,9 @@ class JwksVerifier:
         await self._keep_keys_fresh()
         reset = _judged_at.set(at)
         try:
-            claims = await self._validator(self._skew if leeway is None else leeway).verify(token)
+            claims = await self._validator.verify(token, exp_leeway=leeway)
         except InvalidJwt as exc:
-            raise TokenRejected(_reason(str(exc)), str(exc), fingerprint=label) from None
+            raise TokenRejected(exc.reason, str(exc), fingerprint=label) from None
         finally:
             _judged_at.reset(reset)
         return VerifiedClaims(claims, token=token)
@@ -196,13 +186,6 @@ class JwksVerifier:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-
-def _reason(message: str) -> str:
-    for needle, reason in _REASONS:
-        if needle in message:
-            return reason
-    return "malformed"
 
 
 def _number(value: object) -> float | None:

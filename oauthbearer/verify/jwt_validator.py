@@ -49,7 +49,17 @@ _OKP_CURVES = {"EdDSA": ("Ed25519", "Ed448"), "Ed25519": ("Ed25519",)}
 
 
 class InvalidJwt(Exception):
-    """The token is not a valid JWT for us; the message is a reason fit for logs."""
+    """The token is not a valid JWT for us; the message is a reason fit for logs.
+
+    ``reason`` is a stable word for programs (metrics, the trust chain's rejections):
+    ``malformed``, ``signature``, ``expired``, ``not_yet_valid``, ``issuer`` or
+    ``audience``. The message may quote the token's header (a ``kid``), never its
+    reason word.
+    """
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
@@ -159,10 +169,13 @@ class JwtValidator:
         """True for three dot-separated segments whose first decodes to a JSON object."""
         return JwtValidator.parse(token) is not None
 
-    async def verify(self, token: str | CompactJws) -> dict[str, Any]:
+    async def verify(
+        self, token: str | CompactJws, *, exp_leeway: float | None = None
+    ) -> dict[str, Any]:
         """The verified claims of ``token``; raises :class:`InvalidJwt` otherwise.
 
-        ``token`` may be what :meth:`parse` returned for it. Raises
+        ``token`` may be what :meth:`parse` returned for it. ``exp_leeway`` replaces the
+        clock skew for ``exp`` alone (a grace period must not loosen ``nbf``/``iat``). Raises
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
         and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
         """
@@ -194,13 +207,13 @@ class JwtValidator:
             if refetched:
                 candidates = [k for k in self._store.keys_for(kid) if _key_fits(k, alg)]
         if not candidates:
-            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}")
+            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}", "signature")
 
         self._check_signature(segments, header, alg, candidates)
         claims = _b64json(segments[1])
         if not isinstance(claims, dict):
             raise InvalidJwt("payload is not a JSON object")
-        self._check_claims(claims)
+        self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)
         return claims
 
     def _check_signature(
@@ -226,27 +239,27 @@ class JwtValidator:
                 continue
             if model.verify(signing_input, signature, key):
                 return
-        raise InvalidJwt("signature does not verify")
+        raise InvalidJwt("signature does not verify", "signature")
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
+    def _check_claims(self, claims: dict[str, Any], exp_leeway: float) -> None:
         now = self._clock()
         exp = _number(claims.get("exp"))
         if exp is None:
             raise InvalidJwt("exp missing or not a number")
-        if now >= exp + self._skew:
-            raise InvalidJwt("expired")
+        if now >= exp + exp_leeway:
+            raise InvalidJwt("expired", "expired")
         if "nbf" in claims:
             nbf = _number(claims["nbf"])
             if nbf is None or nbf > now + self._skew:
-                raise InvalidJwt("not yet valid (nbf)")
+                raise InvalidJwt("not yet valid (nbf)", "not_yet_valid")
         if "iat" in claims:
             iat = _number(claims["iat"])
             if iat is None or iat > now + self._skew:
-                raise InvalidJwt("issued in the future (iat)")
+                raise InvalidJwt("issued in the future (iat)", "not_yet_valid")
         if self._issuer is not None and claims.get("iss") != self._issuer:
-            raise InvalidJwt("issuer mismatch")
+            raise InvalidJwt("issuer mismatch", "issuer")
         if self._audiences:
             aud = claims.get("aud")
             values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
             if not any(isinstance(a, str) and a in self._audiences for a in values):
-                raise InvalidJwt("audience mismatch")
+                raise InvalidJwt("audience mismatch", "audience")

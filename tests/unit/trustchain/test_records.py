@@ -7,6 +7,7 @@ import pytest
 import respx
 from aiokafka.structs import ConsumerRecord
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, Message
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from oauthbearer.errors import ConfigurationError, TokenMissing, TokenRejected, UpstreamUnavailable
@@ -102,6 +103,33 @@ def test_expiry_is_judged_at_the_record_timestamp_plus_grace(
     # And judged at now, the same record is refused even with the larger grace.
     with pytest.raises(TokenRejected, match="before now"):
         verify_record(late, blocking, clock=clock, grace=900, judge_at="now")
+
+
+def test_grace_stretches_exp_only_never_nbf_or_iat(
+    sign: Signer, blocking: BlockingVerifier, clock: FakeClock
+) -> None:
+    # A token whose nbf/iat lie 10 minutes after the record was produced is not made
+    # acceptable by a 15-minute grace: grace is about late consumption of an expiring
+    # token, not about tokens from the future (clock skew, 30 s, is all they get).
+    not_yet = record(sign(nbf=int(NOW + 600)))
+    issued_later = record(sign(iat=NOW + 600, exp_in=3600))
+    for early in (not_yet, issued_later):
+        with pytest.raises(TokenRejected) as info:
+            verify_record(early, blocking, clock=clock, grace=900)
+        assert info.value.reason == "not_yet_valid"
+    # Within the clock skew they pass, grace or not.
+    assert verify_record(record(sign(nbf=int(NOW + 20))), blocking, clock=clock)["sub"] == "alice"
+
+
+def test_the_reason_comes_from_the_check_not_from_words_in_the_token(
+    key: RSAKey, blocking: BlockingVerifier, clock: FakeClock
+) -> None:
+    # The kid is the token's own text; "expired" in it must not make the reason "expired".
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "iat": int(NOW), "exp": int(NOW) + 60}
+    token = jwt.encode({"alg": "RS256", "kid": "expired-and-issuer-audience"}, claims, key)
+    with pytest.raises(TokenRejected) as info:
+        verify_record(record(token), blocking, clock=clock)
+    assert info.value.reason == "signature"  # no such key in the JWKS
 
 
 def test_record_without_timestamp_is_judged_at_now_never_skipped(
