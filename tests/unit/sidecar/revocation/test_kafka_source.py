@@ -296,28 +296,41 @@ def test_partitions_added_later_are_read_from_their_beginning(
     assert consumer.assigned == [[(0, 0)]]  # the original assignment was left alone
 
 
-class _Flag(logging.Handler):
+class LogLines(logging.Handler):
+    """The revocation logger's messages, captured at the logger itself.
+
+    Not caplog: other tests configure the package's JSON logging, which stops propagation
+    to the root logger that caplog listens on.
+    """
+
     def __init__(self) -> None:
-        super().__init__()
-        self.raised = threading.Event()
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.arrived = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.raised.set()
+        self.lines.append(record.getMessage())
+        self.arrived.set()
+
+
+@pytest.fixture
+def revocation_log() -> Iterator[LogLines]:
+    logger = logging.getLogger("oauthbearer.sidecar.revocation")
+    lines, level = LogLines(), logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(lines)
+    logger.setLevel(level)
 
 
 def test_a_topic_created_after_start_is_waited_for(
-    received: Received, sources: list[KafkaEventSource], caplog: pytest.LogCaptureFixture
+    received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
 ) -> None:
     consumer = FakeConsumer(partitions=1, topic_exists=False)
-    caplog.set_level(logging.WARNING, "oauthbearer.sidecar.revocation")
-    flag = _Flag()
-    logging.getLogger("oauthbearer.sidecar.revocation").addHandler(flag)
-    try:
-        source = start(consumer, received, sources, retry_interval=0.01)
-        assert flag.raised.wait(WAIT_S)  # the source found no topic at least once
-    finally:
-        logging.getLogger("oauthbearer.sidecar.revocation").removeHandler(flag)
-    assert "cannot assign identity-events yet (unknown topic)" in caplog.text
+    source = start(consumer, received, sources, retry_interval=0.01)
+    assert revocation_log.arrived.wait(WAIT_S)  # the source found no topic at least once
+    assert "cannot assign identity-events yet (unknown topic)" in revocation_log.lines[0]
     assert not source.caught_up
 
     consumer.append(0, NOW, logout("u-1", NOW))
@@ -328,14 +341,13 @@ def test_a_topic_created_after_start_is_waited_for(
 
 
 def test_a_failing_consumer_ends_the_thread_logged_and_closed(
-    received: Received, sources: list[KafkaEventSource], caplog: pytest.LogCaptureFixture
+    received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
 ) -> None:
     consumer = FakeConsumer(partitions=1)
     consumer.fail_consume = KafkaException(KafkaError(KafkaError._TRANSPORT))
-    caplog.set_level(logging.ERROR, "oauthbearer.sidecar.revocation")
     start(consumer, received, sources)
     assert consumer.closed.wait(WAIT_S)
-    assert "revocation event consumer stopped: KafkaException" in caplog.text
+    assert "revocation event consumer stopped: KafkaException" in revocation_log.lines
 
 
 def test_stop_closes_the_consumer(received: Received, sources: list[KafkaEventSource]) -> None:
