@@ -136,6 +136,7 @@ class Sidecar:
                 min_refetch_interval=settings.jwks_min_refetch_interval,
                 timeout=settings.upstream_timeout,
                 observe=self.metrics.jwks_refresh,
+                on_keys_removed=self._keys_removed,
             )
             jwt = JwtValidator(
                 self.jwks,
@@ -317,6 +318,16 @@ class Sidecar:
         self.metrics.request(result, outcome.source)
         self._log(caller, token, result, outcome.source, started, outcome.reason, verdict.sub)
         return 200, [], render_milliseconds(verdict.body) if ms else verdict.body
+
+    def _keys_removed(self, kids: list[str | None]) -> None:
+        # A withdrawn key may be a compromised one: nothing verified with it is served
+        # from the cache any more (the tokens are judged again, against the new keys).
+        evicted = self.cache.evict_source("jwks")
+        logger.warning(
+            "JWKS no longer holds key(s) %s: dropped %d cached JWT verdicts",
+            ", ".join(repr(kid) for kid in kids),
+            evicted,
+        )
 
     def _log(
         self,

@@ -229,6 +229,18 @@ class ResultCache:
                 evicted += 1
         return evicted
 
+    def evict_source(self, source: str) -> int:
+        """Drop every cached positive verdict that ``source`` gave (e.g. ``"jwks"``).
+
+        One pass over the cache: for rare events (a signing key withdrawn), not per
+        request. The ``sub`` index keeps the dropped keys until its next pruning, as it
+        does for expired ones.
+        """
+        kept = {k: v for k, v in self._positive.items() if v[1].source != source}
+        evicted = len(self._positive) - len(kept)
+        self._positive = kept
+        return evicted
+
     def clear(self) -> None:
         self._positive.clear()
         if self._negative is not None:

@@ -60,8 +60,12 @@ class JwksStore:
         min_refetch_interval: float = 10.0,
         timeout: float = 3.0,
         observe: Observer | None = None,
+        on_keys_removed: Callable[[list[str | None]], None] | None = None,
     ) -> None:
         self.url = url
+        # Called (with the kids) when a refresh drops a key or changes the key behind a
+        # kid: whatever was verified with it must not outlive it (the sidecar's cache).
+        self._on_keys_removed = on_keys_removed
         self._client = client
         self._clock = clock
         self._refresh_interval = refresh_interval
@@ -108,8 +112,11 @@ class JwksStore:
                 continue
             kid = raw.get("kid") if isinstance(raw.get("kid"), str) else None
             keys.setdefault(kid, []).append(key)
-        self._keys = keys
+        previous, self._keys = self._keys, keys
         self.loaded = True
+        removed = _removed(previous, keys)
+        if removed and self._on_keys_removed is not None:
+            self._on_keys_removed(removed)
         return sum(len(v) for v in keys.values())
 
     async def refresh(self) -> None:
@@ -172,3 +179,11 @@ class JwksStore:
                 logger.warning("JWKS refresh failed, keeping previous keys: %s", exc)
                 delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
             await asyncio.sleep(delay)
+
+
+def _removed(
+    before: dict[str | None, list[jwk.Key]], after: dict[str | None, list[jwk.Key]]
+) -> list[str | None]:
+    """Kids of keys in ``before`` that ``after`` no longer holds (compared by thumbprint)."""
+    kept = {key.thumbprint() for keys in after.values() for key in keys}
+    return [kid for kid, keys in before.items() if any(k.thumbprint() not in kept for k in keys)]

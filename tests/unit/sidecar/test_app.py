@@ -355,6 +355,30 @@ async def test_cache_hit_serves_without_upstream_until_ttl(
     assert route.call_count == 2
 
 
+async def test_a_withdrawn_signing_key_takes_its_cached_verdicts_with_it(
+    harness: Harness, rsa_key: RSAKey, rsa_key2: RSAKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "oauthbearer.sidecar")
+    harness.router.post(UPSTREAM_URL).respond(500)  # JWTs never go upstream
+    old, new = sign(rsa_key), sign(rsa_key2)
+    assert (await harness.introspect(old)).json()["active"] is True  # verified, cached
+    assert len(harness.sidecar.cache) == 1
+
+    # The IdP rotates: k1 is gone from its JWKS (perhaps compromised), k2 is in.
+    harness.router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key2))
+    await harness.sidecar.jwks.refresh()
+
+    assert len(harness.sidecar.cache) == 0  # not served until its TTL: judged again
+    assert (await harness.introspect(old)).json() == {"active": False}
+    assert (await harness.introspect(new)).json()["active"] is True
+    assert "JWKS no longer holds key(s) 'k1': dropped 1 cached JWT verdicts" in caplog.text
+
+    # A refresh that withdraws nothing leaves the cache alone.
+    await harness.sidecar.jwks.refresh()
+    assert (await harness.introspect(new)).json()["active"] is True
+    assert harness.sidecar.cache.hits >= 1
+
+
 async def test_revocation_visible_after_cache_ttl(harness: Harness, clock: FakeClock) -> None:
     harness.router.post(UPSTREAM_URL).mock(
         side_effect=[

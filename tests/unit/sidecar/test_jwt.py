@@ -356,3 +356,19 @@ def test_looks_like_jwt() -> None:
     assert JwtValidator.looks_like_jwt(unsigned_jwt({"alg": "RS256"}, {}, b"s"))
     assert not JwtValidator.looks_like_jwt("a.b.c")
     assert not JwtValidator.looks_like_jwt("opaque+token/==")
+
+
+def test_jwks_reports_keys_withdrawn_or_replaced_under_the_same_kid(
+    rsa_key: RSAKey, rsa_key2: RSAKey, ec_key: ECKey
+) -> None:
+    removed: list[list[str | None]] = []
+    store = JwksStore(JWKS_URL, client=None, clock=FakeClock(), on_keys_removed=removed.append)
+    store.load(jwks_of(rsa_key, ec_key))
+    store.load(jwks_of(rsa_key, ec_key, rsa_key2))  # a key added: nothing withdrawn
+    assert removed == []  # (and the first load withdrew nothing either)
+    store.load(jwks_of(rsa_key2, ec_key))
+    assert removed == [["k1"]]
+    # Another key published under a kid we already had: what the old one signed must go.
+    impostor = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
+    store.load(jwks_of(impostor, ec_key))
+    assert removed == [["k1"], ["k2"]]
