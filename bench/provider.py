@@ -84,8 +84,11 @@ def _many_clients(work: Path, cycles: int) -> dict[str, Any]:
             time.sleep(0.05)
         elapsed = time.monotonic() - start
     finally:
-        fetches = provider.fetch_count
+        # Clients first: librdkafka may call oauth_cb from its own thread, so a refresh
+        # can land between reading the count and destroying the clients (one run counted
+        # 3 fetches for 4 distinct tokens served that way).
         producers.clear()
+        fetches = provider.fetch_count
         provider.close()
         idp.stop()
     # Every fetch is a refresh cycle's one token; more fetches than distinct tokens handed
