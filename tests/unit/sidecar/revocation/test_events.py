@@ -205,3 +205,37 @@ def test_malformed_messages_never_quote_the_payload() -> None:
     with pytest.raises(MalformedEvent) as info:
         parse_fusionauth(b'{"event": "fake-secret-in-payload"')
     assert "fake-secret" not in str(info.value)
+
+
+# SnuK87/keycloak-kafka (the most used Keycloak -> Kafka listener) publishes
+# ObjectMapper.writeValueAsString(event) of Keycloak's own classes: every bean property,
+# nulls included, "id" as the event id (org.keycloak.events.Event has no "uid").
+SNUK87_LOGOUT = (
+    b'{"id":"6b8f0c52-0c7a-4a63-9e2e-1d3b7f5a2c11","time":1795459200123,"type":"LOGOUT",'
+    b'"realmId":"kafka","clientId":"account-console","userId":"9f4e2d1c-user",'
+    b'"sessionId":"0ad1b6a3-63a4-4a5b-8a4f-9b0c2d1e3f40","ipAddress":"10.0.0.7",'
+    b'"error":null,"details":{"redirect_uri":"https://app.example/"}}'
+)
+SNUK87_ADMIN_DELETE = (
+    b'{"id":"f2a9e1d0-admin","time":1795459200456,"realmId":"kafka",'
+    b'"authDetails":{"realmId":"master","clientId":"admin-cli","userId":"admin-id",'
+    b'"ipAddress":"10.0.0.8"},"resourceType":"USER","operationType":"DELETE",'
+    b'"resourcePath":"users/9f4e2d1c-user","representation":null,"error":null,'
+    b'"details":null}'
+)
+
+
+def test_keycloak_events_as_the_kafka_listener_serialises_them() -> None:
+    logout = parse_record(SNUK87_LOGOUT)
+    assert (logout.type, logout.principal, logout.at, logout.event_id) == (
+        "LOGOUT",
+        "9f4e2d1c-user",
+        1795459200.123,
+        "keycloak:6b8f0c52-0c7a-4a63-9e2e-1d3b7f5a2c11",
+    )
+    deleted = parse_record(SNUK87_ADMIN_DELETE)
+    assert (deleted.type, deleted.principal, deleted.event_id) == (
+        "admin.DELETE",
+        "9f4e2d1c-user",
+        "keycloak:f2a9e1d0-admin",
+    )
