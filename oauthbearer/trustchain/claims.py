@@ -40,5 +40,24 @@ class VerifiedClaims(dict[str, Any]):
         sub = self.get("sub")
         return sub if isinstance(sub, str) else None
 
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The granted scopes: ``scope`` (a space-separated string, RFC 9068 §2.2.3, or a
+        list) or, failing that, ``scp`` (Azure AD and Okta's list).
+
+        Example:
+            >>> sorted(VerifiedClaims({"scope": "orders:read orders:write"}, token="t").scopes)
+            ['orders:read', 'orders:write']
+            >>> VerifiedClaims({"scp": ["orders:read"]}, token="t").scopes
+            frozenset({'orders:read'})
+        """
+        for name in ("scope", "scp"):
+            value = self.get(name)
+            if isinstance(value, str):
+                return frozenset(value.split())
+            if isinstance(value, list):
+                return frozenset(v for v in value if isinstance(v, str) and v)
+        return frozenset()
+
     def __repr__(self) -> str:
         return f"VerifiedClaims({dict.__repr__(self)}, fingerprint={self.fingerprint!r})"

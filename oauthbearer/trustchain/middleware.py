@@ -10,6 +10,9 @@ Answers follow RFC 6750 §3:
 * not a single ``Bearer`` credential → 400 ``error="invalid_request"``;
 * a token that fails verification → 401 ``error="invalid_token"`` with a short
   ``error_description`` (the reason, never the token);
+* a valid token without every one of ``required_scopes`` → 403 ``error="insufficient_scope"``
+  with the ``scope`` it needs (§3.1: "The resource server SHOULD respond with the HTTP 403
+  (Forbidden) status code and MAY include the "scope" attribute");
 * a verifier with no verdict (JWKS or introspection down) → 503, not a 401: the token
   may be fine.
 
@@ -65,6 +68,8 @@ class BearerTokenMiddleware:
     """Let a request through only with a valid bearer token; ``exempt`` paths skip it.
 
     ``leeway`` (seconds) overrides the verifier's clock skew; judging is always at now.
+    ``required_scopes``: scopes every request must carry (finer checks per endpoint read
+    ``claims_of(request).scopes``).
     """
 
     def __init__(
@@ -75,8 +80,13 @@ class BearerTokenMiddleware:
         realm: str = "api",
         exempt: Collection[str] = (),
         leeway: float | None = None,
+        required_scopes: Collection[str] = (),
     ) -> None:
         self.app = app
+        bad = [s for s in required_scopes if not s or _UNSAFE.search(s) or " " in s]
+        if bad:
+            raise ValueError(f"required_scopes: not scope tokens (RFC 6749 §3.3): {bad!r}")
+        self._required = frozenset(required_scopes)
         self._verifier = verifier
         self._realm = _UNSAFE.sub("", realm)
         self._exempt = frozenset(exempt)
@@ -106,6 +116,21 @@ class BearerTokenMiddleware:
             logger.warning("bearer token not verifiable now: %s", exc)
             await self._refuse(scope, receive, send, 503, None, None)
             return
+        missing = self._required - claims.scopes
+        if missing:
+            logger.info(
+                "bearer token %s lacks scope(s) %s", claims.fingerprint, " ".join(sorted(missing))
+            )
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                403,
+                "insufficient_scope",
+                None,
+                " ".join(sorted(self._required)),
+            )
+            return
         scope.setdefault("state", {})[_STATE_KEY] = claims
         await self.app(scope, receive, send)
 
@@ -117,6 +142,7 @@ class BearerTokenMiddleware:
         status: int,
         error: str | None,
         description: str | None,
+        needed_scope: str | None = None,
     ) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
@@ -132,6 +158,8 @@ class BearerTokenMiddleware:
             challenge += f', error="{error}"'
         if description:
             challenge += f', error_description="{_UNSAFE.sub("", description)[:200]}"'
+        if needed_scope:
+            challenge += f', scope="{needed_scope}"'
         body = {"error": error or "unauthorized"}
         if description:
             body["error_description"] = description

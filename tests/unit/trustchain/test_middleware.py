@@ -103,3 +103,49 @@ async def test_exempt_path_needs_no_token(verifier: JwksVerifier) -> None:
     async with client(verifier) as c:
         response = await c.get("/healthz")
     assert response.status_code == 200
+
+
+def scoped_client(verifier: JwksVerifier, *required: str) -> httpx.AsyncClient:
+    app = Starlette(routes=[Route("/whoami", whoami)])
+    app.add_middleware(
+        BearerTokenMiddleware, verifier=verifier, realm="orders", required_scopes=required
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders")
+
+
+@pytest.mark.parametrize(
+    "granted",
+    [
+        {"scope": "orders:read orders:write"},
+        {"scope": ["orders:write", "orders:read"]},
+        {"scp": ["orders:read", "orders:write", "x"]},
+    ],
+)
+async def test_required_scopes_present_pass(
+    sign: Signer, verifier: JwksVerifier, granted: dict[str, object]
+) -> None:
+    async with scoped_client(verifier, "orders:read", "orders:write") as c:
+        response = await c.get("/whoami", headers={"Authorization": f"Bearer {sign(**granted)}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("granted", [{"scope": "orders:read"}, {}, {"scope": 7}])
+async def test_missing_scope_is_403_insufficient_scope(
+    sign: Signer, verifier: JwksVerifier, granted: dict[str, object]
+) -> None:
+    token = sign(**granted)
+    async with scoped_client(verifier, "orders:write", "orders:read") as c:
+        response = await c.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403  # RFC 6750 §3.1: valid, but not enough
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="orders", error="insufficient_scope", scope="orders:read orders:write"'
+    )
+    assert response.json() == {"error": "insufficient_scope"}
+    assert token not in response.text
+
+
+def test_required_scopes_must_be_scope_tokens(verifier: JwksVerifier) -> None:
+    app = Starlette()
+    for bad in (["two words"], ['quote"'], [""]):
+        with pytest.raises(ValueError, match="required_scopes"):
+            BearerTokenMiddleware(app, verifier=verifier, required_scopes=bad)
