@@ -65,7 +65,7 @@ from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.jwt_validator import JwtValidator
-from oauthbearer.verify.transport import async_transport
+from oauthbearer.verify.transport import async_transport, proxies_in_environment
 from oauthbearer.verify.upstream import UpstreamIntrospector
 
 __all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "Sidecar", "create_app"]
@@ -199,22 +199,7 @@ class Sidecar:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         owned: httpx.AsyncClient | None = None
         if self.http_client is None:
-            # As many kept alive as may be open: httpcore 1.0 closes an idle connection
-            # whenever the pool holds more than max_keepalive_connections in total (busy
-            # ones included), so a smaller keep-alive bound turns a busy pool into a
-            # connect/close cycle per upstream call.
-            pool_size = self.settings.upstream_max_concurrency + 4  # + the JWKS fetches
-            limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-            owned = httpx.AsyncClient(
-                timeout=self.settings.upstream_timeout,
-                # httpcore on plain asyncio streams (see oauthbearer/verify/transport.py)
-                transport=async_transport(
-                    limits=limits, verify=_tls_context(self.settings.ca_file)
-                ),
-                # Never follow redirects: a 3xx from the IdP is an error to report, and
-                # following it could send our Authorization header elsewhere.
-                follow_redirects=False,
-            )
+            owned = _upstream_client(self.settings)
             self._bind(owned)
         refresher: asyncio.Task[None] | None = None
         if self.jwks is not None:
@@ -386,6 +371,29 @@ class Sidecar:
 
     async def openapi(self, _request: Request) -> Response:
         return JSONResponse(openapi_document(events=self.settings.event_callers is not None))
+
+
+def _upstream_client(settings: SidecarSettings) -> httpx.AsyncClient:
+    """The HTTP client for the upstream introspection endpoint and the JWKS."""
+    # As many kept alive as may be open: httpcore 1.0 closes an idle connection whenever
+    # the pool holds more than max_keepalive_connections in total (busy ones included), so
+    # a smaller keep-alive bound turns a busy pool into a connect/close cycle per call.
+    pool_size = settings.upstream_max_concurrency + 4  # + the JWKS fetches
+    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+    tls = _tls_context(settings.ca_file)
+    # Never follow redirects: a 3xx from the IdP is an error to report, and following it
+    # could send our Authorization header elsewhere.
+    if proxies_in_environment():
+        # Only httpx's default transport honours HTTP(S)_PROXY and NO_PROXY.
+        return httpx.AsyncClient(
+            timeout=settings.upstream_timeout, limits=limits, verify=tls, follow_redirects=False
+        )
+    # httpcore on plain asyncio streams: see oauthbearer/verify/transport.py.
+    return httpx.AsyncClient(
+        timeout=settings.upstream_timeout,
+        transport=async_transport(limits=limits, verify=tls),
+        follow_redirects=False,
+    )
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

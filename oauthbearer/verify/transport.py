@@ -23,10 +23,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import os
 import select
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpcore
@@ -157,6 +158,26 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def proxies_in_environment(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``HTTP(S)_PROXY``/``ALL_PROXY`` is set (either case), as httpx reads them.
+
+    A client given its own transport ignores those variables (httpx mounts environment
+    proxies only for its default transport), so the sidecar keeps httpx's default
+    transport when they are set.
+
+    Example:
+        >>> proxies_in_environment({"https_proxy": "http://proxy:3128"})
+        True
+        >>> proxies_in_environment({"NO_PROXY": "*"})
+        False
+    """
+    env = os.environ if environ is None else environ
+    return any(env.get(name) or env.get(name.lower()) for name in _PROXY_VARIABLES)
 
 
 def async_transport(

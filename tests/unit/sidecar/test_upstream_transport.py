@@ -44,6 +44,7 @@ class Upstream:
     close_after_response: bool = False
     silent: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    request_lines: list[bytes] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -54,6 +55,7 @@ class Upstream:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.request_lines.append(head.split(b"\r\n", 1)[0])
                 length = 0
                 for line in head.decode("latin-1").split("\r\n")[1:]:
                     name, _, value = line.partition(":")
@@ -274,3 +276,34 @@ async def test_the_sidecar_calls_an_https_upstream_with_its_ca_file(
     assert response.status_code == 200
     assert response.json()["active"] is True
     assert tls.requests == 1
+
+
+async def test_the_sidecar_honours_http_proxy_from_the_environment(
+    plain: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The "proxy" is the test upstream itself: an HTTP proxy receives the request with
+    # the absolute URL as its target, which our server happily answers. The upstream's
+    # own name does not even resolve: only the proxy can have reached it.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{plain.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = SidecarSettings.from_env(
+        {
+            "OAUTH_INTROSPECT_SERVER": "upstream.invalid:8443",
+            "OAUTH_INTROSPECT_ENDPOINT": "/introspect",
+            "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
+            "OAUTH_WITH_SSL": "false",
+            "OAUTHBEARER_CALLERS": "broker:fake-broker-secret",
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        asgi = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=asgi, base_url="http://sidecar") as client:
+            response = await client.post(
+                "/oauth2/introspect",
+                data={"token": "an-opaque-token"},
+                auth=("broker", "fake-broker-secret"),
+            )
+    assert response.json()["active"] is True
+    assert plain.request_lines == [b"POST http://upstream.invalid:8443/introspect HTTP/1.1"]
