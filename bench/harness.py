@@ -26,6 +26,7 @@ from tests.support.idp import Idp, _make_clients
 from tests.support.ports import free_port, wait_for_port
 
 CALLER_ID, CALLER_SECRET = "bench-broker", "fake-bench-caller-secret"
+ROUNDS = 3  # alternating rounds of scenarios 1 and 3
 CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
 
 
@@ -40,6 +41,12 @@ def _sidecar(env: dict[str, str]) -> tuple[Proc, str]:
     proc = Proc(pinned("1", [str(VENV_BIN / "oauthbearer"), "serve"]), env)
     wait_for_port(port, START_TIMEOUT_S)
     return proc, f"http://127.0.0.1:{port}"
+
+
+def _median_round(runs: list[load.LoadResult]) -> dict[str, Any]:
+    """The round with the median req/s, whole (its own p50/p99), plus every round's req/s."""
+    median = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+    return {**median.as_dict(), "rounds_rps": [r.rps for r in runs]}
 
 
 def _pin_all_threads(pid: int, cores: str) -> None:
@@ -73,29 +80,15 @@ def run(quick: bool) -> dict[str, Any]:
         opaque = idp.fetch_token("opaque")["access_token"]
         opaque_file = _one_token_file(work, "opaque.txt", opaque)
 
-        # 1. ceiling: same stack, fixed bytes
+        # 1 + 3: the ceiling and the sidecar's cache hit, measured in alternating rounds
+        # (ceiling, hit, ceiling, hit, ...) and reported by their median round: these
+        # machines drift by tens of percent within a minute, and a drift must not fall
+        # on one side of the ratio only. The sidecar has the real upstream and a JWKS of
+        # the bench's own key (scenario 4 uses it too).
         port = free_port()
-        procs.append(uvicorn_server("bench.ceiling:app", port))
-        url = f"http://127.0.0.1:{port}/oauth2/introspect"
-        load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up
-        results["ceiling"] = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds).as_dict()
-        procs.pop().stop()
-
-        # 2. peer: the authorization server's own introspection endpoint, same token.
-        # Pinned (all its threads) to the server core, so it gets what the sidecar gets.
-        _pin_all_threads(idp.pid, "1")
-        load.wrk(
-            idp.introspection_url, opaque_file, auth=idp.authorization("introspector"), seconds=1
-        )
-        results["peer"] = load.wrk(
-            idp.introspection_url,
-            opaque_file,
-            auth=idp.authorization("introspector"),
-            seconds=seconds,
-        ).as_dict()
-        _pin_all_threads(idp.pid, "0,1")
-
-        # 3 + 4: a sidecar with the real upstream and a JWKS of the bench's own key
+        ceiling_server = uvicorn_server("bench.ceiling:app", port)
+        procs.append(ceiling_server)
+        ceiling_url = f"http://127.0.0.1:{port}/oauth2/introspect"
         pem, jwks = tokens.make_key(work)
         jwks_server = Proc(
             pinned(
@@ -116,10 +109,34 @@ def run(quick: bool) -> dict[str, Any]:
         )
         procs.append(sidecar)
         url = f"{base}/oauth2/introspect"
+        load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up
         load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up, fills the cache
-        hit = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds)
-        results["sidecar_cache_hit"] = hit.as_dict()
+        rounds: dict[str, list[load.LoadResult]] = {"ceiling": [], "hit": []}
+        for _ in range(ROUNDS):
+            rounds["ceiling"].append(
+                load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2)
+            )
+            rounds["hit"].append(load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2))
+        results["ceiling"] = _median_round(rounds["ceiling"])
+        results["sidecar_cache_hit"] = _median_round(rounds["hit"])
+        procs.remove(ceiling_server)
+        ceiling_server.stop()
 
+        # 2. peer: the authorization server's own introspection endpoint, same token.
+        # Pinned (all its threads) to the server core, so it gets what the sidecar gets.
+        _pin_all_threads(idp.pid, "1")
+        load.wrk(
+            idp.introspection_url, opaque_file, auth=idp.authorization("introspector"), seconds=1
+        )
+        results["peer"] = load.wrk(
+            idp.introspection_url,
+            opaque_file,
+            auth=idp.authorization("introspector"),
+            seconds=seconds,
+        ).as_dict()
+        _pin_all_threads(idp.pid, "0,1")
+
+        # 4. JWKS cold path, on the same sidecar
         warm = tokens.sign_tokens(pem, 2_000, work / "warm.txt")
         cold = tokens.sign_tokens(pem, cold_tokens, work / "cold.txt")
         load.wrk(url, warm, auth=CALLER_AUTH, seconds=1)
