@@ -118,6 +118,8 @@ def _socket_readable(sock: Any) -> bool:
         return True
     if fd < 0:
         return True
+    if not hasattr(select, "poll"):  # Windows: select() has no FD_SETSIZE limit there
+        return bool(select.select([fd], [], [], 0)[0])
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(0))
