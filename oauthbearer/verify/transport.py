@@ -15,9 +15,10 @@ standard ``httpx.AsyncHTTPTransport`` and gives its pool this backend.
 
 Example:
     >>> import httpx
-    >>> client = httpx.AsyncClient(transport=async_transport(limits=httpx.Limits()))
-    >>> type(client._transport).__name__
-    'AsyncHTTPTransport'
+    >>> transport = async_transport(limits=httpx.Limits(max_connections=8))
+    >>> client = httpx.AsyncClient(transport=transport)  # then use it as any httpx client
+    >>> isinstance(transport, httpx.AsyncHTTPTransport)
+    True
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "async_transport"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "async_transport", "proxies_in_environment"]
 
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
@@ -189,7 +190,8 @@ def async_transport(
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     ssl_context = httpx.create_ssl_context(verify=verify)
     # httpx builds its pool without a network_backend parameter; this is the same pool
-    # with ours. Proxies are not configurable for the sidecar, so the pool is the plain one.
+    # with ours. No proxy here: with HTTP(S)_PROXY set, callers keep httpx's default
+    # transport instead (see proxies_in_environment).
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=ssl_context,
         max_connections=limits.max_connections,
