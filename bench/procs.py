@@ -76,7 +76,7 @@ def uvicorn_server(app: str, port: int, env: Mapping[str, str] | None = None) ->
     argv += ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     # The server stack of `oauthbearer serve` (see oauthbearer.sidecar.cli.uvicorn_options),
     # so the ceiling and the sidecar differ only by the app.
-    argv += ["--http", "oauthbearer.sidecar.transport:CoalescingHttpToolsProtocol"]
+    argv += ["--http", "oauthbearer.sidecar.http_protocol:CoalescingHttpToolsProtocol"]
     argv += ["--no-proxy-headers", "--no-server-header"]
     proc = Proc(pinned(SERVER_CORE, argv), env)
     wait_for_port(port, START_TIMEOUT_S)

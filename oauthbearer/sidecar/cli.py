@@ -201,7 +201,7 @@ def uvicorn_options() -> dict[str, Any]:
 def _http_protocol() -> type[asyncio.Protocol] | str:
     """uvicorn's httptools protocol with one write per response, when httptools is there."""
     try:
-        from oauthbearer.sidecar.transport import CoalescingHttpToolsProtocol
+        from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol
     except ImportError:  # httptools missing: uvicorn's pure-Python h11 protocol
         return "auto"
     return CoalescingHttpToolsProtocol

@@ -10,7 +10,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from oauthbearer.sidecar.cli import uvicorn_options
-from oauthbearer.sidecar.transport import CoalescingHttpToolsProtocol, CoalescingTransport
+from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol, CoalescingTransport
 from tests.support.ports import free_port
 
 
