@@ -18,8 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -28,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from oauthbearer._jwt import unverified_claims
 from oauthbearer._secret import fingerprint
 from oauthbearer.client.sasl import is_bearer_token
 from oauthbearer.errors import TokenResponseError
@@ -134,7 +133,7 @@ def parse_token_response(
     ):
         raise TokenResponseError(f"{where} issued token_type {token_type!r}, not Bearer")
 
-    claims = _jwt_claims(access_token)
+    claims = unverified_claims(access_token)
     candidates: list[float] = []
     expires_in = payload.get("expires_in")
     if expires_in is not None:
@@ -202,17 +201,3 @@ def _number(value: object) -> float | None:
     if isinstance(value, int | float) and math.isfinite(value):
         return float(value)
     return None
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWS compact JWT, unverified; ``{}`` for anything else (opaque)."""
-    parts = token.split(".")
-    if len(parts) != 3:  # opaque, or a JWE (5 parts) we cannot read
-        return {}
-    segment = parts[1]
-    try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        claims = json.loads(raw)
-    except (binascii.Error, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}

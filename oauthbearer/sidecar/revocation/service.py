@@ -22,11 +22,9 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterable
 
+from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.revocation.events import Event
 from oauthbearer.sidecar.revocation.store import RevocationStore
@@ -107,14 +105,7 @@ class Revocations:
 def _jwt_exp(token: str) -> float | None:
     # Unverified on purpose: the exp only bounds how long the denial is kept. A forged
     # payload changes the token, hence its hash, so it cannot shorten another's denial.
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    exp = payload.get("exp") if isinstance(payload, dict) else None
+    exp = unverified_claims(token).get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         return None
     return float(exp)
