@@ -167,7 +167,8 @@ class JwksVerifier:
         ``iat`` always get ``clock_skew``, so a record's grace cannot loosen them.
         """
         label = fingerprint(token)
-        if not JwtValidator.looks_like_jwt(token):
+        jws = JwtValidator.parse(token)
+        if jws is None:
             raise TokenRejected(
                 "malformed",
                 "not a JWT (verify opaque tokens with IntrospectionVerifier)",
@@ -176,7 +177,7 @@ class JwksVerifier:
         await self._keep_keys_fresh()
         reset = _judged_at.set(at)
         try:
-            claims = await self._validator.verify(token, exp_leeway=leeway)
+            claims = await self._validator.verify(jws, exp_leeway=leeway)
         except InvalidJwt as exc:
             raise TokenRejected(exc.reason, str(exc), fingerprint=label) from None
         finally:
