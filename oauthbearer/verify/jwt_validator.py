@@ -18,8 +18,8 @@ What a token must pass, in order (any failure → inactive, with a reason for th
 
 Example:
     >>> v = JwtValidator(store=None, algorithms=("RS256",), clock=lambda: 0.0)
-    >>> v.looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), v.looks_like_jwt("opaque")
-    (True, False)
+    >>> v.parse("eyJhbGciOiJSUzI1NiJ9.e30.c2ln").header, v.parse("opaque")
+    ({'alg': 'RS256'}, None)
 """
 
 from __future__ import annotations
@@ -163,11 +163,6 @@ class JwtValidator:
             return None
         header = _b64json(segments[0])
         return CompactJws(segments, header) if isinstance(header, dict) else None
-
-    @staticmethod
-    def looks_like_jwt(token: str) -> bool:
-        """True for three dot-separated segments whose first decodes to a JSON object."""
-        return JwtValidator.parse(token) is not None
 
     async def verify(
         self, token: str | CompactJws, *, exp_leeway: float | None = None

@@ -352,10 +352,10 @@ def test_jwks_drops_symmetric_private_and_encryption_keys(rsa_key: RSAKey) -> No
     assert not store.keys_for("enc")
 
 
-def test_looks_like_jwt() -> None:
-    assert JwtValidator.looks_like_jwt(unsigned_jwt({"alg": "RS256"}, {}, b"s"))
-    assert not JwtValidator.looks_like_jwt("a.b.c")
-    assert not JwtValidator.looks_like_jwt("opaque+token/==")
+def test_parse_tells_a_jwt_from_anything_else() -> None:
+    assert JwtValidator.parse(unsigned_jwt({"alg": "RS256"}, {}, b"s")) is not None
+    assert JwtValidator.parse("a.b.c") is None
+    assert JwtValidator.parse("opaque+token/==") is None
 
 
 def test_jwks_reports_keys_withdrawn_or_replaced_under_the_same_kid(
