@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.settings import SidecarSettings
+from tests.support.asgi import asgi_client
 from tests.support.idp import JWT_RESOURCE, Idp
 from tests.support.tansu import Tansu
 
@@ -69,10 +70,8 @@ class Sidecar:
 @contextlib.asynccontextmanager
 async def sidecar(env: Mapping[str, str]) -> AsyncIterator[Sidecar]:
     app = create_app(SidecarSettings.from_env(env))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as client:
-            yield Sidecar(app, client)
+    async with asgi_client(app) as client:
+        yield Sidecar(app, client)
 
 
 def sidecar_env(idp: Idp, tansu: Tansu) -> dict[str, str]:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.settings import SidecarSettings
+from tests.support.asgi import asgi_client
 from tests.support.idp import JWT_RESOURCE, Idp, IdpFactory
 
 pytestmark = pytest.mark.integration
@@ -98,10 +99,8 @@ def sidecar_env(idp: Idp, *, upstream: bool = True, jwks: bool = True) -> dict[s
 async def sidecar(env: Mapping[str, str]) -> AsyncIterator[Sidecar]:
     clock = Clock()
     app = create_app(SidecarSettings.from_env(env), clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as client:
-            yield Sidecar(app, client, clock)
+    async with asgi_client(app) as client:
+        yield Sidecar(app, client, clock)
 
 
 def assert_active(body: dict[str, Any], sub: str) -> None:

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from oauthbearer._secret import Secret
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.settings import SidecarSettings
+from tests.support.asgi import asgi_client
 from tests.support.clock import NOW as NOW  # re-exported: tests import it from here
 from tests.support.clock import FakeClock as FakeClock
 
@@ -156,9 +157,7 @@ async def running(
 ) -> AsyncIterator[Harness]:
     upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
     app = create_app(settings, http_client=upstream_client, clock=clock)
-    async with app.router.lifespan_context(app):
-        # Errors must show as the 500 a broker would see, not be re-raised into the test.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as client:
-            yield Harness(app, client, router)
+    # Errors must show as the 500 a broker would see, not be re-raised into the test.
+    async with asgi_client(app, raise_app_exceptions=False) as client:
+        yield Harness(app, client, router)
     await upstream_client.aclose()

@@ -27,6 +27,7 @@ from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.verify.transport import async_transport
 from oauthbearer.verify.upstream import UpstreamIntrospector
+from tests.support.asgi import asgi_client
 from tests.support.ports import free_port
 
 ANSWER = json.dumps({"active": True, "sub": "orders", "exp": 4102444800}).encode()
@@ -249,30 +250,33 @@ async def test_upstream_introspector_over_tls(tls: Upstream, ca: trustme.CA) -> 
                 await refused.introspect("a-token")
 
 
+async def introspect_through_a_sidecar(upstream: str, **env: str) -> httpx.Response:
+    """One introspection by a sidecar whose lifespan builds its own upstream client."""
+    settings = SidecarSettings.from_env(
+        {
+            "OAUTH_INTROSPECT_SERVER": upstream,
+            "OAUTH_INTROSPECT_ENDPOINT": "/introspect",
+            "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
+            "OAUTHBEARER_CALLERS": "broker:fake-broker-secret",
+            **env,
+        }
+    )
+    async with asgi_client(create_app(settings)) as client:  # no http_client injected
+        return await client.post(
+            "/oauth2/introspect",
+            data={"token": "an-opaque-token"},
+            auth=("broker", "fake-broker-secret"),
+        )
+
+
 async def test_the_sidecar_calls_an_https_upstream_with_its_ca_file(
     tls: Upstream, ca: trustme.CA, tmp_path: Path
 ) -> None:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    settings = SidecarSettings.from_env(
-        {
-            "OAUTH_INTROSPECT_SERVER": f"localhost:{tls.port}",
-            "OAUTH_INTROSPECT_ENDPOINT": "/introspect",
-            "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
-            "OAUTH_WITH_SSL": "true",
-            "OAUTHBEARER_CA_FILE": str(ca_file),
-            "OAUTHBEARER_CALLERS": "broker:fake-broker-secret",
-        }
+    response = await introspect_through_a_sidecar(
+        f"localhost:{tls.port}", OAUTH_WITH_SSL="true", OAUTHBEARER_CA_FILE=str(ca_file)
     )
-    app = create_app(settings)  # no http_client: the lifespan builds the real one
-    async with app.router.lifespan_context(app):
-        asgi = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=asgi, base_url="http://sidecar") as client:
-            response = await client.post(
-                "/oauth2/introspect",
-                data={"token": "an-opaque-token"},
-                auth=("broker", "fake-broker-secret"),
-            )
     assert response.status_code == 200
     assert response.json()["active"] is True
     assert tls.requests == 1
@@ -287,23 +291,6 @@ async def test_the_sidecar_honours_http_proxy_from_the_environment(
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{plain.port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    settings = SidecarSettings.from_env(
-        {
-            "OAUTH_INTROSPECT_SERVER": "upstream.invalid:8443",
-            "OAUTH_INTROSPECT_ENDPOINT": "/introspect",
-            "OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl",
-            "OAUTH_WITH_SSL": "false",
-            "OAUTHBEARER_CALLERS": "broker:fake-broker-secret",
-        }
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        asgi = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=asgi, base_url="http://sidecar") as client:
-            response = await client.post(
-                "/oauth2/introspect",
-                data={"token": "an-opaque-token"},
-                auth=("broker", "fake-broker-secret"),
-            )
+    response = await introspect_through_a_sidecar("upstream.invalid:8443", OAUTH_WITH_SSL="false")
     assert response.json()["active"] is True
     assert plain.request_lines == [b"POST http://upstream.invalid:8443/introspect HTTP/1.1"]
