@@ -72,12 +72,8 @@ class Proc:
 
 
 def uvicorn_server(app: str, port: int, env: Mapping[str, str] | None = None) -> Proc:
-    argv = [str(VENV_BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
-    # The server stack of `oauthbearer serve` (see oauthbearer.sidecar.cli.uvicorn_options),
-    # so the ceiling and the sidecar differ only by the app.
-    argv += ["--http", "oauthbearer.sidecar.http_protocol:CoalescingHttpToolsProtocol"]
-    argv += ["--no-proxy-headers", "--no-server-header"]
+    # bench/serve.py: uvicorn with the settings of `oauthbearer serve` (uvicorn_options).
+    argv = [sys.executable, "-m", "bench.serve", app, str(port)]
     proc = Proc(pinned(SERVER_CORE, argv), env)
     wait_for_port(port, START_TIMEOUT_S)
     return proc
