@@ -9,8 +9,6 @@ event topic lives on the same OAuth-secured cluster as everything else.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,20 +31,11 @@ from tests.e2e.conftest import (
     topic_name,
     wait_until,
 )
+from tests.integration.test_revocation_kafka import fusionauth_event
 from tests.support.idp import Idp
 from tests.support.sasl_front import SaslFront
 
 pytestmark = pytest.mark.e2e
-
-
-def fusionauth_event(kind: str, event_id: str, user: str) -> bytes:
-    event = {
-        "type": kind,
-        "id": event_id,
-        "createInstant": int(time.time() * 1000),
-        "user": {"id": user},
-    }
-    return json.dumps({"event": event}).encode()
 
 
 def publish(front: SaslFront, idp: Idp, topic: str, *values: bytes) -> None:
@@ -78,7 +67,7 @@ def test_events_consumer_logs_in_with_our_oauth_cb_and_applies_revocations(
     judge = inprocess_sidecar(idp)  # what the front asks about every login
     front = front_for(judge, "strimzi", idp)
     topic = topic_name("identity-events")
-    publish(front, idp, topic, fusionauth_event("user.delete", "e-0", "someone-else"))
+    publish(front, idp, topic, fusionauth_event("user.delete", "e-0", user={"id": "someone-else"}))
 
     mark = front_mark(front)
     events: dict[str, Any] = {
@@ -93,7 +82,9 @@ def test_events_consumer_logs_in_with_our_oauth_cb_and_applies_revocations(
 
     opaque = idp.fetch_token("opaque")["access_token"]
     assert active(watched, opaque)  # judged upstream, now cached for a minute
-    publish(front, idp, topic, fusionauth_event("user.deactivate", "e-1", "kafka-opaque"))
+    publish(
+        front, idp, topic, fusionauth_event("user.deactivate", "e-1", user={"id": "kafka-opaque"})
+    )
     wait_until(lambda: not active(watched, opaque), 10, "the revocation read over OAUTHBEARER")
 
     # The consumer got in through the front with a token from our oauth_cb, as kafka-basic.
