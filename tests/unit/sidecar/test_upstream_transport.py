@@ -31,7 +31,21 @@ from tests.support.asgi import asgi_client
 from tests.support.ports import free_port
 
 ANSWER = json.dumps({"active": True, "sub": "orders", "exp": 4102444800}).encode()
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(ANSWER)}\r\n\r\n".encode()
+    + ANSWER
+)
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+
+
+def content_length(head: bytes) -> int:
+    """The Content-Length of a request head (0 when absent)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 @dataclass
@@ -57,20 +71,11 @@ class Upstream:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 self.request_lines.append(head.split(b"\r\n", 1)[0])
-                length = 0
-                for line in head.decode("latin-1").split("\r\n")[1:]:
-                    name, _, value = line.partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                await reader.readexactly(length)
+                await reader.readexactly(content_length(head))
                 self.requests += 1
                 if self.silent:
                     await asyncio.Event().wait()  # never answers
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(ANSWER)}\r\n\r\n".encode()
-                    + ANSWER
-                )
+                writer.write(RESPONSE)
                 await writer.drain()
                 if self.close_after_response:
                     break  # an idle keep-alive connection the server ends
@@ -171,23 +176,10 @@ class ClosingServer:
                 return False
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        length = int(
-            next(
-                (
-                    line.split(b":")[1]
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                ),
-                b"0",
-            )
-        )
+        length = content_length(head)
         while len(body) < length:
             body += conn.recv(4096)
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(ANSWER)}\r\n\r\n".encode()
-            + ANSWER
-        )
+        conn.sendall(RESPONSE)
         return True
 
     def close(self) -> None:
