@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -170,38 +171,29 @@ async def test_typ_checked_when_configured(setup: Setup, rsa_key: RSAKey) -> Non
         await strict.verify(sign(rsa_key, header={"typ": "JWT"}))
 
 
-async def test_crit_header_not_understood_is_rejected(setup: Setup, rsa_key: RSAKey) -> None:
-    # RFC 7515 §4.1.11: a critical extension we do not understand makes the JWS invalid.
-    # Signed by hand: joserfc itself refuses to produce such a token.
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    header = {"alg": "RS256", "kid": "k1", "crit": ["x-must-understand"], "x-must-understand": 1}
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
-    signing_input = unsigned_jwt(header, claims).rsplit(".", 1)[0]
-    private = rsa_key.private_key
-    assert isinstance(private, rsa.RSAPrivateKey)
-    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    token = f"{signing_input}.{b64url(signature)}"
-    without_crit = {k: v for k, v in header.items() if k != "crit"}
-    plain_input = unsigned_jwt(without_crit, claims).rsplit(".", 1)[0]
-    plain_sig = private.sign(plain_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    plain = f"{plain_input}.{b64url(plain_sig)}"
-    await setup.validator.verify(plain)  # the same token without crit verifies
-    with pytest.raises(InvalidJwt):
-        await setup.validator.verify(token)
-
-
-def _sign_raw(key: RSAKey, header_segment: str, payload_segment: str) -> str:
-    """A compact JWS over exactly these segments, signed by hand (RS256)."""
+def sign_by_hand(key: RSAKey, header: dict[str, Any], payload: bytes) -> str:
+    """A compact RS256 JWS of exactly this header and payload, signed without joserfc
+    (which refuses to produce some of the tokens these tests need)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     private = key.private_key
     assert isinstance(private, rsa.RSAPrivateKey)
-    signing_input = f"{header_segment}.{payload_segment}"
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(payload)}"
     signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
+
+
+async def test_crit_header_not_understood_is_rejected(setup: Setup, rsa_key: RSAKey) -> None:
+    # RFC 7515 §4.1.11: a critical extension we do not understand makes the JWS invalid.
+    header = {"alg": "RS256", "kid": "k1", "crit": ["x-must-understand"], "x-must-understand": 1}
+    claims = json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60})
+    token = sign_by_hand(rsa_key, header, claims.encode())
+    without_crit = {k: v for k, v in header.items() if k != "crit"}
+    plain = sign_by_hand(rsa_key, without_crit, claims.encode())
+    await setup.validator.verify(plain)  # the same token without crit verifies
+    with pytest.raises(InvalidJwt):
+        await setup.validator.verify(token)
 
 
 def _respell_last_char(segment: str) -> str:
@@ -251,7 +243,7 @@ async def test_signed_but_not_a_jwt_we_accept(
 ) -> None:
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
     body = payload if payload is not None else json.dumps(claims).encode()
-    token = _sign_raw(rsa_key, b64url(json.dumps(header).encode()), b64url(body))
+    token = sign_by_hand(rsa_key, header, body)
     with pytest.raises(InvalidJwt, match=reason):
         await setup.validator.verify(token)
 
