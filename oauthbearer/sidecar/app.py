@@ -34,10 +34,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -46,32 +45,39 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oauthbearer import __version__
 from oauthbearer._secret import fingerprint
 from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache, token_key
-from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge, IntrospectionFastPath
 from oauthbearer.sidecar.introspector import Introspector
 from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
+from oauthbearer.sidecar.openapi import INTROSPECT_MS_PATH, INTROSPECT_PATH, openapi_document
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
 from oauthbearer.sidecar.response import render_milliseconds
-from oauthbearer.sidecar.revocation.events import Event
 from oauthbearer.sidecar.revocation.routes import EventRoutes
 from oauthbearer.sidecar.revocation.service import Revocations
 from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
+from oauthbearer.sidecar.upstream_client import upstream_client
+from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.jwt_validator import JwtValidator
-from oauthbearer.verify.transport import async_transport, proxies_in_environment
 from oauthbearer.verify.upstream import UpstreamIntrospector
 
-__all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "Sidecar", "create_app"]
+if TYPE_CHECKING:
+    from oauthbearer.sidecar.revocation.replication import Replication
 
-INTROSPECT_PATH = "/oauth2/introspect"
-INTROSPECT_MS_PATH = "/oauth2/introspect/jairsjunior-ms"
+__all__ = [
+    "INTROSPECT_MS_PATH",
+    "INTROSPECT_PATH",
+    "Sidecar",
+    "create_app",
+    "openapi_document",
+]
+
 
 Clock = Callable[[], float]
 logger = logging.getLogger("oauthbearer.sidecar")
@@ -160,12 +166,19 @@ class Sidecar:
             self.cache,
             observe=self.metrics.revocation_event,
         )
-        # Not ready until the event topic's recent history is applied (see lifespan).
+        # Not ready until the topics' recent history is applied (see lifespan).
         self.revocations.replayed = settings.events_bootstrap_servers is None
-        self.events: Any = None  # KafkaEventSource, imported only when a topic is set
+        self.replication: Replication | None = None
+        if settings.events_bootstrap_servers is not None:
+            self.replication = _replication()(
+                settings,
+                self.revocations,
+                clock=clock,
+                observe_publish=self.metrics.revocation_published,
+            )
         self.metrics.watch_revocations(
             lambda: len(self.revocations.store),
-            lambda: self.events.lag if self.events is not None else 0,
+            lambda: self.replication.lag if self.replication is not None else 0,
         )
         self.introspector = Introspector(
             cache=self.cache,
@@ -199,19 +212,20 @@ class Sidecar:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         owned: httpx.AsyncClient | None = None
         if self.http_client is None:
-            owned = _upstream_client(self.settings)
+            owned = upstream_client(self.settings)
             self._bind(owned)
         refresher: asyncio.Task[None] | None = None
         if self.jwks is not None:
             refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
-        if self.settings.events_bootstrap_servers is not None:
-            self._start_events(asyncio.get_running_loop())
+        if self.replication is not None:
+            self.replication.start(asyncio.get_running_loop())
+        if self.settings.webhooks and self.settings.revocations_topic is None:
+            logger.warning(LOCAL_ONLY_WARNING)
         try:
             yield
         finally:
-            if self.events is not None:
-                await asyncio.to_thread(self.events.stop)
-                self.events = None
+            if self.replication is not None:
+                await self.replication.stop()
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -219,35 +233,6 @@ class Sidecar:
             if owned is not None:
                 await owned.aclose()
                 self.http_client = None
-
-    def _start_events(self, loop: asyncio.AbstractEventLoop) -> None:
-        # Imported here: confluent-kafka is loaded only by sidecars that read a topic.
-        from oauthbearer.sidecar.revocation.kafka_source import KafkaEventSource, consumer_config
-
-        revocations = self.revocations
-
-        def deliver(events: list[Event]) -> None:
-            # The consumer thread never touches the store or the cache: the loop applies.
-            loop.call_soon_threadsafe(revocations.apply_batch, events, "kafka")
-
-        def caught_up() -> None:
-            # Queued behind the last replayed batch, so "ready" means it was applied.
-            loop.call_soon_threadsafe(setattr, revocations, "replayed", True)
-
-        topic = self.settings.events_topic
-        if topic is None:
-            raise ConfigurationError(
-                "OAUTHBEARER_EVENTS_TOPIC", "is required with OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS"
-            )
-        self.events = KafkaEventSource(
-            consumer_config(self.settings),
-            topic,
-            replay_seconds=self.settings.revocation_max_token_lifetime + self.settings.clock_skew,
-            deliver=deliver,
-            on_caught_up=caught_up,
-            clock=self.clock,
-        )
-        self.events.start()
 
     # -- routes ---------------------------------------------------------------------
 
@@ -370,34 +355,20 @@ class Sidecar:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, _request: Request) -> Response:
-        return JSONResponse(openapi_document(events=self.settings.event_callers is not None))
+        return JSONResponse(openapi_document(events=self.settings.webhooks))
 
 
-def _upstream_client(settings: SidecarSettings) -> httpx.AsyncClient:
-    """The HTTP client for the upstream introspection endpoint and the JWKS."""
-    # As many kept alive as may be open: httpcore 1.0 closes an idle connection whenever
-    # the pool holds more than max_keepalive_connections in total (busy ones included), so
-    # a smaller keep-alive bound turns a busy pool into a connect/close cycle per call.
-    pool_size = settings.upstream_max_concurrency + 4  # + the JWKS fetches
-    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-    tls = _tls_context(settings.ca_file)
-    # Never follow redirects: a 3xx from the IdP is an error to report, and following it
-    # could send our Authorization header elsewhere.
-    if proxies_in_environment():
-        # Only httpx's default transport honours HTTP(S)_PROXY and NO_PROXY.
-        return httpx.AsyncClient(
-            timeout=settings.upstream_timeout, limits=limits, verify=tls, follow_redirects=False
-        )
-    # httpcore on plain asyncio streams: see oauthbearer/verify/transport.py.
-    return httpx.AsyncClient(
-        timeout=settings.upstream_timeout,
-        transport=async_transport(limits=limits, verify=tls),
-        follow_redirects=False,
-    )
-
-
-def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=ca_file)
+def _replication() -> type[Replication]:
+    # Imported here: confluent-kafka is loaded only by sidecars that use Kafka.
+    try:
+        from oauthbearer.sidecar.revocation.replication import Replication
+    except ImportError as exc:
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS",
+            f"needs the Kafka client ({exc.name} is missing): "
+            "pip install 'oauthbearer[sidecar,confluent]'",
+        ) from None
+    return Replication
 
 
 async def _server_error(_request: Request, exc: Exception) -> Response:
@@ -405,6 +376,29 @@ async def _server_error(_request: Request, exc: Exception) -> Response:
     logger.error("unexpected error: %s", type(exc).__name__)
     status, _, body = _error(500, "server_error")
     return Response(body, status, headers=_NO_STORE, media_type=_JSON)
+
+
+def _event_routes(sidecar: Sidecar) -> EventRoutes:
+    settings = sidecar.settings
+    # Their own credentials: an identity provider's webhook is not a broker.
+    callers = (
+        CallerAuthenticator(settings.event_callers, variable="OAUTHBEARER_EVENT_CALLERS")
+        if settings.event_callers is not None
+        else None
+    )
+    emitter = (
+        SharedSecretAuthenticator(settings.keycloak_emitter_secret)
+        if settings.keycloak_emitter_secret is not None
+        else None
+    )
+    publisher = sidecar.replication.publisher if sidecar.replication is not None else None
+    return EventRoutes(
+        sidecar.revocations,
+        callers,
+        emitter=emitter,
+        publisher=publisher,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
 
 def create_app(
@@ -427,14 +421,8 @@ def create_app(
         Route("/metrics", sidecar.metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", sidecar.openapi, methods=["GET"]),
     ]
-    if settings.event_callers is not None:
-        # Its own caller table: an identity provider's webhook is not a broker.
-        event_callers = CallerAuthenticator(
-            settings.event_callers, variable="OAUTHBEARER_EVENT_CALLERS"
-        )
-        routes += EventRoutes(
-            sidecar.revocations, event_callers, max_body_bytes=settings.max_body_bytes
-        ).routes()
+    if settings.webhooks:
+        routes += _event_routes(sidecar).routes()
     app = Starlette(
         routes=routes,
         lifespan=sidecar.lifespan,
@@ -452,229 +440,3 @@ def create_app(
     )
     app.state.sidecar = sidecar
     return app
-
-
-def openapi_document(*, events: bool = False) -> dict[str, Any]:
-    """The OpenAPI 3 description of the sidecar's HTTP API.
-
-    ``events`` adds the revocation routes, which exist only when
-    ``OAUTHBEARER_EVENT_CALLERS`` is set.
-
-    Example:
-        >>> sorted(set(openapi_document(events=True)["paths"]) - set(openapi_document()["paths"]))
-        ['/events/fusionauth', '/events/keycloak', '/revocations']
-    """
-    active_example = {
-        "active": True,
-        "sub": "orders-service",
-        "client_id": "orders-service",
-        "scope": "kafka",
-        "exp": 1767225600,
-        "iat": 1767222000,
-        "iss": "https://idp.example",
-        "aud": "urn:kafka",
-    }
-    introspection_response = {
-        "type": "object",
-        "required": ["active"],
-        "properties": {
-            "active": {"type": "boolean"},
-            "sub": {"type": "string", "minLength": 1},
-            "exp": {"type": "integer"},
-            "iat": {"type": "integer"},
-            "nbf": {"type": "integer"},
-            "scope": {"type": "string", "description": "space-separated"},
-            "client_id": {"type": "string"},
-            "username": {"type": "string"},
-            "token_type": {"type": "string"},
-            "iss": {"type": "string"},
-            "aud": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "jti": {"type": "string"},
-        },
-        "additionalProperties": True,
-    }
-    error = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string"}},
-    }
-
-    def operation(summary: str, ms: bool) -> dict[str, Any]:
-        return {
-            "summary": summary,
-            "security": [{"basic": []}, {"bearer": []}, {}],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["token"],
-                            "properties": {
-                                "token": {"type": "string"},
-                                "token_type_hint": {
-                                    "type": "string",
-                                    "description": "accepted and ignored",
-                                },
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": (
-                        "Active token (exp/iat in milliseconds)"
-                        if ms
-                        else 'Active token, or exactly {"active": false}'
-                    ),
-                    "content": {
-                        _JSON: {
-                            "schema": {"$ref": "#/components/schemas/IntrospectionResponse"},
-                            "examples": {
-                                "active": {"value": active_example},
-                                "inactive": {"value": {"active": False}},
-                            },
-                        }
-                    },
-                },
-                "400": {
-                    "description": "Malformed request (invalid_request)",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-                "401": {
-                    "description": "Caller not authenticated",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-                "413": {"description": "Request body too large"},
-                "429": {"description": "This caller has too many requests in progress; retry"},
-                "503": {"description": "Upstream introspection or JWKS unavailable; retry"},
-            },
-        }
-
-    revocation = {
-        "type": "object",
-        "description": 'Exactly one of sub, jti, token; "exp" bounds a jti/token denial',
-        "properties": {
-            "sub": {"type": "string", "minLength": 1},
-            "jti": {"type": "string", "minLength": 1},
-            "token": {"type": "string", "minLength": 1},
-            "exp": {"type": "number"},
-        },
-        "minProperties": 1,
-        "maxProperties": 2,
-        "additionalProperties": False,
-    }
-    outcomes = {
-        "type": "object",
-        "required": ["outcomes"],
-        "properties": {
-            "outcomes": {
-                "type": "array",
-                "items": {"enum": ["applied", "duplicate", "ignored"]},
-            }
-        },
-    }
-
-    def event_operation(summary: str) -> dict[str, Any]:
-        is_api = summary.startswith("Revoke")
-        body_schema: dict[str, Any] = (
-            {"$ref": "#/components/schemas/Revocation"}
-            if is_api
-            else {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
-        )
-        return {
-            "summary": summary,
-            "security": [{"eventBasic": []}],
-            "requestBody": {"required": True, "content": {_JSON: {"schema": body_schema}}},
-            "responses": {
-                "200": {
-                    "description": "Applied in memory (idempotent on the event id)",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EventOutcomes"}}},
-                },
-                "400": {
-                    "description": "Not JSON, or not an event of this family; nothing changed",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-                "401": {"description": "Caller not authenticated (WWW-Authenticate: Basic)"},
-                "413": {"description": "Request body too large"},
-            },
-        }
-
-    event_paths = {
-        "/events/keycloak": {
-            "post": event_operation(
-                "Keycloak event-emitter events (user and admin), one or an array"
-            )
-        },
-        "/events/fusionauth": {
-            "post": event_operation("FusionAuth webhook events, one or an array")
-        },
-        "/revocations": {"post": event_operation("Revoke a principal, a jti or a token")},
-    }
-
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "oauthbearer introspection sidecar",
-            "version": __version__,
-            "description": "RFC 7662 token introspection for Kafka brokers' OAUTHBEARER "
-            "validator plugins (Strimzi kafka-oauth, jairsjunior kafka-oauth).",
-        },
-        "paths": {
-            INTROSPECT_PATH: {"post": operation("RFC 7662 token introspection", False)},
-            INTROSPECT_MS_PATH: {
-                "post": operation(
-                    "Introspection with exp/iat in milliseconds (jairsjunior on Kafka ≥ 3.3)",
-                    True,
-                )
-            },
-            "/healthz": {
-                "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Readiness",
-                    "responses": {
-                        "200": {"description": "ready"},
-                        "503": {"description": "not ready"},
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {
-                            "description": "text exposition format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {"200": {"description": "OpenAPI 3 document"}},
-                }
-            },
-            **(event_paths if events else {}),
-        },
-        "components": {
-            "schemas": {
-                "IntrospectionResponse": introspection_response,
-                "Error": error,
-                "Revocation": revocation,
-                "EventOutcomes": outcomes,
-            },
-            "securitySchemes": {
-                "basic": {"type": "http", "scheme": "basic"},
-                "eventBasic": {
-                    "type": "http",
-                    "scheme": "basic",
-                    "description": "OAUTHBEARER_EVENT_CALLERS (not the brokers' credentials)",
-                },
-                "bearer": {"type": "http", "scheme": "bearer"},
-            },
-        },
-    }

@@ -35,7 +35,7 @@ from oauthbearer._secret import SecretSource
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.settings import parse_credentials
 
-__all__ = ["ANONYMOUS", "CallerAuthenticator"]
+__all__ = ["ANONYMOUS", "CallerAuthenticator", "SharedSecretAuthenticator"]
 
 logger = logging.getLogger("oauthbearer.sidecar.callers")
 
@@ -113,6 +113,44 @@ class CallerAuthenticator:
         # Credentials were presented and are not acceptable: refuse even when anonymous
         # callers are allowed, so a misconfigured broker is noticed rather than waved on.
         return None
+
+
+class SharedSecretAuthenticator:
+    """Basic credentials with *any* user name and one shared password.
+
+    The Keycloak event emitter authenticates as ``base64(<HOSTNAME>:<secret>)``: the user
+    name is the Keycloak pod's host name (``keycloak-0``, ``keycloak-1``, …), which no
+    caller table can list in advance. The password is compared in constant time; the
+    user name is returned, for the logs.
+
+    Example:
+        >>> from oauthbearer._secret import Secret
+        >>> auth = SharedSecretAuthenticator(Secret("fake-emitter-secret"))
+        >>> auth.authenticate("Basic a2V5Y2xvYWstNzpmYWtlLWVtaXR0ZXItc2VjcmV0")
+        'keycloak-7'
+        >>> auth.authenticate("Basic a2V5Y2xvYWstNzp3cm9uZw==") is None
+        True
+    """
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: SecretSource) -> None:
+        self._secret = secret
+
+    def authenticate(self, header: str | None) -> str | None:
+        scheme, _, credentials = (header or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        decoded = _decode_basic(credentials.strip())
+        if decoded is None:
+            return None
+        user, sep, password = decoded.partition(b":")
+        # Read per request: a rotated _FILE applies without a restart.
+        expected = self._secret.reveal().encode()
+        ok = hmac.compare_digest(password, expected)
+        if not (ok and sep and user):
+            return None
+        return user.decode("utf-8", "replace")
 
 
 def _check_basic(table: dict[str, bytes], credentials: str) -> str | None:

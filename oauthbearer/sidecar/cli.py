@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
+from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 
 __all__ = ["add_commands", "describe"]
 
@@ -141,18 +142,31 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         if s.event_callers
         else []
     )
-    topic = (
-        f"topic {s.events_topic} at {s.events_bootstrap_servers} ({s.events_security_protocol}"
+    topics = (
+        f"topics {', '.join(s.kafka_topics)} at {s.events_bootstrap_servers} "
+        f"({s.events_security_protocol}"
         + (f", {s.events_sasl_mechanism}" if s.events_security_protocol.startswith("SASL_") else "")
         + ")"
         if s.events_bootstrap_servers
         else "no topic"
     )
+    webhooks = ", ".join(
+        event_callers
+        + (["the Keycloak emitter (any user name)"] if s.keycloak_emitter_secret else [])
+    )
     lines.append(
-        f"  revocation: webhooks {'for ' + ', '.join(event_callers) if event_callers else 'off'}; "
-        f"{topic}; kept {s.revocation_max_token_lifetime:g} s, "
+        f"  revocation: webhooks {'for ' + webhooks if webhooks else 'off'}; "
+        f"{topics}; kept {s.revocation_max_token_lifetime:g} s, "
         f"{s.revocation_max_entries} entries; principal claim {s.revocation_principal_claim}"
     )
+    if s.revocations_topic:
+        lines.append(
+            f"  replicas: webhook revocations are shared through {s.revocations_topic} "
+            f"(answered once Kafka acknowledged them, else 503 after "
+            f"{s.revocations_publish_timeout:g} s) and replayed on start"
+        )
+    elif s.webhooks:
+        lines.append(f"  WARNING: {LOCAL_ONLY_WARNING}")
     return "\n".join(lines)
 
 

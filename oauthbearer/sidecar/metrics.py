@@ -81,9 +81,10 @@ class Metrics:
         )
         self._revocation_events = Counter(
             "oauthbearer_sidecar_revocation_events",
-            "Revocation events received by source (kafka, keycloak, fusionauth, api), type "
-            "(the known event types, other, malformed) and outcome (applied, duplicate, "
-            "ignored, malformed).",
+            "Revocation events received by source (kafka: an identity provider's topic, "
+            "replicated: the revocations topic, keycloak, fusionauth, api), type (the known "
+            "event types, other, malformed; principal, jti, token for records) and outcome "
+            "(applied, duplicate, ignored, malformed).",
             ["source", "type", "outcome"],
             registry=self.registry,
         )
@@ -113,7 +114,14 @@ class Metrics:
         )
         self._revocation_lag = Gauge(
             "oauthbearer_sidecar_revocation_consumer_lag",
-            "Records of the identity provider's event topic not yet read (all partitions).",
+            "Records of the revocation topics not yet read (all topics and partitions).",
+            registry=self.registry,
+        )
+        self._revocations_published = Counter(
+            "oauthbearer_sidecar_revocations_published",
+            "Webhook deliveries whose revocation records Kafka acknowledged (acknowledged) "
+            "or did not (failed: answered 503, the sender retries).",
+            ["outcome"],
             registry=self.registry,
         )
         self._request_children: dict[tuple[str, str], Any] = {}
@@ -143,6 +151,9 @@ class Metrics:
 
     def revocation_event(self, source: str, type_: str, outcome: str) -> None:
         self._revocation_events.labels(source=source, type=type_, outcome=outcome).inc()
+
+    def revocation_published(self, outcome: str) -> None:
+        self._revocations_published.labels(outcome=outcome).inc()
 
     def revocation(self, kind: str) -> None:
         """The revocation store's observer: applied, ``denied:<kind>`` or ``dropped``."""

@@ -174,4 +174,6 @@ async def test_fusionauth_events_on_kafka_revoke_cached_and_local_tokens(
         assert not await s.active(jwt)
         # Someone not revoked (only by the record outside the window) is unaffected.
         assert await s.active(bystander)
-        assert s.app.state.sidecar.events.caught_up
+        replication = s.app.state.sidecar.replication
+        assert replication.source is not None
+        assert replication.source.caught_up

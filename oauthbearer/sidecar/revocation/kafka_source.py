@@ -1,4 +1,9 @@
-"""The identity provider's event topic, read by every replica in full.
+"""The topics revocations arrive on, read by every replica in full, through one consumer.
+
+They are the identity provider's own (FusionAuth's topic, the Keycloak emitter's user and
+admin topics) and ours (the revocations topic, where every replica writes what its
+webhooks accepted). Each topic has a :class:`TopicReader` that turns a record value into
+an :class:`Event` or a :class:`RevocationRecord`.
 
 Design, and why:
 
@@ -26,7 +31,9 @@ Design, and why:
 
 Example (needs a broker, so shown rather than run)::
 
-    source = KafkaEventSource(consumer_config(settings), settings.events_topic,
+    source = KafkaEventSource(consumer_config(settings),
+                              {"fusionauth-events": identity_provider_events(),
+                               "oauthbearer-revocations": replicated_revocations()},
                               replay_seconds=3600, deliver=print)
     source.start(); ...; source.stop()
 """
@@ -38,7 +45,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import (
@@ -52,14 +60,26 @@ from confluent_kafka import (
 
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
+from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.settings import SidecarSettings
 
-__all__ = ["KafkaEventSource", "consumer_config"]
+__all__ = [
+    "KafkaEventSource",
+    "TopicReader",
+    "consumer_config",
+    "identity_provider_events",
+    "kafka_config",
+    "replicated_revocations",
+]
 
 logger = logging.getLogger("oauthbearer.sidecar.revocation")
 
 Clock = Callable[[], float]
-Deliver = Callable[[list[Event]], None]
+#: What a topic's record becomes: an identity provider's event, or one of our records.
+Item = Event | RevocationRecord
+#: ``deliver(batch)``: ``(channel, item)`` pairs in the order they were read.
+Deliver = Callable[[list[tuple[str, Item]]], None]
+Partition = tuple[str, int]
 
 _BATCH = 500
 _POLL_S = 0.1
@@ -83,34 +103,26 @@ class EventConsumer(Protocol):
     def close(self) -> None: ...
 
 
-def consumer_config(
+def kafka_config(
     settings: SidecarSettings, *, oauth_cb: Callable[[str | None], Any] | None = None
 ) -> dict[str, Any]:
-    """The librdkafka configuration for the events consumer, from ``OAUTHBEARER_EVENTS_*``.
+    """How to reach and log in to the events cluster: shared by consumer and producer.
 
-    With ``OAUTHBEARER_EVENTS_OAUTH=true`` the consumer authenticates with our own
+    With ``OAUTHBEARER_EVENTS_OAUTH=true`` the client authenticates with our own
     ``oauth_cb`` (the client half, configured by the ``OAUTH_LOGIN_*`` variables of the
     process environment); ``oauth_cb`` overrides it (tests). The client half is imported
     only then, so a sidecar without it never loads it.
 
     Example:
         >>> s = SidecarSettings(events_bootstrap_servers="kafka:9092", events_topic="fa")
-        >>> c = consumer_config(s)
-        >>> c["bootstrap.servers"], c["security.protocol"], c["enable.auto.commit"]
-        ('kafka:9092', 'PLAINTEXT', False)
+        >>> kafka_config(s)
+        {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT'}
     """
     if settings.events_bootstrap_servers is None:
         raise ValueError("OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is not set")
     config: dict[str, Any] = {
         "bootstrap.servers": settings.events_bootstrap_servers,
         "security.protocol": settings.events_security_protocol,
-        # Required by librdkafka even with assign(); unique so no replica ever shares one.
-        "group.id": f"oauthbearer-revocation-{os.getpid()}-{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": False,
-        "client.id": "oauthbearer-sidecar-revocation",
     }
     if settings.events_ca_file is not None:
         config["ssl.ca.location"] = settings.events_ca_file
@@ -136,13 +148,65 @@ def consumer_config(
     return config
 
 
+def consumer_config(
+    settings: SidecarSettings, *, oauth_cb: Callable[[str | None], Any] | None = None
+) -> dict[str, Any]:
+    """The librdkafka configuration for the revocation consumer (see :func:`kafka_config`).
+
+    Example:
+        >>> s = SidecarSettings(events_bootstrap_servers="kafka:9092", events_topic="fa")
+        >>> c = consumer_config(s)
+        >>> c["bootstrap.servers"], c["security.protocol"], c["enable.auto.commit"]
+        ('kafka:9092', 'PLAINTEXT', False)
+    """
+    return {
+        **kafka_config(settings, oauth_cb=oauth_cb),
+        # Required by librdkafka even with assign(); unique so no replica ever shares one.
+        "group.id": f"oauthbearer-revocation-{os.getpid()}-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "client.id": "oauthbearer-sidecar-revocation",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicReader:
+    """How one topic's record values become revocations.
+
+    ``channel`` labels what it delivers (``kafka`` for an identity provider's events,
+    ``replicated`` for our own records); ``decode`` raises :class:`MalformedEvent` for a
+    value it cannot read; ``create`` marks a topic of ours, created when it is missing.
+    """
+
+    channel: str
+    decode: Callable[[bytes], Item]
+    create: bool = False
+
+
+def identity_provider_events(decode: Callable[[bytes], Event] = parse_record) -> TopicReader:
+    """A topic the identity provider writes (FusionAuth, Keycloak JSON or FlatBuffers)."""
+    return TopicReader("kafka", decode)
+
+
+def replicated_revocations() -> TopicReader:
+    """The revocations topic: our own records, written and read by every replica."""
+    return TopicReader("replicated", RevocationRecord.decode, create=True)
+
+
 class KafkaEventSource:
-    """Reads a topic from ``now - replay_seconds`` on, forever, on a daemon thread."""
+    """Reads topics from ``now - replay_seconds`` on, forever, on a daemon thread.
+
+    ``readers`` maps each topic to its :class:`TopicReader`; one consumer reads them all.
+    ``create_topic(name)`` is called (on the thread) for a missing topic whose reader has
+    ``create`` set, before it is waited for.
+    """
 
     def __init__(
         self,
         config: dict[str, Any],
-        topic: str,
+        readers: Mapping[str, TopicReader],
         *,
         replay_seconds: float,
         deliver: Deliver,
@@ -151,9 +215,12 @@ class KafkaEventSource:
         retry_interval: float = 1.0,
         partition_refresh_interval: float = 30.0,
         consumer_factory: Callable[[dict[str, Any]], EventConsumer] = Consumer,
+        create_topic: Callable[[str], None] | None = None,
     ) -> None:
+        if not readers:
+            raise ValueError("no topic to read")
         self._config = config
-        self.topic = topic
+        self._readers = dict(readers)
         self._replay_seconds = replay_seconds
         self._deliver = deliver
         self._on_caught_up = on_caught_up
@@ -161,14 +228,19 @@ class KafkaEventSource:
         self._retry_interval = retry_interval
         self._partition_refresh_interval = partition_refresh_interval
         self._consumer_factory = consumer_factory
+        self._create_topic = create_topic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._positions: dict[int, int] = {}
-        self._targets: dict[int, int] = {}
+        self._positions: dict[Partition, int] = {}
+        self._targets: dict[Partition, int] = {}
         self._start_ms = 0
         self.caught_up = False
         self.lag = 0
         self.records = 0
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self._readers)
 
     def start(self) -> None:
         """Create the consumer (configuration errors raise here) and start the thread."""
@@ -201,34 +273,39 @@ class KafkaEventSource:
 
     def _assign(self, consumer: EventConsumer) -> bool:
         while not self._stop.is_set():
+            topic = ""
             try:
-                partitions = self._partitions(consumer)
                 self._start_ms = start_ms = int((self._clock() - self._replay_seconds) * 1000)
-                wanted = [TopicPartition(self.topic, p, start_ms) for p in partitions]
+                wanted: list[TopicPartition] = []
+                for topic in self._readers:
+                    partitions = self._partitions_or_create(consumer, topic)
+                    wanted += [TopicPartition(topic, p, start_ms) for p in partitions]
                 found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
                 for tp in found:
                     _low, high = consumer.get_watermark_offsets(
-                        TopicPartition(self.topic, tp.partition), timeout=_METADATA_TIMEOUT_S
+                        TopicPartition(tp.topic, tp.partition), timeout=_METADATA_TIMEOUT_S
                     )
                     # -1: no record at or after start_ms, so nothing to replay there.
                     if tp.offset < 0:
                         tp.offset = OFFSET_END
-                        self._positions[tp.partition] = high
+                        self._positions[tp.topic, tp.partition] = high
                     else:
-                        self._positions[tp.partition] = tp.offset
-                    self._targets[tp.partition] = high
+                        self._positions[tp.topic, tp.partition] = tp.offset
+                    self._targets[tp.topic, tp.partition] = high
                 consumer.assign(found)
             except KafkaException as exc:
                 logger.warning(
                     "revocation events: cannot assign %s yet (%s); retrying",
-                    self.topic,
+                    topic,
                     _reason(exc),
                 )
+                self._positions.clear()
+                self._targets.clear()
                 self._stop.wait(self._retry_interval)
                 continue
             logger.info(
                 "revocation events: reading %s, %d partitions, replaying %g s",
-                self.topic,
+                ", ".join(self._readers),
                 len(found),
                 self._replay_seconds,
             )
@@ -236,9 +313,18 @@ class KafkaEventSource:
             return True
         return False
 
-    def _partitions(self, consumer: EventConsumer) -> list[int]:
-        metadata = consumer.list_topics(self.topic, timeout=_METADATA_TIMEOUT_S)
-        topic = metadata.topics.get(self.topic)
+    def _partitions_or_create(self, consumer: EventConsumer, topic: str) -> list[int]:
+        try:
+            return self._partitions(consumer, topic)
+        except KafkaException:
+            if self._create_topic is None or not self._readers[topic].create:
+                raise
+        self._create_topic(topic)
+        return self._partitions(consumer, topic)
+
+    def _partitions(self, consumer: EventConsumer, topic_name: str) -> list[int]:
+        metadata = consumer.list_topics(topic_name, timeout=_METADATA_TIMEOUT_S)
+        topic = metadata.topics.get(topic_name)
         if topic is None or topic.error is not None or not topic.partitions:
             raise KafkaException(topic.error if topic is not None else "unknown topic")
         return sorted(topic.partitions)
@@ -251,24 +337,27 @@ class KafkaEventSource:
                 self._add_new_partitions(consumer)
                 last_refresh = time.monotonic()
             messages = consumer.consume(_BATCH, _POLL_S)
-            events: list[Event] = []
+            items: list[tuple[str, Item]] = []
             for message in messages:
                 if message.error() is not None:
                     continue
-                partition, offset = message.partition(), message.offset()
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
                 if partition is not None and offset is not None:
-                    self._positions[partition] = offset + 1
+                    self._positions[topic, partition] = offset + 1
                 self.records += 1
                 kind, stamp = message.timestamp()
                 if kind != TIMESTAMP_NOT_AVAILABLE and stamp < self._start_ms:
                     continue  # before the replay window: concerns expired tokens only
+                reader = self._readers.get(topic)
+                if reader is None:
+                    continue
                 value = message.value()
                 try:
-                    events.append(parse_record(value if value is not None else b""))
+                    items.append((reader.channel, reader.decode(value or b"")))
                 except MalformedEvent:
-                    events.append(Event.malformed("kafka"))
-            if events:
-                self._deliver(events)
+                    items.append((reader.channel, Event.malformed(reader.channel)))
+            if items:
+                self._deliver(items)
             elif not self.caught_up:
                 self._sync_positions(consumer)
             now = time.monotonic()
@@ -278,42 +367,44 @@ class KafkaEventSource:
             self._check_caught_up()
 
     def _add_new_partitions(self, consumer: EventConsumer) -> None:
+        added: list[Partition] = []
         try:
-            added = [p for p in self._partitions(consumer) if p not in self._positions]
+            for topic in self._readers:
+                added += [
+                    (topic, p)
+                    for p in self._partitions(consumer, topic)
+                    if (topic, p) not in self._positions
+                ]
             if not added:
                 return
             consumer.incremental_assign(
-                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in added]
+                [TopicPartition(topic, p, OFFSET_BEGINNING) for topic, p in added]
             )
         except KafkaException as exc:
-            logger.warning(
-                "revocation events: cannot look for new partitions of %s (%s)",
-                self.topic,
-                _reason(exc),
-            )
+            logger.warning("revocation events: cannot look for new partitions (%s)", _reason(exc))
             return
         for partition in added:
             self._positions[partition] = 0
         logger.info(
-            "revocation events: %s grew; reading new partitions %s from their beginning",
-            self.topic,
-            ", ".join(map(str, added)),
+            "revocation events: reading new partitions %s from their beginning",
+            ", ".join(f"{topic}[{p}]" for topic, p in added),
         )
 
     def _sync_positions(self, consumer: EventConsumer) -> None:
         # The next fetch offset also steps over records never delivered (transaction
         # markers), which "last offset + 1" would wait for forever.
-        assigned = [TopicPartition(self.topic, p) for p in self._targets]
+        assigned = [TopicPartition(topic, p) for topic, p in self._targets]
         for tp in consumer.position(assigned):
             if tp.offset >= 0:
-                self._positions[tp.partition] = max(self._positions.get(tp.partition, 0), tp.offset)
+                where = (tp.topic, tp.partition)
+                self._positions[where] = max(self._positions.get(where, 0), tp.offset)
 
     def _update_lag(self, consumer: EventConsumer) -> None:
         lag = 0
-        for partition, position in self._positions.items():
+        for (topic, partition), position in self._positions.items():
             # cached=True: the high watermark from the last fetch response, no request.
             _low, high = consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), cached=True
+                TopicPartition(topic, partition), cached=True
             )
             if high >= 0:
                 lag += max(0, high - position)

@@ -1,18 +1,25 @@
 """HTTP routes that receive revocations: identity-provider webhooks and a plain API.
 
-* ``POST /events/keycloak`` — Keycloak's event-emitter module (user and admin events).
+* ``POST /events/keycloak`` — Keycloak's event-emitter module (user and admin events), in
+  its ``format=JSON`` and ``format=FLATBUFFER`` (``{"type": "Event", "obj": "<base64>"}``)
+  bodies.
 * ``POST /events/fusionauth`` — FusionAuth webhooks (the same shapes as its Kafka topic).
 * ``POST /revocations`` — anything else: exactly one of ``{"sub": ...}`` (every token of
   that principal issued until now), ``{"jti": ...}`` or ``{"token": ...}`` (that one
   token), optionally with ``"exp"`` (epoch seconds) bounding how long it is denied.
 
 A webhook body is one event or a JSON array of events. Callers authenticate with HTTP
-Basic credentials from ``OAUTHBEARER_EVENT_CALLERS`` (separate from the brokers'): 401
-with ``WWW-Authenticate`` otherwise. A body that is not JSON, or not an event of that
-family, is a 400 and changes nothing (every event is parsed before any is applied). The
-answer is 200 with per-event outcomes — ``applied``, ``duplicate``, ``ignored`` — as soon
-as they are applied in memory: the emitter retries from a buffer, so answering fast and
-being idempotent on the event id is what keeps its queue short.
+Basic credentials from ``OAUTHBEARER_EVENT_CALLERS`` (separate from the brokers'); on
+``/events/keycloak`` also with any user name and ``OAUTHBEARER_KEYCLOAK_EMITTER_SECRET``
+as the password (the emitter sends its host name). Otherwise 401 with
+``WWW-Authenticate``. A body that is not JSON, or not an event of that family, is a 400
+and changes nothing (every event is parsed before any is applied).
+
+What is accepted is applied here at once, and — with ``OAUTHBEARER_REVOCATIONS_TOPIC`` —
+written to that topic for every other replica. The answer is **200** (exactly: the
+emitter counts anything else as a failure) with per-event outcomes — ``applied``,
+``duplicate``, ``ignored`` — only once Kafka acknowledged the records; when it cannot,
+**503**, so the sender keeps the event and retries (the retry dedupes on the event id).
 
 Example:
     >>> from oauthbearer._secret import Secret
@@ -30,14 +37,14 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
 from oauthbearer.sidecar.revocation.events import (
     Event,
@@ -45,13 +52,25 @@ from oauthbearer.sidecar.revocation.events import (
     fusionauth_event,
     keycloak_event,
 )
+from oauthbearer.sidecar.revocation.keycloak_flatbuffers import (
+    http_flatbuffer_event,
+    is_flatbuffer_body,
+)
+from oauthbearer.sidecar.revocation.publisher import PublishFailed
+from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.revocation.service import Revocations
 
-__all__ = ["EventRoutes"]
+__all__ = ["EventRoutes", "Publisher"]
 
 _JSON = "application/json"
 _CHALLENGE = 'Basic realm="oauthbearer-events", charset="UTF-8"'
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # as every answer of ours
+
+
+class Publisher(Protocol):
+    """Where accepted revocations go for the other replicas (the revocations topic)."""
+
+    async def publish(self, records: Sequence[RevocationRecord]) -> None: ...
 
 
 def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -67,18 +86,34 @@ class _Invalid(Exception):
     """The request is malformed (→ 400); the message is safe to log, never echoed."""
 
 
+def keycloak_item(data: object) -> Event:
+    """One item of a ``/events/keycloak`` body: a JSON event or a FLATBUFFER wrapper."""
+    if is_flatbuffer_body(data):
+        return http_flatbuffer_event(data)
+    return keycloak_event(data)
+
+
 class EventRoutes:
-    """The three routes, bound to one :class:`Revocations` and one caller table."""
+    """The three routes, bound to one :class:`Revocations` and their credentials.
+
+    ``callers`` (``OAUTHBEARER_EVENT_CALLERS``) may use every route; ``emitter``
+    (``OAUTHBEARER_KEYCLOAK_EMITTER_SECRET``) only ``/events/keycloak``. ``publisher``
+    is the revocations topic, or ``None`` (revocations then stay in this process).
+    """
 
     def __init__(
         self,
         revocations: Revocations,
-        callers: CallerAuthenticator,
+        callers: CallerAuthenticator | None,
         *,
+        emitter: SharedSecretAuthenticator | None = None,
+        publisher: Publisher | None = None,
         max_body_bytes: int = 65_536,
     ) -> None:
         self._revocations = revocations
         self._callers = callers
+        self._emitter = emitter
+        self._publisher = publisher
         self._max_body = max_body_bytes
 
     def routes(self) -> list[Route]:
@@ -89,15 +124,20 @@ class EventRoutes:
         ]
 
     async def keycloak(self, request: Request) -> Response:
-        return await self._events(request, keycloak_event, "keycloak")
+        return await self._events(request, keycloak_item, "keycloak", emitter=True)
 
     async def fusionauth(self, request: Request) -> Response:
         return await self._events(request, fusionauth_event, "fusionauth")
 
     async def _events(
-        self, request: Request, parse: Callable[[object], Event], channel: str
+        self,
+        request: Request,
+        parse: Callable[[object], Event],
+        channel: str,
+        *,
+        emitter: bool = False,
     ) -> Response:
-        refused = self._refuse(request)
+        refused = self._refuse(request, emitter=emitter)
         if refused is not None:
             return refused
         try:
@@ -109,8 +149,14 @@ class EventRoutes:
         except (_Invalid, MalformedEvent):
             self._revocations.apply(Event.malformed(channel), channel)
             return _answer(400, {"error": "invalid_request"})
-        outcomes = [self._revocations.apply(event, channel) for event in events]
-        return _answer(200, {"outcomes": outcomes})
+        outcomes: list[str] = []
+        records: list[RevocationRecord] = []
+        for event in events:
+            outcome, record = self._revocations.receive(event, channel)
+            outcomes.append(outcome)
+            if record is not None:
+                records.append(record)
+        return await self._shared(records, {"outcomes": outcomes})
 
     async def revocations(self, request: Request) -> Response:
         refused = self._refuse(request)
@@ -123,18 +169,29 @@ class EventRoutes:
         except _Invalid:
             self._revocations.apply(Event.malformed("api"), "api")
             return _answer(400, {"error": "invalid_request"})
-        if kind == "sub":
-            changed = self._revocations.revoke_principal(value)
-        elif kind == "jti":
-            changed = self._revocations.revoke_jti(value, exp)
-        else:
-            changed = self._revocations.revoke_token(value, exp)
-        outcome = "applied" if changed else "ignored"
-        self._revocations.observe_direct(kind, outcome)
-        return _answer(200, {"outcomes": [outcome]})
+        record = self._revocations.direct_record(kind, value, exp)
+        outcome = self._revocations.apply_record(record, "api")
+        return await self._shared([record], {"outcomes": [outcome]})
 
-    def _refuse(self, request: Request) -> Response | None:
-        if self._callers.authenticate(request.headers.get("authorization")) is not None:
+    async def _shared(self, records: list[RevocationRecord], body: dict[str, Any]) -> Response:
+        """200 once the other replicas can see ``records``; 503 when Kafka cannot take them.
+
+        They are applied here already either way: refusing a token a moment early on this
+        replica is safe, and the sender's retry is then a local duplicate that is still
+        written to the topic.
+        """
+        if self._publisher is not None:
+            try:
+                await self._publisher.publish(records)
+            except PublishFailed:
+                return _answer(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"})
+        return _answer(200, body)
+
+    def _refuse(self, request: Request, *, emitter: bool = False) -> Response | None:
+        header = request.headers.get("authorization")
+        if self._callers is not None and self._callers.authenticate(header) is not None:
+            return None
+        if emitter and self._emitter is not None and self._emitter.authenticate(header):
             return None
         # RFC 7235 §3.1: a 401 carries the challenge the client should answer.
         return _answer(401, {"error": "invalid_client"}, {"WWW-Authenticate": _CHALLENGE})

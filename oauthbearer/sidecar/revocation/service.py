@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.revocation.events import Event
+from oauthbearer.sidecar.revocation.records import RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
 
 __all__ = ["EventObserver", "RevocationStore", "Revocations"]
@@ -59,27 +60,55 @@ class Revocations:
         Outcomes: ``applied``, ``duplicate`` (its id was seen before), ``ignored`` (it
         revokes nothing, or nothing new), ``malformed``.
         """
-        outcome = self._apply(event)
+        return self.receive(event, channel)[0]
+
+    def receive(self, event: Event, channel: str) -> tuple[str, RevocationRecord | None]:
+        """Apply one event; returns its outcome and the record to share with the replicas.
+
+        The record is returned for a duplicate too: a retried webhook delivery may be the
+        retry of one whose record never reached Kafka.
+        """
+        if event.type == "malformed":
+            outcome, record = "malformed", None
+        elif event.principal is None:
+            outcome, record = "ignored", None
+        else:
+            record = RevocationRecord(
+                "principal",
+                event.principal,
+                event.at if event.at is not None else self.store.now(),
+                event.source,
+                event.event_id or new_event_id(event.source),
+            )
+            outcome = self._accept(record)
         self._observe(channel, event.type, outcome)
+        return outcome, record
+
+    def apply_record(self, record: RevocationRecord, channel: str) -> str:
+        """Apply one of our revocation records (the topic's, or the API's own)."""
+        outcome = self._accept(record)
+        self._observe(channel, record.kind, outcome)
         return outcome
 
-    def _apply(self, event: Event) -> str:
-        if event.type == "malformed":
-            return "malformed"
-        if event.principal is None:
-            return "ignored"
-        if event.event_id is not None and not self.store.first_sight(event.event_id):
+    def apply_batch(self, items: Iterable[tuple[str, Event | RevocationRecord]]) -> None:
+        """Apply ``(channel, item)`` pairs in order (the Kafka consumer's batches)."""
+        for channel, item in items:
+            if isinstance(item, RevocationRecord):
+                self.apply_record(item, channel)
+            else:
+                self.apply(item, channel)
+
+    def _accept(self, record: RevocationRecord) -> str:
+        # Dedupe first: every replica reads back what it wrote itself.
+        if not self.store.first_sight(record.event_id):
             return "duplicate"
-        return "applied" if self.revoke_principal(event.principal, event.at) else "ignored"
-
-    def observe_direct(self, kind: str, outcome: str) -> None:
-        """Count a ``POST /revocations`` request (``kind``: sub, jti or token)."""
-        self._observe("api", kind, outcome)
-
-    def apply_batch(self, events: Iterable[Event], channel: str) -> None:
-        """Apply events in order (the Kafka consumer hands them over in batches)."""
-        for event in events:
-            self.apply(event, channel)
+        if record.kind == "principal":
+            changed = self.revoke_principal(record.value, record.at)
+        elif record.kind == "jti":
+            changed = self.revoke_jti(record.value, record.exp)
+        else:
+            changed = self.store.revoke_token_key(bytes.fromhex(record.value), record.exp)
+        return "applied" if changed else "ignored"
 
     def revoke_principal(self, principal: str, at: float | None = None) -> bool:
         """Watermark ``principal`` at ``at`` (default now) and evict its cached answers."""
@@ -93,6 +122,22 @@ class Revocations:
     def revoke_jti(self, jti: str, exp: float | None = None) -> bool:
         """Deny the token with this ``jti`` until ``exp`` (default: the max lifetime)."""
         return self.store.revoke_jti(jti, exp)
+
+    def direct_record(self, kind: str, value: str, exp: float | None) -> RevocationRecord:
+        """The record of a ``POST /revocations``: ``kind`` is ``sub``, ``jti`` or ``token``.
+
+        A token is recorded by its SHA-256 fingerprint only, with its ``exp`` read from a
+        JWT's payload when none is given.
+        """
+        now = self.store.now()
+        if kind == "sub":
+            return RevocationRecord("principal", value, now, "api", new_event_id("api"))
+        if kind == "jti":
+            return RevocationRecord("jti", value, now, "api", new_event_id("api"), exp)
+        fingerprint = token_key(value).hex()
+        return RevocationRecord(
+            "token", fingerprint, now, "api", new_event_id("api"), exp or _jwt_exp(value)
+        )
 
     def revoke_token(self, token: str, exp: float | None = None) -> bool:
         """Deny this very token until its ``exp`` (read from a JWT's payload if not given).

@@ -114,6 +114,10 @@ class RevocationStore:
         self._keys: OrderedDict[bytes, float] = OrderedDict()
         self._seen: OrderedDict[str, float] = OrderedDict()
 
+    def now(self) -> float:
+        """The store's clock: the time a revocation without a time of its own takes."""
+        return self._clock()
+
     # -- writing ----------------------------------------------------------------------
 
     def revoke_principal(self, principal: str, at: float | None = None) -> bool:

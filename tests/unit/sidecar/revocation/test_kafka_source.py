@@ -25,7 +25,13 @@ from confluent_kafka import (
 )
 
 from oauthbearer.sidecar.revocation.events import Event
-from oauthbearer.sidecar.revocation.kafka_source import KafkaEventSource
+from oauthbearer.sidecar.revocation.kafka_source import (
+    Item,
+    KafkaEventSource,
+    identity_provider_events,
+    replicated_revocations,
+)
+from oauthbearer.sidecar.revocation.records import RevocationRecord
 from tests.support.clock import NOW
 
 TOPIC = "identity-events"
@@ -39,6 +45,7 @@ def logout(user: str, at: float) -> bytes:
 
 @dataclass
 class FakeMessage:
+    _topic: str
     _partition: int
     _offset: int
     _timestamp_ms: int
@@ -46,6 +53,9 @@ class FakeMessage:
 
     def error(self) -> KafkaError | None:
         return None
+
+    def topic(self) -> str:
+        return self._topic
 
     def partition(self) -> int:
         return self._partition
@@ -60,38 +70,55 @@ class FakeMessage:
         return self._value
 
 
+Where = tuple[str, int]  # (topic, partition)
+
+
 class FakeConsumer:
-    """A topic in memory, read the way librdkafka reads it for an assign()ed consumer."""
+    """Topics in memory, read the way librdkafka reads them for an assign()ed consumer.
+
+    ``partitions`` of TOPIC exist from the start (unless ``topic_exists`` is False);
+    :meth:`add_topic` makes more.
+    """
 
     def __init__(self, partitions: int = 2, *, topic_exists: bool = True) -> None:
         self.cond = threading.Condition()
-        self.logs: dict[int, list[tuple[int, bytes | None]]] = {p: [] for p in range(partitions)}
+        self.logs: dict[Where, list[tuple[int, bytes | None]]] = {
+            (TOPIC, p): [] for p in range(partitions)
+        }
         self.topic_exists = topic_exists
-        self.fetch: dict[int, int] = {}  # partition -> next offset to hand out
+        self.fetch: dict[Where, int] = {}  # (topic, partition) -> next offset to hand out
         self.assigned: list[list[tuple[int, int]]] = []
+        self.assigned_topics: list[list[str]] = []
         self.incremental: list[list[tuple[int, int]]] = []
         self.closed = threading.Event()
         self.fail_consume: Exception | None = None
 
     # -- the test's side ----------------------------------------------------------------
-    def append(self, partition: int, timestamp: float, value: bytes | None) -> None:
+    def append(
+        self, partition: int, timestamp: float, value: bytes | None, topic: str = TOPIC
+    ) -> None:
         with self.cond:
-            self.logs[partition].append((int(timestamp * 1000), value))
+            self.logs[topic, partition].append((int(timestamp * 1000), value))
             self.cond.notify_all()
 
     def add_partition(self) -> int:
         with self.cond:
-            partition = len(self.logs)
-            self.logs[partition] = []
+            partition = sum(1 for topic, _ in self.logs if topic == TOPIC)
+            self.logs[TOPIC, partition] = []
             return partition
+
+    def add_topic(self, topic: str, partitions: int = 1) -> None:
+        with self.cond:
+            for partition in range(partitions):
+                self.logs[topic, partition] = []
 
     # -- the consumer's side ------------------------------------------------------------
     def list_topics(self, topic: str, timeout: float) -> Any:
-        assert topic == TOPIC
         with self.cond:
-            if not self.topic_exists:
+            partitions = [p for t, p in self.logs if t == topic]
+            if not partitions or (topic == TOPIC and not self.topic_exists):
                 return _Metadata({})
-            return _Metadata({TOPIC: _TopicMetadata(dict.fromkeys(self.logs))})
+            return _Metadata({topic: _TopicMetadata(dict.fromkeys(partitions))})
 
     def offsets_for_times(
         self, partitions: list[TopicPartition], timeout: float
@@ -99,7 +126,7 @@ class FakeConsumer:
         found = []
         with self.cond:
             for tp in partitions:
-                log = self.logs[tp.partition]
+                log = self.logs[tp.topic, tp.partition]
                 offset = next((i for i, (ts, _) in enumerate(log) if ts >= tp.offset), -1)
                 found.append(TopicPartition(tp.topic, tp.partition, offset))
         return found
@@ -108,24 +135,26 @@ class FakeConsumer:
         self, partition: TopicPartition, timeout: float = 0, cached: bool = False
     ) -> tuple[int, int]:
         with self.cond:
-            return 0, len(self.logs[partition.partition])
+            return 0, len(self.logs[partition.topic, partition.partition])
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._take(partitions)
         self.assigned.append([(tp.partition, tp.offset) for tp in partitions])
+        self.assigned_topics.append([tp.topic for tp in partitions])
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None:
         with self.cond:
-            assert not {tp.partition for tp in partitions} & set(self.fetch), "already assigned"
+            wanted = {(tp.topic, tp.partition) for tp in partitions}
+            assert not wanted & set(self.fetch), "already assigned"
         self._take(partitions)
         self.incremental.append([(tp.partition, tp.offset) for tp in partitions])
 
     def _take(self, partitions: list[TopicPartition]) -> None:
         with self.cond:
             for tp in partitions:
-                end = len(self.logs[tp.partition])
+                end = len(self.logs[tp.topic, tp.partition])
                 start = {OFFSET_END: end, OFFSET_BEGINNING: 0}.get(tp.offset, tp.offset)
-                self.fetch[tp.partition] = start
+                self.fetch[tp.topic, tp.partition] = start
             self.cond.notify_all()
 
     def consume(self, num_messages: int, timeout: float) -> Sequence[FakeMessage]:
@@ -134,22 +163,24 @@ class FakeConsumer:
         with self.cond:
             self.cond.wait_for(self._available, timeout)
             out: list[FakeMessage] = []
-            for partition, offset in sorted(self.fetch.items()):
-                log = self.logs[partition]
+            for (topic, partition), offset in sorted(self.fetch.items()):
+                log = self.logs[topic, partition]
                 while offset < len(log) and len(out) < num_messages:
                     ts, value = log[offset]
-                    out.append(FakeMessage(partition, offset, ts, value))
+                    out.append(FakeMessage(topic, partition, offset, ts, value))
                     offset += 1
-                self.fetch[partition] = offset
+                self.fetch[topic, partition] = offset
             return out
 
     def _available(self) -> bool:
-        return any(offset < len(self.logs[p]) for p, offset in self.fetch.items())
+        return any(offset < len(self.logs[where]) for where, offset in self.fetch.items())
 
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
         with self.cond:
             return [
-                TopicPartition(tp.topic, tp.partition, self.fetch.get(tp.partition, -1001))
+                TopicPartition(
+                    tp.topic, tp.partition, self.fetch.get((tp.topic, tp.partition), -1001)
+                )
                 for tp in partitions
             ]
 
@@ -173,23 +204,32 @@ class Received:
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.events: list[Event] = []
+        self.events: list[Item] = []
+        self.channels: list[str] = []
         self.caught_up = threading.Event()
         self.caught_up_calls = 0
 
-    def deliver(self, events: list[Event]) -> None:
+    def deliver(self, items: list[tuple[str, Item]]) -> None:
         with self.cond:
-            self.events.extend(events)
+            self.events.extend(item for _, item in items)
+            self.channels.extend(channel for channel, _ in items)
             self.cond.notify_all()
 
     def on_caught_up(self) -> None:
         self.caught_up_calls += 1
         self.caught_up.set()
 
-    def wait_for(self, count: int) -> list[Event]:
+    def wait_for_items(self, count: int) -> list[Item]:
         with self.cond:
             assert self.cond.wait_for(lambda: len(self.events) >= count, WAIT_S), self.events
             return list(self.events)
+
+    def wait_for(self, count: int) -> list[Event]:
+        """The first ``count`` items, all identity-provider events."""
+        items = self.wait_for_items(count)
+        events = [item for item in items if isinstance(item, Event)]
+        assert events == items, "a revocation record where only events were expected"
+        return events
 
 
 @pytest.fixture
@@ -211,9 +251,10 @@ def start(
     sources: list[KafkaEventSource],
     **options: Any,
 ) -> KafkaEventSource:
+    readers = options.pop("readers", {TOPIC: identity_provider_events()})
     source = KafkaEventSource(
         {"bootstrap.servers": "fake:9092"},
-        TOPIC,
+        readers,
         replay_seconds=REPLAY_S,
         deliver=received.deliver,
         on_caught_up=received.on_caught_up,
@@ -356,3 +397,49 @@ def test_stop_closes_the_consumer(received: Received, sources: list[KafkaEventSo
     assert received.caught_up.wait(WAIT_S)
     source.stop()
     assert consumer.closed.is_set()
+
+
+def test_one_consumer_reads_every_topic_each_with_its_reader(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    consumer = FakeConsumer(partitions=1)
+    consumer.add_topic("revocations")
+    record = RevocationRecord("jti", "j-1", NOW - 5, "api", "api:1", NOW + 60)
+    consumer.append(0, NOW - 6, logout("u-0", NOW - 6))
+    consumer.append(0, NOW - 5, record.encode(), topic="revocations")
+    consumer.append(0, NOW - 4, logout("not a record", NOW - 4), topic="revocations")
+    readers = {TOPIC: identity_provider_events(), "revocations": replicated_revocations()}
+    start(consumer, received, sources, readers=readers)
+
+    items = received.wait_for_items(3)
+    assert received.caught_up.wait(WAIT_S)
+    assert items[0] == Event("keycloak", "LOGOUT", "u-0", NOW - 6, None)
+    assert record in items
+    assert Event.malformed("replicated") in items  # a Keycloak event is no record of ours
+    assert sorted(received.channels) == ["kafka", "replicated", "replicated"]
+    assert consumer.assigned_topics == [[TOPIC, "revocations"]]
+
+
+def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_waited_for(
+    received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
+) -> None:
+    consumer = FakeConsumer(partitions=1)
+    created: list[str] = []
+
+    def create(topic: str) -> None:
+        created.append(topic)
+        consumer.add_topic(topic)
+
+    readers = {
+        "ours": replicated_revocations(),
+        "keycloak-events": identity_provider_events(),
+    }
+    source = start(
+        consumer, received, sources, readers=readers, create_topic=create, retry_interval=0.01
+    )
+    assert revocation_log.arrived.wait(WAIT_S)
+    assert "cannot assign keycloak-events yet (unknown topic)" in revocation_log.lines[0]
+    assert not source.caught_up
+    consumer.add_topic("keycloak-events")
+    assert received.caught_up.wait(WAIT_S)
+    assert created == ["ours"]  # created once; the identity provider's is never created

@@ -27,11 +27,56 @@ def test_defaults() -> None:
     assert s.revocation_principal_claim == "sub"
 
 
+def test_the_topics_one_cluster_carries() -> None:
+    s = settings(
+        OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9092",
+        OAUTHBEARER_KEYCLOAK_EVENT_TOPICS=",kc-admin",
+        OAUTHBEARER_REVOCATIONS_TOPIC="revocations",
+        OAUTHBEARER_KEYCLOAK_EMITTER_SECRET="fake-emitter-secret",
+    )
+    assert (s.keycloak_event_topic, s.keycloak_admin_event_topic) == (None, "kc-admin")
+    assert s.kafka_topics == ("kc-admin", "revocations")
+    assert s.revocations_publish_timeout == 5.0
+    assert s.webhooks  # the emitter's secret alone turns the routes on
+    assert not settings().webhooks
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
         ({"OAUTHBEARER_EVENT_CALLERS": "no-secret"}, "OAUTHBEARER_EVENT_CALLERS"),
-        ({"OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092"}, "OAUTHBEARER_EVENTS_TOPIC"),
+        (
+            {"OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092"},
+            "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS",
+        ),
+        ({"OAUTHBEARER_REVOCATIONS_TOPIC": "r"}, "OAUTHBEARER_REVOCATIONS_TOPIC"),
+        ({"OAUTHBEARER_KEYCLOAK_EVENT_TOPICS": "a,b"}, "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS"),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+                **{"OAUTHBEARER_KEYCLOAK_EVENT_TOPICS": "a,b,c"},
+            },
+            "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS",
+        ),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+                "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS": "a,a",
+            },
+            "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS",
+        ),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+                "OAUTHBEARER_EVENTS_TOPIC": "same",
+                "OAUTHBEARER_REVOCATIONS_TOPIC": "same",
+            },
+            "OAUTHBEARER_REVOCATIONS_TOPIC",
+        ),
+        (
+            {"OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT": "0"},
+            "OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT",
+        ),
         ({"OAUTHBEARER_EVENTS_SECURITY_PROTOCOL": "TLS"}, "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL"),
         ({"OAUTHBEARER_EVENTS_SASL_MECHANISM": "GSSAPI"}, "OAUTHBEARER_EVENTS_SASL_MECHANISM"),
         ({"OAUTHBEARER_EVENTS_OAUTH": "true"}, "OAUTHBEARER_EVENTS_OAUTH"),

@@ -1,0 +1,238 @@
+"""Writing revocation records to the revocations topic, and knowing when Kafka has them.
+
+A webhook is answered 200 only once its records are acknowledged by the cluster: the
+Keycloak emitter and FusionAuth drop an event they got 200 for, so a 200 for a record
+that then never reached Kafka would lose the revocation on every other replica. Hence:
+
+* an **idempotent producer with** ``acks=all``: a retry inside librdkafka never writes a
+  record twice, and "acknowledged" means every in-sync replica has it;
+* ``message.timeout.ms`` = ``OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT``: a cluster that
+  cannot take the record within it fails the delivery, and the webhook answers 503, so
+  the identity provider keeps the event and retries;
+* a **thread** that serves the producer's delivery reports (``poll``) and hands each to
+  the event loop, where :meth:`RevocationPublisher.publish` awaits them;
+* a producer that hit a **fatal error** (possible for an idempotent producer whose
+  sequence the broker lost) is replaced by a new one at the next publish, instead of
+  failing every later webhook.
+
+Example (needs a broker, so shown rather than run)::
+
+    publisher = RevocationPublisher(producer_config(settings), "oauthbearer-revocations",
+                                    timeout=5.0)
+    publisher.start()
+    await publisher.publish([record])     # raises PublishFailed → 503
+    publisher.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from oauthbearer.sidecar.revocation.records import RevocationRecord
+
+__all__ = ["PublishFailed", "RevocationPublisher", "create_topic", "producer_settings"]
+
+logger = logging.getLogger("oauthbearer.sidecar.revocation")
+
+_POLL_S = 0.1
+
+
+class PublishFailed(Exception):
+    """Kafka did not acknowledge a revocation record in time (→ 503, the sender retries)."""
+
+
+class RecordProducer(Protocol):
+    """The part of confluent-kafka's ``Producer`` used here (a seam for tests)."""
+
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = ...,
+        key: str | bytes | None = ...,
+        partition: int = ...,
+        callback: Any = ...,
+        on_delivery: Any = ...,
+    ) -> None: ...
+    def poll(self, timeout: float = ...) -> int: ...
+    def flush(self, timeout: float = ...) -> int: ...
+
+
+def producer_settings(base: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The producer's librdkafka configuration on top of the cluster's ``base`` settings.
+
+    Example:
+        >>> c = producer_settings({"bootstrap.servers": "kafka:9092"}, timeout=5.0)
+        >>> c["enable.idempotence"], c["acks"], c["message.timeout.ms"]
+        (True, 'all', 5000)
+    """
+    return {
+        **base,
+        "enable.idempotence": True,
+        "acks": "all",
+        # A webhook waits for its record: send at once rather than batch for throughput.
+        "linger.ms": 0,
+        "message.timeout.ms": int(timeout * 1000),
+        "client.id": "oauthbearer-sidecar-revocations",
+    }
+
+
+def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) -> None:
+    """Create the revocations topic if it does not exist yet (run on a worker thread).
+
+    One partition is plenty (a revocation is a few dozen bytes, and every replica reads
+    every partition anyway); the replication factor is the cluster's default. Records are
+    kept at least ``retention_seconds`` (the replay window) and never less than Kafka's
+    usual week. A refusal (no ACL to create topics) is logged: an operator may create it
+    beforehand, and until it exists ``/readyz`` says the topic is not replayed.
+    """
+    week_ms = 7 * 86_400_000
+    retention_ms = max(week_ms, int(retention_seconds * 1000))
+    spec = NewTopic(
+        topic, num_partitions=1, replication_factor=-1, config={"retention.ms": str(retention_ms)}
+    )
+    admin = AdminClient({k: v for k, v in base.items() if k != "error_cb"})
+    try:
+        admin.create_topics([spec], operation_timeout=10, request_timeout=10)[topic].result(15)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return
+        name = error.name() if isinstance(error, KafkaError) else type(exc).__name__
+        logger.warning("revocations topic %s could not be created: %s", topic, name)
+        return
+    logger.info("revocations topic %s created (retention %d ms)", topic, retention_ms)
+
+
+class RevocationPublisher:
+    """Produces :class:`RevocationRecord` values to one topic and awaits their acks."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        *,
+        timeout: float,
+        producer_factory: Callable[[dict[str, Any]], RecordProducer] = Producer,
+        observe: Callable[[str], None] = lambda _outcome: None,
+        report_slack: float = 5.0,
+    ) -> None:
+        self.topic = topic
+        self._report_slack = report_slack
+        self._config = {**config, "error_cb": self._on_error}
+        self._timeout = timeout
+        self._factory = producer_factory
+        self._observe = observe
+        self._producer: RecordProducer | None = None
+        self._fatal = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Create the producer (configuration errors raise here) and its poll thread."""
+        self._producer = self._factory(self._config)
+        self._thread = threading.Thread(
+            target=self._serve_reports, name="oauthbearer-revocations-producer", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued (at most ``timeout`` seconds), then stop the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.flush(timeout)
+
+    async def publish(self, records: Sequence[RevocationRecord]) -> None:
+        """Write ``records`` and return once Kafka acknowledged every one.
+
+        Raises :class:`PublishFailed` when any is refused or not acknowledged within the
+        timeout; the caller answers 503 and the sender retries the whole delivery (the
+        records dedupe on their event id, so a partial success does no harm).
+        """
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        acks: list[asyncio.Future[None]] = []
+        try:
+            producer = self._current()
+            for record in records:
+                ack: asyncio.Future[None] = loop.create_future()
+                producer.produce(
+                    self.topic,
+                    value=record.encode(),
+                    key=record.key,
+                    on_delivery=_reporter(loop, ack),
+                )
+                acks.append(ack)
+            # The producer's own timeout fails a delivery first; this bound only guards
+            # against a report that never comes (a producer closed under us).
+            await asyncio.wait_for(asyncio.gather(*acks), self._timeout + self._report_slack)
+        except (KafkaException, BufferError, TimeoutError, PublishFailed) as exc:
+            for ack in acks:
+                ack.cancel()
+            self._observe("failed")
+            reason = str(exc) if isinstance(exc, PublishFailed) else type(exc).__name__
+            logger.warning("revocation record(s) not acknowledged by %s: %s", self.topic, reason)
+            raise PublishFailed(reason) from None
+        self._observe("acknowledged")
+
+    def _current(self) -> RecordProducer:
+        with self._lock:
+            if self._producer is None:
+                raise PublishFailed("the revocations producer is stopped")
+            if self._fatal:
+                # librdkafka's answer to a fatal error is a new producer instance.
+                logger.warning("revocations producer: fatal error; starting a new producer")
+                self._producer = self._factory(self._config)
+                self._fatal = False
+            return self._producer
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            logger.error("revocations producer: fatal error %s", error.name())
+            self._fatal = True
+
+    def _serve_reports(self) -> None:
+        while not self._stop.is_set():
+            producer = self._producer
+            if producer is None:
+                return
+            try:
+                producer.poll(_POLL_S)
+            except Exception as exc:  # noqa: BLE001 - logged; the thread must go on
+                logger.error(  # noqa: TRY400 - no traceback: it may quote a payload
+                    "revocations producer: poll failed: %s", type(exc).__name__
+                )
+                self._stop.wait(_POLL_S)
+
+
+def _reporter(loop: asyncio.AbstractEventLoop, ack: asyncio.Future[None]) -> Any:
+    """A delivery callback (run on the poll thread) that settles ``ack`` on the loop."""
+
+    def settle(error: KafkaError | None) -> None:
+        if ack.done():
+            return
+        if error is None:
+            ack.set_result(None)
+        else:
+            ack.set_exception(PublishFailed(error.name()))
+
+    def on_delivery(error: KafkaError | None, _message: Any) -> None:
+        # A closed loop (RuntimeError) has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, error)
+
+    return on_delivery

@@ -1,0 +1,113 @@
+"""Our revocation record: what one replica tells every other through the revocations topic.
+
+One small JSON object per revocation, never a token::
+
+    {"v": 1, "kind": "principal", "value": "u-1", "at": 1767225600.5,
+     "source": "keycloak", "id": "keycloak:7321"}
+
+========  ==================================================================
+``kind``  ``principal`` (every token of ``value`` issued at or before ``at``),
+          ``jti`` (the token with that ``jti``) or ``token`` (``value`` is the
+          token's SHA-256 fingerprint in hex, the result cache's own key)
+``at``    epoch seconds the revocation took effect (a principal's watermark)
+``exp``   ``jti``/``token`` only, optional: deny until then (the token's ``exp``)
+``source````keycloak``, ``fusionauth`` or ``api``: where it was received
+``id``    the event id (the identity provider's, prefixed with its family, or a
+          fresh ``api:<uuid>``): every replica dedupes on it, the writer too
+========  ==================================================================
+
+The Kafka key is ``kind:value``, so the records of one principal stay in one partition,
+in order. ``v`` lets a later format be told apart: a reader refuses versions it does not
+know (counted as malformed) rather than guess.
+
+Example:
+    >>> r = RevocationRecord("principal", "u-1", 1767225600.5, "keycloak", "keycloak:7")
+    >>> RevocationRecord.decode(r.encode()) == r, r.key
+    (True, b'principal:u-1')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from oauthbearer.sidecar.revocation.events import MalformedEvent
+
+__all__ = ["KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
+
+KINDS = ("principal", "jti", "token")
+#: Closed: a record's source becomes a metric label.
+SOURCES = ("keycloak", "fusionauth", "api")
+_VERSION = 1
+_TOKEN_KEY_HEX = 64  # SHA-256
+
+
+def new_event_id(source: str) -> str:
+    """An id for a revocation that came without one (the API, an id-less event)."""
+    return f"{source}:{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    """One revocation, as written to and read from the revocations topic."""
+
+    kind: str
+    value: str
+    at: float
+    source: str
+    event_id: str
+    exp: float | None = None
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka record key: one principal's (or token's) records share a partition."""
+        return f"{self.kind}:{self.value}".encode()
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = {
+            "v": _VERSION,
+            "kind": self.kind,
+            "value": self.value,
+            "at": self.at,
+            "source": self.source,
+            "id": self.event_id,
+        }
+        if self.exp is not None:
+            body["exp"] = self.exp
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> RevocationRecord:
+        """Parse and validate one record value; raises :class:`MalformedEvent`."""
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEvent("a revocation record is not JSON") from None
+        if not isinstance(data, dict) or data.get("v") != _VERSION:
+            raise MalformedEvent("not a version-1 revocation record")
+        kind, value, source, event_id = (data.get(k) for k in ("kind", "value", "source", "id"))
+        at, exp = data.get("at"), data.get("exp")
+        if kind not in KINDS or source not in SOURCES:
+            raise MalformedEvent("unknown kind or source")
+        if not (isinstance(value, str) and value and isinstance(event_id, str) and event_id):
+            raise MalformedEvent("value and id must be non-empty strings")
+        if kind == "token" and not _is_hex_digest(value):
+            raise MalformedEvent("a token record carries a SHA-256 fingerprint, never a token")
+        if not isinstance(at, int | float) or not _is_number(at):
+            raise MalformedEvent("at must be a number")
+        if exp is not None and not _is_number(exp):
+            raise MalformedEvent("exp must be a number")
+        until = float(exp) if exp is not None else None
+        return cls(kind, value, float(at), source, event_id, until)
+
+
+def _is_number(value: object) -> bool:
+    # json.loads reads NaN and Infinity: neither is a time.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_hex_digest(value: str) -> bool:
+    return len(value) == _TOKEN_KEY_HEX and all(c in "0123456789abcdef" for c in value)
