@@ -213,7 +213,7 @@ class KafkaEventSource:
         on_caught_up: Callable[[], None] = lambda: None,
         clock: Clock = time.time,
         retry_interval: float = 1.0,
-        partition_refresh_interval: float = 30.0,
+        partition_refresh_interval: float = 5.0,
         consumer_factory: Callable[[dict[str, Any]], EventConsumer] = Consumer,
         create_topic: Callable[[str], None] | None = None,
     ) -> None:
@@ -368,20 +368,27 @@ class KafkaEventSource:
 
     def _add_new_partitions(self, consumer: EventConsumer) -> None:
         added: list[Partition] = []
+        for topic in self._readers:
+            # Topic by topic: one missing (a broker that lost it) must not hide another's
+            # new partitions.
+            try:
+                partitions = self._partitions(consumer, topic)
+            except KafkaException as exc:
+                logger.warning(
+                    "revocation events: cannot look for new partitions of %s (%s)",
+                    topic,
+                    _reason(exc),
+                )
+                continue
+            added += [(topic, p) for p in partitions if (topic, p) not in self._positions]
+        if not added:
+            return
         try:
-            for topic in self._readers:
-                added += [
-                    (topic, p)
-                    for p in self._partitions(consumer, topic)
-                    if (topic, p) not in self._positions
-                ]
-            if not added:
-                return
             consumer.incremental_assign(
                 [TopicPartition(topic, p, OFFSET_BEGINNING) for topic, p in added]
             )
         except KafkaException as exc:
-            logger.warning("revocation events: cannot look for new partitions (%s)", _reason(exc))
+            logger.warning("revocation events: cannot read new partitions (%s)", _reason(exc))
             return
         for partition in added:
             self._positions[partition] = 0

@@ -184,7 +184,14 @@ class RevocationPublisher:
             for ack in acks:
                 ack.cancel()
             self._observe("failed")
-            reason = str(exc) if isinstance(exc, PublishFailed) else type(exc).__name__
+            if isinstance(exc, KafkaException):
+                self._note_fatal(exc)
+            if isinstance(exc, PublishFailed):
+                reason = str(exc)
+            elif isinstance(exc, KafkaException):
+                reason = _reason(exc)
+            else:  # BufferError: the local queue is full; TimeoutError: no report came
+                reason = type(exc).__name__
             logger.warning("revocation record(s) not acknowledged by %s: %s", self.topic, reason)
             raise PublishFailed(reason) from None
         self._observe("acknowledged")
@@ -205,6 +212,13 @@ class RevocationPublisher:
             logger.error("revocations producer: fatal error %s", error.name())
             self._fatal = True
 
+    def _note_fatal(self, exc: KafkaException) -> None:
+        # A producer in a fatal state raises from produce() and poll() (an idempotent one
+        # whose producer id the broker forgot: UNKNOWN_PRODUCER_ID after a restart).
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and (error.fatal() or error.code() == KafkaError._FATAL):
+            self._fatal = True
+
     def _serve_reports(self) -> None:
         while not self._stop.is_set():
             producer = self._producer
@@ -212,11 +226,21 @@ class RevocationPublisher:
                 return
             try:
                 producer.poll(_POLL_S)
+            except KafkaException as exc:
+                self._note_fatal(exc)
+                logger.warning("revocations producer: %s", _reason(exc))
+                self._stop.wait(_POLL_S)
             except Exception as exc:  # noqa: BLE001 - logged; the thread must go on
                 logger.error(  # noqa: TRY400 - no traceback: it may quote a payload
                     "revocations producer: poll failed: %s", type(exc).__name__
                 )
                 self._stop.wait(_POLL_S)
+
+
+def _reason(exc: KafkaException) -> str:
+    """A KafkaError's name (``_MSG_TIMED_OUT``), never its text (it may quote a record)."""
+    error = exc.args[0] if exc.args else None
+    return error.name() if isinstance(error, KafkaError) else type(exc).__name__
 
 
 def _reporter(loop: asyncio.AbstractEventLoop, ack: asyncio.Future[None]) -> Any:

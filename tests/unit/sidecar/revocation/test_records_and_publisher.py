@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from oauthbearer.sidecar.cache import token_key
 from oauthbearer.sidecar.revocation.events import MalformedEvent
@@ -180,3 +180,16 @@ async def test_a_stopped_publisher_fails_fast() -> None:
     publisher = RevocationPublisher({}, "revocations", timeout=1.0, producer_factory=FakeProducer)
     with pytest.raises(PublishFailed, match="stopped"):
         await publisher.publish([PRINCIPAL])
+
+
+async def test_a_producer_raising_fatal_is_replaced(publisher: RevocationPublisher) -> None:
+    first = FakeProducer.instances[0]
+
+    def fatal(*_args: Any, **_kwargs: Any) -> None:
+        raise KafkaException(KafkaError(KafkaError._FATAL, "fatal", fatal=True))
+
+    first.produce = fatal  # type: ignore[method-assign]
+    with pytest.raises(PublishFailed, match="_FATAL"):
+        await publisher.publish([PRINCIPAL])
+    await publisher.publish([PRINCIPAL])  # the next delivery gets a new producer
+    assert len(FakeProducer.instances) == 2
