@@ -31,6 +31,8 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
-from joserfc.jwk import RSAKey
+from joserfc import jwt
+from joserfc.jwk import OctKey, RSAKey
 
 __all__ = ["Idp", "IdpClient", "IdpFactory", "IdpStartError", "basic_authorization"]
 
@@ -255,18 +258,45 @@ class Idp:
         }
 
     def fetch_token(self, name: str = "basic") -> dict[str, Any]:
-        """A client_credentials token for a secret-based client, fetched directly."""
+        """A client_credentials token for any registered client, fetched directly.
+
+        The JWT client assertions (private_key_jwt, client_secret_jwt) are signed here by
+        hand (RFC 7523 §3), independently of the package's client half.
+        """
         client = self.clients[name]
         form = {"grant_type": "client_credentials", "scope": SCOPE}
         headers = {}
         if client.auth_method == "client_secret_post":
             form |= {"client_id": client.client_id, "client_secret": client.client_secret or ""}
+        elif client.auth_method in ("private_key_jwt", "client_secret_jwt"):
+            form |= {
+                "client_id": client.client_id,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self._client_assertion(client),
+            }
         else:
             headers["Authorization"] = self.authorization(name)
         response = httpx.post(self.token_url, data=form, headers=headers, timeout=10)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+    def _client_assertion(self, client: IdpClient) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": client.client_id,
+            "sub": client.client_id,
+            "aud": self.token_url,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + 60,
+        }
+        if client.private_key_pem is not None:
+            rsa = RSAKey.import_key(client.private_key_pem)
+            return jwt.encode({"alg": "RS256", "kid": "pkjwt-test-key"}, claims, rsa)
+        assert client.client_secret is not None
+        oct_key = OctKey.import_key(client.client_secret.encode())
+        return jwt.encode({"alg": "HS256"}, claims, oct_key)
 
     def introspect(self, token: str) -> dict[str, Any]:
         response = httpx.post(

@@ -71,8 +71,12 @@ class Tansu:
         self.port = 0
 
     def start(self) -> Tansu:
-        """Start the process; return once it accepts connections (bounded)."""
-        self.port = free_port()
+        """Start the process; return once it accepts connections (bounded).
+
+        A restart (``stop()`` then ``start()``) keeps the port, so clients configured with
+        the old bootstrap address find the broker again; memory storage starts empty.
+        """
+        self.port = self.port or free_port()
         advertised = self._advertised or self.port
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
