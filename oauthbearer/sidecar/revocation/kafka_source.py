@@ -98,6 +98,7 @@ class EventConsumer(Protocol):
     ) -> tuple[int, int]: ...
     def assign(self, partitions: list[TopicPartition]) -> None: ...
     def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
+    def poll(self, timeout: float) -> Any: ...
     def consume(self, num_messages: int, timeout: float) -> Sequence[Any]: ...
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
     def close(self) -> None: ...
@@ -336,7 +337,7 @@ class KafkaEventSource:
             if time.monotonic() - last_refresh >= self._partition_refresh_interval:
                 self._add_new_partitions(consumer)
                 last_refresh = time.monotonic()
-            messages = consumer.consume(_BATCH, _POLL_S)
+            messages = _next_batch(consumer)
             items: list[tuple[str, Item]] = []
             for message in messages:
                 if message.error() is not None:
@@ -423,6 +424,18 @@ class KafkaEventSource:
         if all(self._positions.get(p, 0) >= high for p, high in self._targets.items()):
             self.caught_up = True
             self._on_caught_up()
+
+
+def _next_batch(consumer: EventConsumer) -> list[Any]:
+    """Whatever has arrived, as soon as one record has (waiting at most ``_POLL_S``).
+
+    Not ``consume(n, timeout)`` alone: it returns when ``n`` records are in *or* the
+    timeout has passed, which would hold every live revocation back by the whole timeout.
+    """
+    first = consumer.poll(_POLL_S)
+    if first is None:
+        return []
+    return [first, *consumer.consume(_BATCH - 1, 0)]
 
 
 def _reason(exc: KafkaException) -> str:

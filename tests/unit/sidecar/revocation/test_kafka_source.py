@@ -157,6 +157,10 @@ class FakeConsumer:
                 self.fetch[tp.topic, tp.partition] = start
             self.cond.notify_all()
 
+    def poll(self, timeout: float) -> FakeMessage | None:
+        batch = self.consume(1, timeout)
+        return batch[0] if batch else None
+
     def consume(self, num_messages: int, timeout: float) -> Sequence[FakeMessage]:
         if self.fail_consume is not None:
             raise self.fail_consume
