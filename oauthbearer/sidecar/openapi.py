@@ -136,7 +136,7 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
         },
     }
 
-    def event_operation(summary: str) -> dict[str, Any]:
+    def event_operation(summary: str, *, emitter: bool = False) -> dict[str, Any]:
         is_api = summary.startswith("Revoke")
         body_schema: dict[str, Any] = (
             {"$ref": "#/components/schemas/Revocation"}
@@ -145,11 +145,12 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
         )
         return {
             "summary": summary,
-            "security": [{"eventBasic": []}],
+            "security": [{"eventBasic": []}, *([{"emitterBasic": []}] if emitter else [])],
             "requestBody": {"required": True, "content": {_JSON: {"schema": body_schema}}},
             "responses": {
                 "200": {
-                    "description": "Applied in memory (idempotent on the event id)",
+                    "description": "Applied (idempotent on the event id); with "
+                    "OAUTHBEARER_REVOCATIONS_TOPIC, only once Kafka acknowledged it",
                     "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EventOutcomes"}}},
                 },
                 "400": {
@@ -158,13 +159,21 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
                 },
                 "401": {"description": "Caller not authenticated (WWW-Authenticate: Basic)"},
                 "413": {"description": "Request body too large"},
+                "503": {
+                    "description": "Kafka did not acknowledge the revocation record in time "
+                    "(OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT): send it again",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         }
 
     event_paths = {
         "/events/keycloak": {
             "post": event_operation(
-                "Keycloak event-emitter events (user and admin), one or an array"
+                "Keycloak event-emitter events (user and admin; format=JSON, or "
+                'format=FLATBUFFER {"type": "Event"|"AdminEvent", "obj": base64}), one or '
+                "an array",
+                emitter=True,
             )
         },
         "/events/fusionauth": {
@@ -229,6 +238,12 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
             },
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
+                "emitterBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "any user name (the emitter's host name) with "
+                    "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET as the password",
+                },
                 "eventBasic": {
                     "type": "http",
                     "scheme": "basic",

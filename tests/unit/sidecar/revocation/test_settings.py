@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from oauthbearer.errors import ConfigurationError
+from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.cli import describe
 from oauthbearer.sidecar.revocation.kafka_source import consumer_config
 from oauthbearer.sidecar.settings import SidecarSettings
+from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
+from tests.support.asgi import asgi_client
 
 BASE = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks", "OAUTHBEARER_CALLERS": "b:fake-s"}
 
@@ -160,3 +165,43 @@ def test_consumer_config_uses_our_oauth_cb() -> None:
     config = consumer_config(s)
     assert config["sasl.mechanism"] == "OAUTHBEARER"
     assert config["oauth_cb"] is oauth_cb
+
+
+WEBHOOKS = {**BASE, "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET": "fake-emitter-secret"}
+
+
+def test_check_says_when_webhook_revocations_stay_in_one_process() -> None:
+    alone = describe(WEBHOOKS)
+    assert "webhooks for the Keycloak emitter (any user name)" in alone
+    assert f"WARNING: {LOCAL_ONLY_WARNING}" in alone
+    shared = describe(
+        {
+            **WEBHOOKS,
+            "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9092",
+            "OAUTHBEARER_REVOCATIONS_TOPIC": "oauthbearer-revocations",
+        }
+    )
+    assert "WARNING" not in shared
+    assert "replicas: webhook revocations are shared through oauthbearer-revocations" in shared
+    assert "fake-emitter-secret" not in alone + shared
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_start_up_warns_when_webhook_revocations_stay_in_one_process() -> None:
+    logger, lines = logging.getLogger("oauthbearer.sidecar"), Lines()
+    logger.addHandler(lines)
+    try:
+        app = create_app(SidecarSettings.from_env(WEBHOOKS), http_client=httpx.AsyncClient())
+        async with asgi_client(app):
+            pass
+    finally:
+        logger.removeHandler(lines)
+    assert LOCAL_ONLY_WARNING in lines.lines
