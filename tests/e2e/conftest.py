@@ -220,17 +220,6 @@ def sidecar(idp: Idp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side
                 proc.wait(STOP_TIMEOUT_S)
 
 
-class _DecisionRecorder(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.decisions: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        decision = getattr(record, "decision", None)
-        if isinstance(decision, dict):
-            self.decisions.append(dict(decision))
-
-
 class _InProcess:
     def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
         self.server, self.thread = server, thread
@@ -246,6 +235,59 @@ class _InProcess:
 InprocessSidecarFactory = Callable[..., SidecarHandle]
 
 
+def serve_inprocess(app: Any) -> tuple[_InProcess, str]:
+    """``app`` under a real uvicorn server on a loopback socket, in a thread; ready."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        loop="asyncio",
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+        **uvicorn_options(),  # the server settings `oauthbearer serve` runs with
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="sidecar", daemon=True
+    )
+    handle = _InProcess(server, thread)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, thread.is_alive, lambda: "uvicorn thread ended")
+    except BaseException:
+        handle.stop()
+        raise
+    return handle, base
+
+
+class DecisionRecorder(logging.Handler):
+    """Collects the decision log's records while attached (``attach``/``detach``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.decisions: list[dict[str, Any]] = []
+        self._previous_level = logging.NOTSET
+
+    def emit(self, record: logging.LogRecord) -> None:
+        decision = getattr(record, "decision", None)
+        if isinstance(decision, dict):
+            self.decisions.append(dict(decision))
+
+    def attach(self) -> None:
+        self._previous_level = decision_logger.level
+        decision_logger.addHandler(self)
+        decision_logger.setLevel(logging.INFO)
+
+    def detach(self) -> None:
+        decision_logger.removeHandler(self)
+        decision_logger.setLevel(self._previous_level)
+
+
 @pytest.fixture
 def inprocess_sidecar() -> Iterator[InprocessSidecarFactory]:
     """``inprocess_sidecar(idp, **env) -> SidecarHandle`` with ``.clock`` to advance.
@@ -254,37 +296,14 @@ def inprocess_sidecar() -> Iterator[InprocessSidecarFactory]:
     is an :class:`OffsetClock`, so cache TTLs pass when the test says so.
     """
     started: list[_InProcess] = []
-    recorder = _DecisionRecorder()
-    previous_level = decision_logger.level
-    decision_logger.addHandler(recorder)
-    decision_logger.setLevel(logging.INFO)
+    recorder = DecisionRecorder()
+    recorder.attach()
 
     def start(idp: Idp, **overrides: str) -> SidecarHandle:
         clock = OffsetClock()
         settings = SidecarSettings.from_env(sidecar_env(idp, **overrides))
-        app = create_app(settings, clock=clock)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            loop="asyncio",
-            lifespan="on",
-            log_config=None,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-            **uvicorn_options(),  # the server settings `oauthbearer serve` runs with
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="sidecar", daemon=True
-        )
-        handle = _InProcess(server, thread)
+        handle, base = serve_inprocess(create_app(settings, clock=clock))
         started.append(handle)
-        thread.start()
-        base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, thread.is_alive, lambda: "uvicorn thread ended")
         # One recorder per test: tests starting two in-process sidecars use marks.
         return SidecarHandle(base, lambda: list(recorder.decisions), clock=clock)
 
@@ -293,8 +312,7 @@ def inprocess_sidecar() -> Iterator[InprocessSidecarFactory]:
     finally:
         for handle in started:
             handle.stop()
-        decision_logger.removeHandler(recorder)
-        decision_logger.setLevel(previous_level)
+        recorder.detach()
 
 
 # --- fronts ----------------------------------------------------------------------------

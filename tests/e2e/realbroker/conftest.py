@@ -1,0 +1,169 @@
+"""The realbroker tier: real Apache Kafka brokers with the real validator plugins.
+
+No stand-in on the broker side: Apache Kafka 4.0 (KRaft) runs from the bundle with Strimzi
+kafka-oauth's introspection validator, jairsjunior's handler, or Kafka's own JWT validator
+(tests/support/realkafka.py finds the bundle; ``.ci/run`` requires it). Clients are
+confluent-kafka with the package's ``oauth_cb`` configured by ``OAUTH_LOGIN_*`` only.
+
+One in-process sidecar per module (a real uvicorn server; its clock an OffsetClock, so a
+test ages the cache or expires a token by advancing it instead of sleeping), and brokers
+started once per module, each on free loopback ports with a fresh log dir.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, Producer
+
+from oauthbearer.sidecar.app import create_app
+from oauthbearer.sidecar.settings import SidecarSettings
+from tests.e2e.conftest import (
+    JAIRSJUNIOR_AUTHORIZATION,
+    STRIMZI_CALLER,
+    DecisionRecorder,
+    SidecarHandle,
+    serve_inprocess,
+    sidecar_env,
+)
+from tests.support.idp import Idp
+from tests.support.realkafka import RealKafka
+from tests.support.sasl_front import OffsetClock
+
+EVENT_CALLER = ("revoker", "fake-realbroker-event-secret")
+JAAS_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+LISTENER = "listener.name.sasl_plaintext"
+SASL_BASE = {
+    "sasl.enabled.mechanisms": "OAUTHBEARER",
+    f"{LISTENER}.sasl.enabled.mechanisms": "OAUTHBEARER",
+}
+
+
+@pytest.fixture(scope="module")
+def rb_sidecar(idp: Idp) -> Iterator[SidecarHandle]:
+    """The sidecar the module's brokers call; ``.clock`` moves its time."""
+    recorder = DecisionRecorder()
+    recorder.attach()
+    clock = OffsetClock()
+    settings = SidecarSettings.from_env(
+        sidecar_env(
+            idp,
+            OAUTHBEARER_EVENT_CALLERS=":".join(EVENT_CALLER),
+            OAUTHBEARER_NEGATIVE_CACHE_TTL="2",
+        )
+    )
+    server, base = serve_inprocess(create_app(settings, clock=clock))
+    try:
+        yield SidecarHandle(base, lambda: list(recorder.decisions), clock=clock)
+    finally:
+        server.stop()
+        recorder.detach()
+
+
+def strimzi_properties(sidecar_url: str, issuer: str, **extra: str) -> dict[str, str]:
+    """server.properties lines for Strimzi's introspection validator → our sidecar."""
+    options = {
+        "oauth.introspection.endpoint.uri": sidecar_url,
+        "oauth.client.id": STRIMZI_CALLER[0],
+        "oauth.client.secret": STRIMZI_CALLER[1],
+        "oauth.valid.issuer.uri": issuer,
+        "oauth.username.claim": "sub",
+        **extra,
+        # Without it the broker does not start ("No principal name in JWT claim: sub").
+        "unsecuredLoginStringClaim_sub": "kafka-broker",
+    }
+    jaas = " ".join(f'{k}="{v}"' for k, v in options.items())
+    return {
+        **SASL_BASE,
+        f"{LISTENER}.oauthbearer.sasl.server.callback.handler.class": (
+            "io.strimzi.kafka.oauth.server.JaasServerOauthValidatorCallbackHandler"
+        ),
+        f"{LISTENER}.oauthbearer.sasl.jaas.config": f"{JAAS_MODULE} {jaas} ;",
+        "principal.builder.class": "io.strimzi.kafka.oauth.server.OAuthKafkaPrincipalBuilder",
+    }
+
+
+def jairsjunior_broker(
+    bundle: Path, log_dir: Path, sidecar_base: str, path: str, name: str
+) -> RealKafka:
+    """jairsjunior's handler, configured by the broker's environment only."""
+    host_port = sidecar_base.removeprefix("http://")
+    return RealKafka(
+        bundle,
+        log_dir,
+        name=name,
+        plugin="jairs",
+        listener="SASL_PLAINTEXT",
+        properties={
+            **SASL_BASE,
+            f"{LISTENER}.oauthbearer.sasl.server.callback.handler.class": (
+                "br.com.jairsjunior.security.oauthbearer.OauthAuthenticateValidatorCallbackHandler"
+            ),
+            f"{LISTENER}.oauthbearer.sasl.jaas.config": f"{JAAS_MODULE} ;",
+        },
+        env={
+            "OAUTH_WITH_SSL": "false",
+            "OAUTH_INTROSPECT_SERVER": host_port,
+            "OAUTH_INTROSPECT_ENDPOINT": path,
+            "OAUTH_INTROSPECT_AUTHORIZATION": JAIRSJUNIOR_AUTHORIZATION,
+        },
+    )
+
+
+def broker_conf(broker: RealKafka, oauth_cb: Callable[..., Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": broker.bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanisms": "OAUTHBEARER",
+        "oauth_cb": oauth_cb,
+        **extra,
+    }
+
+
+def fixed_token(token: str) -> Callable[[str | None], tuple[str, float, str, dict[str, str]]]:
+    """An oauth_cb that always hands out ``token`` (forged, expired or revoked)."""
+
+    def cb(_config: str | None) -> tuple[str, float, str, dict[str, str]]:
+        return token, time.time() + 300, "mallory", {}
+
+    return cb
+
+
+def auth_errors(errors: list[KafkaError]) -> list[str]:
+    return [e.str() for e in errors if e.code() == KafkaError._AUTHENTICATION]
+
+
+def refusal(broker: RealKafka, token: str) -> tuple[list[str], int]:
+    """Produce one record with ``token``: the client's authentication errors, deliveries."""
+    errors: list[KafkaError] = []
+    delivered: list[int] = []
+    producer = Producer(
+        broker_conf(
+            broker,
+            fixed_token(token),
+            error_cb=errors.append,
+            **{"message.timeout.ms": 3000, "reconnect.backoff.max.ms": 500},
+        )
+    )
+    producer.produce(
+        "refused", b"x", on_delivery=lambda err, _msg: delivered.append(0 if err else 1)
+    )
+    producer.flush(10)
+    return auth_errors(errors), sum(delivered)
+
+
+#: How each validator words the refusal the client sees in its _AUTHENTICATION error:
+#: Kafka's own sends RFC 7628's ``invalid_token`` status; Strimzi's puts its reason in the
+#: SaslAuthenticate error message ("Token validation failed: Token not active").
+REFUSAL_WORDING = ("invalid_token", "Token validation failed: Token not active")
+
+
+def assert_invalid_token(broker: RealKafka, token: str) -> None:
+    errors, delivered = refusal(broker, token)
+    assert delivered == 0
+    assert errors, "no _AUTHENTICATION error reported"
+    assert all(any(w in e for w in REFUSAL_WORDING) for e in errors), errors
