@@ -68,6 +68,7 @@ class RealKafka:
         properties: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         jvm_flags: tuple[str, ...] = ("-Xmx512m",),
+        log4j_config: Path | None = None,
     ) -> None:
         home = _kafka_home(bundle)
         assert home is not None, missing_bundle_reason()
@@ -88,6 +89,9 @@ class RealKafka:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._formatted = False
+        self._logs_dir = log_dir / f"{name}-logs"
+        self._logs_dir.mkdir(parents=True, exist_ok=True)
+        self._log4j = log4j_config or home / "config" / "log4j2.yaml"
 
     @property
     def bootstrap(self) -> str:
@@ -148,11 +152,14 @@ class RealKafka:
         self._proc = subprocess.Popen(
             [
                 *self._java(
-                    f"-Dlog4j2.configurationFile={self.home / 'config' / 'log4j2.yaml'}",
+                    f"-Dlog4j2.configurationFile={self._log4j}",
+                    # The log4j files (server.log, ...) go beside the data, not into cwd.
+                    f"-Dkafka.logs.dir={self._logs_dir}",
                     "kafka.Kafka",
                     str(self._config),
                 ),
             ],
+            cwd=self._logs_dir,
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
