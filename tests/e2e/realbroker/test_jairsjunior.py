@@ -14,11 +14,14 @@ and the sidecar's decision for that token was ``inactive``.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from confluent_kafka import Producer
 
 from oauthbearer import oauth_cb
 from oauthbearer.sidecar.app import INTROSPECT_MS_PATH, INTROSPECT_PATH
@@ -30,7 +33,13 @@ from tests.e2e.conftest import (
     produce,
     topic_name,
 )
-from tests.e2e.realbroker.conftest import EVENT_CALLER, broker_conf, jairsjunior_broker, refusal
+from tests.e2e.realbroker.conftest import (
+    EVENT_CALLER,
+    broker_conf,
+    fixed_token,
+    jairsjunior_broker,
+    refusal,
+)
 from tests.support.idp import Idp
 from tests.support.realkafka import RealKafka
 
@@ -141,3 +150,55 @@ def test_a_token_revoked_by_a_keycloak_event_is_refused_at_once(
     response = httpx.post(rb_sidecar.base + "/events/keycloak", json=logout, auth=EVENT_CALLER)
     assert response.json() == {"outcomes": ["applied"]}
     refused_by(rb_sidecar, jairs_ms, token)
+
+
+STORM_CLIENTS = 50
+STORM_TOKENS = 5
+STORM_S = 10.0
+NEGATIVE_TTL_S = 2.0  # the module sidecar's OAUTHBEARER_NEGATIVE_CACHE_TTL
+
+
+def test_a_reconnect_storm_of_refused_clients_costs_the_idp_one_call_per_token_and_ttl(
+    rb_sidecar: SidecarHandle, jairs_ms: RealKafka
+) -> None:
+    """50 clients with refused tokens: the handler's NPE drops each connection, librdkafka
+    reconnects at once, and every reconnect is an introspection at the sidecar. The
+    authorization server behind it sees at most one call per distinct token per
+    negative-cache TTL."""
+    tokens = [f"revoked-opaque-{i}-{uuid.uuid4().hex}" for i in range(STORM_TOKENS)]
+
+    def client(i: int) -> Producer:
+        conf = broker_conf(
+            jairs_ms,
+            fixed_token(tokens[i % STORM_TOKENS]),
+            **{"message.timeout.ms": int(STORM_S * 1000), "error_cb": lambda _e: None},
+        )
+        return Producer(conf)
+
+    before = rb_sidecar.counters()
+    started = time.monotonic()
+    # In parallel: each constructor waits ~1 s for its first token from oauth_cb.
+    with ThreadPoolExecutor(STORM_CLIENTS) as pool:
+        producers = list(pool.map(client, range(STORM_CLIENTS)))
+    delivered: list[bool] = []
+    for producer in producers:
+        producer.produce("storm", b"x", on_delivery=lambda err, _msg: delivered.append(err is None))
+    while time.monotonic() - started < STORM_S:
+        for producer in producers:
+            producer.poll(0)
+        time.sleep(0.05)  # serving callbacks while the storm runs, not waiting for expiry
+    elapsed = time.monotonic() - started
+    after = rb_sidecar.counters() - before
+    for producer in producers:
+        producer.purge()  # what is still queued fails now, reported on the next poll
+        producer.poll(0)
+
+    assert not any(delivered), "a refused client got a record through"
+    asked = sum(after.requests.values())
+    assert asked >= STORM_CLIENTS  # every client asked at least once: a real storm
+    windows = int(elapsed // NEGATIVE_TTL_S) + 1
+    assert after.upstream_calls <= STORM_TOKENS * windows, (after.upstream_calls, asked)
+    print(
+        f"\n{STORM_CLIENTS} clients, {elapsed:.1f} s: {asked} introspections at the "
+        f"sidecar, {after.upstream_calls} at the authorization server"
+    )
