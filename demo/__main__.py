@@ -5,9 +5,11 @@
 1. a real authorization server (npm oidc-provider) issues client-credentials tokens;
 2. ``oauthbearer serve`` — the introspection sidecar — verifies JWTs against its JWKS and
    introspects opaque tokens upstream;
-3. a Kafka-protocol broker (tansu) behind a SASL/OAUTHBEARER front that plays Strimzi's
-   introspection validator plugin and asks the sidecar (test infrastructure: no broker
-   that validates OAUTHBEARER installs here — see tests/support/sasl_front.py);
+3. a broker that asks the sidecar: **real Apache Kafka with Strimzi's introspection
+   validator** when the Kafka bundle is there (``OAUTHBEARER_TEST_KAFKA_BUNDLE``, else
+   ../shared/realkafka; see tests/support/realkafka.py), otherwise a Kafka-protocol broker
+   (tansu) behind a SASL/OAUTHBEARER front that plays that validator (test
+   infrastructure, tests/support/sasl_front.py). The demo says which;
 4. a confluent-kafka producer and consumer configured only by jairsjunior's
    ``OAUTH_LOGIN_*`` variables and ``from oauthbearer import oauth_cb``.
 
@@ -17,6 +19,7 @@ Every process it starts, it stops. Exit status 0 only if every step did what it 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -112,6 +115,12 @@ def run(story: Story, stack: ExitStack, work: Path) -> None:
     from oauthbearer.client.confluent import default_provider
     from tests.support.idp import Idp, _make_clients
     from tests.support.ports import free_port
+    from tests.support.realkafka import (
+        RealKafka,
+        bundle_path,
+        missing_bundle_reason,
+        strimzi_introspection,
+    )
     from tests.support.sasl_front import SaslFront
     from tests.support.tansu import Tansu
 
@@ -151,28 +160,52 @@ def run(story: Story, stack: ExitStack, work: Path) -> None:
         story.say(f"opaque tokens introspected at {idp.introspection_url}, results cached")
         decisions = SidecarLog(log_path)
 
-    with story.step("Broker: tansu behind a SASL/OAUTHBEARER front (Strimzi's validator)"):
-        front = SaslFront(
-            f"{base}/oauth2/introspect",
-            shape="strimzi",
-            client_id=CALLER_ID,
-            client_secret=CALLER_SECRET,
-            valid_issuer=idp.issuer,
-        ).start()
-        stack.callback(front.stop)
-        broker = Tansu(advertised_port=front.port, log_dir=work, name="demo").start()
-        stack.callback(broker.stop)
-        front.upstream = ("127.0.0.1", broker.port)
-        story.say(f"clients connect to {front.bootstrap}; the front asks the sidecar exactly")
-        story.say("as Strimzi's JaasServerOauthValidatorCallbackHandler would, then relays")
+    bundle = bundle_path()
+    if bundle is not None:
+        with story.step("Broker: Apache Kafka with Strimzi's introspection validator"):
+            kafka_broker = RealKafka(
+                bundle,
+                work,
+                name="demo-kafka",
+                plugin="strimzi",
+                listener="SASL_PLAINTEXT",
+                properties=strimzi_introspection(
+                    f"{base}/oauth2/introspect", idp.issuer, CALLER_ID, CALLER_SECRET
+                ),
+            ).start()
+            stack.callback(kafka_broker.stop)
+            bootstrap = kafka_broker.bootstrap
+            story.say(f"Kafka {kafka_broker.home.name.split('-', 1)[1]} (KRaft) at {bootstrap},")
+            story.say("io.strimzi.kafka.oauth.server.JaasServerOauthValidatorCallbackHandler")
+            story.say(f"calling {base}/oauth2/introspect as {CALLER_ID}")
+    else:
+        with story.step("Broker: tansu behind a SASL/OAUTHBEARER front (Strimzi's validator)"):
+            front = SaslFront(
+                f"{base}/oauth2/introspect",
+                shape="strimzi",
+                client_id=CALLER_ID,
+                client_secret=CALLER_SECRET,
+                valid_issuer=idp.issuer,
+            ).start()
+            stack.callback(front.stop)
+            broker = Tansu(advertised_port=front.port, log_dir=work, name="demo").start()
+            stack.callback(broker.stop)
+            front.upstream = ("127.0.0.1", broker.port)
+            bootstrap = front.bootstrap
+            story.say(f"clients connect to {bootstrap}; the front asks the sidecar exactly")
+            story.say("as Strimzi's JaasServerOauthValidatorCallbackHandler would, then relays")
+            story.say(f"(no Apache Kafka bundle: {missing_bundle_reason()})")
 
     login_env = idp.env_for("basic")
     os.environ.update(login_env)
     kafka = {
-        "bootstrap.servers": front.bootstrap,
+        "bootstrap.servers": bootstrap,
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanisms": "OAUTHBEARER",
-        "log_level": 4,  # librdkafka's warnings and errors only: the story is told here
+        # librdkafka's own log lines go to a file in the work dir, not the terminal: the
+        # story is told here, and a line such as a group coordinator's transient SASL
+        # error on close reads to a newcomer as a failure it is not.
+        "logger": _librdkafka_log(work),
     }
 
     with story.step("Producer: only OAUTH_LOGIN_* set, and 'oauth_cb': oauth_cb"):
@@ -256,7 +289,6 @@ def run(story: Story, stack: ExitStack, work: Path) -> None:
                 **kafka,
                 "oauth_cb": forged,
                 "message.timeout.ms": 4000,
-                "log_level": 0,
                 "error_cb": lambda err: auth_errors.append(err.str()),
             }
         )
@@ -271,6 +303,14 @@ def run(story: Story, stack: ExitStack, work: Path) -> None:
         story.say(f"nothing produced: delivery failed with {failed[0].name()}")
         if failed[0].code() not in (KafkaError._MSG_TIMED_OUT, KafkaError._AUTHENTICATION):
             raise StepFailed(f"unexpected delivery error {failed[0]}")
+
+
+def _librdkafka_log(work: Path) -> logging.Logger:
+    logger = logging.getLogger("demo.librdkafka")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.handlers = [logging.FileHandler(work / "librdkafka.log")]
+    return logger
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -25,12 +25,28 @@ import pytest
 
 from tests.support.ports import free_port
 
-__all__ = ["RealKafka", "bundle_path", "missing_bundle_reason"]
+__all__ = [
+    "JAAS_MODULE",
+    "LISTENER",
+    "SASL_BASE",
+    "RealKafka",
+    "bundle_path",
+    "missing_bundle_reason",
+    "strimzi_introspection",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 _READY = "Kafka Server started"
+
+
+JAAS_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+LISTENER = "listener.name.sasl_plaintext"
+SASL_BASE = {
+    "sasl.enabled.mechanisms": "OAUTHBEARER",
+    f"{LISTENER}.sasl.enabled.mechanisms": "OAUTHBEARER",
+}
 
 
 def bundle_path() -> Path | None:
@@ -52,6 +68,34 @@ def missing_bundle_reason() -> str:
 def _kafka_home(bundle: Path) -> Path | None:
     homes = sorted(p for p in bundle.glob("kafka_*") if (p / "libs").is_dir())
     return homes[-1] if homes else None
+
+
+def strimzi_introspection(
+    sidecar_url: str, issuer: str, client_id: str, client_secret: str, **extra: str
+) -> dict[str, str]:
+    """server.properties lines for Strimzi's introspection validator → our sidecar.
+
+    ``extra`` adds ``oauth.*`` options (e.g. ``oauth.groups.claim``).
+    """
+    options = {
+        "oauth.introspection.endpoint.uri": sidecar_url,
+        "oauth.client.id": client_id,
+        "oauth.client.secret": client_secret,
+        "oauth.valid.issuer.uri": issuer,
+        "oauth.username.claim": "sub",
+        **extra,
+        # Without it the broker does not start ("No principal name in JWT claim: sub").
+        "unsecuredLoginStringClaim_sub": "kafka-broker",
+    }
+    jaas = " ".join(f'{k}="{v}"' for k, v in options.items())
+    return {
+        **SASL_BASE,
+        f"{LISTENER}.oauthbearer.sasl.server.callback.handler.class": (
+            "io.strimzi.kafka.oauth.server.JaasServerOauthValidatorCallbackHandler"
+        ),
+        f"{LISTENER}.oauthbearer.sasl.jaas.config": f"{JAAS_MODULE} {jaas} ;",
+        "principal.builder.class": "io.strimzi.kafka.oauth.server.OAuthKafkaPrincipalBuilder",
+    }
 
 
 class RealKafka:

@@ -31,16 +31,21 @@ from tests.e2e.conftest import (
     sidecar_env,
 )
 from tests.support.idp import Idp
-from tests.support.realkafka import RealKafka
+from tests.support.realkafka import (
+    JAAS_MODULE,
+    LISTENER,
+    SASL_BASE,
+    RealKafka,
+    strimzi_introspection,
+)
 from tests.support.sasl_front import OffsetClock
 
 EVENT_CALLER = ("revoker", "fake-realbroker-event-secret")
-JAAS_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
-LISTENER = "listener.name.sasl_plaintext"
-SASL_BASE = {
-    "sasl.enabled.mechanisms": "OAUTHBEARER",
-    f"{LISTENER}.sasl.enabled.mechanisms": "OAUTHBEARER",
-}
+
+
+def strimzi_properties(sidecar_url: str, issuer: str) -> dict[str, str]:
+    """Strimzi's introspection validator → our sidecar, as the Strimzi broker caller."""
+    return strimzi_introspection(sidecar_url, issuer, *STRIMZI_CALLER)
 
 
 @pytest.fixture(scope="module")
@@ -62,29 +67,6 @@ def rb_sidecar(idp: Idp) -> Iterator[SidecarHandle]:
     finally:
         server.stop()
         recorder.detach()
-
-
-def strimzi_properties(sidecar_url: str, issuer: str, **extra: str) -> dict[str, str]:
-    """server.properties lines for Strimzi's introspection validator → our sidecar."""
-    options = {
-        "oauth.introspection.endpoint.uri": sidecar_url,
-        "oauth.client.id": STRIMZI_CALLER[0],
-        "oauth.client.secret": STRIMZI_CALLER[1],
-        "oauth.valid.issuer.uri": issuer,
-        "oauth.username.claim": "sub",
-        **extra,
-        # Without it the broker does not start ("No principal name in JWT claim: sub").
-        "unsecuredLoginStringClaim_sub": "kafka-broker",
-    }
-    jaas = " ".join(f'{k}="{v}"' for k, v in options.items())
-    return {
-        **SASL_BASE,
-        f"{LISTENER}.oauthbearer.sasl.server.callback.handler.class": (
-            "io.strimzi.kafka.oauth.server.JaasServerOauthValidatorCallbackHandler"
-        ),
-        f"{LISTENER}.oauthbearer.sasl.jaas.config": f"{JAAS_MODULE} {jaas} ;",
-        "principal.builder.class": "io.strimzi.kafka.oauth.server.OAuthKafkaPrincipalBuilder",
-    }
 
 
 def jairsjunior_broker(

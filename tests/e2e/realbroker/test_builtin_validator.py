@@ -13,15 +13,9 @@ import pytest
 
 from oauthbearer import oauth_cb
 from tests.e2e.conftest import Kind, consume, produce, topic_name
-from tests.e2e.realbroker.conftest import (
-    JAAS_MODULE,
-    LISTENER,
-    SASL_BASE,
-    assert_invalid_token,
-    broker_conf,
-)
+from tests.e2e.realbroker.conftest import assert_invalid_token, broker_conf
 from tests.support.idp import JWT_RESOURCE, Idp
-from tests.support.realkafka import RealKafka
+from tests.support.realkafka import JAAS_MODULE, LISTENER, SASL_BASE, RealKafka
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realbroker]
 
