@@ -140,6 +140,9 @@ def run(story: Story, stack: ExitStack, work: Path) -> None:
             "OAUTHBEARER_AUDIENCE": "urn:kafka:jwt",
             "OAUTHBEARER_CALLERS": f"{CALLER_ID}:{CALLER_SECRET}",
             "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}",
+            # The demo tells every decision, cache hits too (by default they are summed
+            # into one "cache hits" line per caller and principal every 10 s).
+            "OAUTHBEARER_DECISION_LOG_HITS": "each",
         }
         log_path = work / "sidecar.log"
         log_file = stack.enter_context(log_path.open("w"))

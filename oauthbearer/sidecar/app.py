@@ -36,7 +36,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.applications import Starlette
@@ -45,14 +45,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oauthbearer._secret import fingerprint
 from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
+from oauthbearer.sidecar.decision_log import DecisionLog
 from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge, IntrospectionFastPath
 from oauthbearer.sidecar.introspector import Introspector
 from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
-from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.metrics import CONTENT_TYPE, Metrics
 from oauthbearer.sidecar.openapi import INTROSPECT_MS_PATH, INTROSPECT_PATH, openapi_document
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
@@ -109,6 +108,10 @@ class Sidecar:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        # At DEBUG every hit is a line of its own, as OAUTHBEARER_DECISION_LOG_HITS=each.
+        self.decisions = DecisionLog(
+            each_hit=settings.decision_log_hits == "each" or settings.log_level == "DEBUG"
+        )
         self.http_client = http_client
         self.callers = CallerAuthenticator(
             settings.callers,
@@ -215,6 +218,7 @@ class Sidecar:
             owned = upstream_client(self.settings)
             self._bind(owned)
         refresher: asyncio.Task[None] | None = None
+        flusher = asyncio.create_task(self.decisions.run_periodic_flush())
         if self.jwks is not None:
             refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
         if self.replication is not None:
@@ -226,10 +230,11 @@ class Sidecar:
         finally:
             if self.replication is not None:
                 await self.replication.stop()
-            if refresher is not None:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+            for task in (refresher, flusher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if owned is not None:
                 await owned.aclose()
                 self.http_client = None
@@ -248,7 +253,9 @@ class Sidecar:
         caller = self.callers.authenticate(authorization)
         if caller is None:
             self.metrics.request("unauthorized", "none")
-            self._log(None, None, "unauthorized", "none", started, "caller not authenticated")
+            self.decisions.decision(
+                None, None, "unauthorized", "none", started, "caller not authenticated"
+            )
             # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with
             # the scheme the client should use.
             return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
@@ -256,13 +263,13 @@ class Sidecar:
             body = await read_body()
         except BodyTooLarge:
             self.metrics.request("too_large", "none")
-            self._log(caller, None, "too_large", "none", started, "body over limit")
+            self.decisions.decision(caller, None, "too_large", "none", started, "body over limit")
             return _error(413, "invalid_request")
         try:
             token = parse_token(body, self.settings.token_params)
         except MalformedRequest as exc:
             self.metrics.request("invalid_request", "none")
-            self._log(caller, None, "invalid_request", "none", started, str(exc))
+            self.decisions.decision(caller, None, "invalid_request", "none", started, str(exc))
             return _error(400, "invalid_request")
         key = token_key(token)
         try:
@@ -274,19 +281,24 @@ class Sidecar:
                 )
         except UpstreamUnavailable as exc:
             self.metrics.request("unavailable", "upstream")
-            self._log(caller, token, "unavailable", "upstream", started, str(exc))
+            self.decisions.decision(caller, token, "unavailable", "upstream", started, str(exc))
             return _error(503, "temporarily_unavailable", [(b"retry-after", b"1")])
         except CallerLimited as exc:
             # RFC 6585 §4: this caller's own excess, not an outage (see limits.py).
             self.metrics.request("limited", "none")
-            self._log(caller, token, "limited", "none", started, str(exc))
+            self.decisions.decision(caller, token, "limited", "none", started, str(exc))
             retry_after = str(exc.retry_after).encode()
             return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
         self.metrics.cache_lookup(outcome.source == "cache")
         verdict = outcome.verdict
         result = "active" if verdict.active else "inactive"
         self.metrics.request(result, outcome.source)
-        self._log(caller, token, result, outcome.source, started, outcome.reason, verdict.sub)
+        if outcome.source == "cache" and outcome.reason is None:
+            self.decisions.hit(caller, token, result, verdict.sub, started)
+        else:
+            self.decisions.decision(
+                caller, token, result, outcome.source, started, outcome.reason, verdict.sub
+            )
         return 200, [], render_milliseconds(verdict.body) if ms else verdict.body
 
     def _keys_removed(self, kids: list[str | None]) -> None:
@@ -298,31 +310,6 @@ class Sidecar:
             ", ".join(repr(kid) for kid in kids),
             evicted,
         )
-
-    def _log(
-        self,
-        caller: str | None,
-        token: str | None,
-        result: str,
-        source: str,
-        started: float,
-        reason: str | None,
-        sub: object = None,
-    ) -> None:
-        level = logging.WARNING if result == "unavailable" else logging.INFO
-        if not decision_logger.isEnabledFor(level):
-            return
-        decision: dict[str, Any] = {
-            "caller": caller,
-            "token": fingerprint(token) if token is not None else None,
-            "sub": sub,
-            "result": result,
-            "source": source,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        if reason is not None:
-            decision["reason"] = reason
-        decision_logger.log(level, "decision", extra={"decision": decision})
 
     async def healthz(self, _request: Request) -> Response:
         return JSONResponse({"status": "ok"})

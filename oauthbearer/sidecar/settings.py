@@ -96,6 +96,7 @@ class SidecarSettings:
     response_issuer: str | None = None
     max_body_bytes: int = 16_384
     log_level: str = "INFO"
+    decision_log_hits: str = "summary"
     shutdown_timeout: float = 10.0
     event_callers: SecretSource | None = None
     revocation_max_token_lifetime: float = 86_400.0
@@ -290,11 +291,19 @@ class SidecarSettings:
                 maximum=1 << 20,
             ),
             log_level=log_level,
+            decision_log_hits=_choice(env, "OAUTHBEARER_DECISION_LOG_HITS", ("summary", "each")),
             shutdown_timeout=env.number(
                 "OAUTHBEARER_SHUTDOWN_TIMEOUT", default["shutdown_timeout"], minimum=0
             ),
             **events,
         )
+
+
+def _choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
+    value = (env.text(name, choices[0]) or choices[0]).lower()
+    if value not in choices:
+        raise ConfigurationError(name, f"must be one of {', '.join(choices)}")
+    return value
 
 
 def _listen(value: str) -> tuple[str, int]:

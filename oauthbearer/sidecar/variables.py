@@ -155,6 +155,13 @@ VARIABLES: tuple[Variable, ...] = (
     # -- operations
     Variable("OAUTHBEARER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Variable(
+        "OAUTHBEARER_DECISION_LOG_HITS",
+        "summary",
+        "summary → cache hits are counted per caller, principal and result and logged as "
+        "one 'cache hits' line each every 10 s (fresh decisions are always one line each); "
+        "each → one decision line per hit too",
+    ),
+    Variable(
         "OAUTHBEARER_SHUTDOWN_TIMEOUT",
         "10",
         "seconds in-flight requests get to finish after SIGTERM",

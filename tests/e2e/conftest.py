@@ -164,6 +164,9 @@ def sidecar_env(idp: Idp, **overrides: str) -> dict[str, str]:
         "OAUTHBEARER_CALLERS": CALLERS_ENV,
         "OAUTHBEARER_CACHE_TTL": f"{CACHE_TTL_S:g}",
         "OAUTHBEARER_UPSTREAM_TIMEOUT": "2",
+        # Every decision on its own line, cache hits included: the tests read them one
+        # by one (the default sums hits per interval; tests/unit covers that).
+        "OAUTHBEARER_DECISION_LOG_HITS": "each",
         **overrides,
     }
 
