@@ -54,8 +54,8 @@ def make_key(directory: Path) -> tuple[Path, Path]:
     return pem, jwks
 
 
-def _sign_range(args: tuple[bytes, int, int]) -> list[str]:
-    pem, start, count = args
+def _sign_range(args: tuple[bytes, int, int, str]) -> list[str]:
+    pem, start, count, label = args
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     header = _b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": KID}).encode())
@@ -70,7 +70,7 @@ def _sign_range(args: tuple[bytes, int, int]) -> list[str]:
             "scope": "kafka",
             "iat": now,
             "exp": now + 3600,
-            "jti": f"bench-{i}",
+            "jti": f"bench-{label}-{i}",
         }
         signing_input = f"{header}.{_b64(json.dumps(claims).encode())}"
         signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -83,10 +83,15 @@ def _unpin() -> None:
 
 
 def sign_tokens(pem_file: Path, count: int, out: Path, workers: int = 2) -> Path:
-    """Write ``count`` distinct signed tokens to ``out``, one per line."""
+    """Write ``count`` distinct signed tokens to ``out``, one per line.
+
+    Distinct from every other file's too: the jti carries the file's name. (RS256
+    signatures are deterministic, so two files signed in the same second with the same
+    claims held the same tokens: the warm-up's 2,000 were the cold run's first 2,000.)
+    """
     pem = pem_file.read_bytes()
     share = -(-count // workers)
-    jobs = [(pem, w * share, min(share, count - w * share)) for w in range(workers)]
+    jobs = [(pem, w * share, min(share, count - w * share), out.stem) for w in range(workers)]
     # The harness runs pinned to the load core; signing may use every core (before the run).
     with ProcessPoolExecutor(workers, initializer=_unpin) as pool:
         chunks = list(pool.map(_sign_range, jobs))
