@@ -4,6 +4,7 @@ The tree::
 
     OAuthBearerError
      ├── ConfigurationError          a setting is missing or malformed; names the variable
+     ├── MissingExtra                a command needs an optional dependency not installed
      ├── TokenError                  the client half could not produce a token
      │    ├── TokenRequestError      network failure or timeout talking to the token endpoint
      │    ├── TokenEndpointError     the endpoint answered with an error (RFC 6749 §5.2)
@@ -29,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "IntrospectionError",
+    "MissingExtra",
     "OAuthBearerError",
     "TokenEndpointError",
     "TokenError",
@@ -52,6 +54,20 @@ class ConfigurationError(OAuthBearerError, ValueError):
         super().__init__(f"{variable}: {message}")
         self.variable = variable
         self.message = message
+
+
+class MissingExtra(OAuthBearerError):
+    """A feature needs an optional dependency group (a pip "extra") that is not installed.
+
+    Example:
+        >>> str(MissingExtra("sidecar", "uvicorn"))
+        "needs the sidecar extra (uvicorn is not installed): pip install 'oauthbearer[sidecar]'"
+    """
+
+    def __init__(self, extra: str, module: str | None) -> None:
+        missing = f" ({module} is not installed)" if module else ""
+        super().__init__(f"needs the {extra} extra{missing}: pip install 'oauthbearer[{extra}]'")
+        self.extra = extra
 
 
 class TokenError(OAuthBearerError):

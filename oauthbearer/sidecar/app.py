@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
+from oauthbearer.errors import MissingExtra, UpstreamUnavailable
 from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.decision_log import DecisionLog
@@ -350,11 +350,8 @@ def _replication() -> type[Replication]:
     try:
         from oauthbearer.sidecar.revocation.replication import Replication
     except ImportError as exc:
-        raise ConfigurationError(
-            "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS",
-            f"needs the Kafka client ({exc.name} is missing): "
-            "pip install 'oauthbearer[sidecar,confluent]'",
-        ) from None
+        # OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is what asked for the Kafka client.
+        raise MissingExtra("confluent", exc.name) from None
     return Replication
 
 

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from oauthbearer.errors import MissingExtra
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
 from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 
@@ -172,10 +173,14 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here so `oauthbearer token` never pays for (or needs) the server stack.
-    import uvicorn
+    try:
+        import uvicorn
 
-    from oauthbearer.sidecar.app import create_app
-    from oauthbearer.sidecar.logs import configure_logging
+        from oauthbearer.sidecar.app import create_app
+        from oauthbearer.sidecar.logs import configure_logging
+    except ImportError as exc:
+        # One line naming the extra, not a traceback (main() prints OAuthBearerErrors).
+        raise MissingExtra("sidecar", exc.name) from None
 
     settings = SidecarSettings.from_env(_environ(args))
     configure_logging(settings.log_level)
