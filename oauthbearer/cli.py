@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -52,6 +53,37 @@ def _variables_of(half: str) -> frozenset[str]:
     from oauthbearer.sidecar.settings import FILE_VARIABLES, VARIABLES
 
     return frozenset({v.name for v in VARIABLES} | set(FILE_VARIABLES)) - _SHARED_VARIABLES
+
+
+_PREFIX = "OAUTHBEARER_"
+#: Variables of our own tooling (the test suite and CI), never read by the package.
+_TOOLING_PREFIX = "OAUTHBEARER_TEST_"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``OAUTHBEARER_*`` variable that no half reads, with the closest
+    known name: a misspelt variable otherwise silently does nothing.
+
+    Example:
+        >>> env = {"OAUTHBEARER_CACHE_TTTL": "5", "OAUTHBEARER_CACHE_TTL": "5"}
+        >>> print(*unknown_variables(env))  # doctest: +ELLIPSIS
+        OAUTHBEARER_CACHE_TTTL is not a known ... (did you mean OAUTHBEARER_CACHE_TTL?)
+    """
+    known = _variables_of("client") | _variables_of("sidecar")
+    suffixes = {k.removeprefix(_PREFIX) for k in known if k.startswith(_PREFIX)}
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(_PREFIX) or name in known:
+            continue
+        if name.startswith(_TOOLING_PREFIX):
+            continue
+        # Compared without the shared prefix, which would make every name look close.
+        close = difflib.get_close_matches(
+            name.removeprefix(_PREFIX), sorted(suffixes), n=1, cutoff=0.75
+        )
+        hint = f" (did you mean {_PREFIX}{close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a known variable and is ignored{hint}")
+    return warnings
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -95,6 +127,8 @@ def _check(args: argparse.Namespace) -> int:
     for half in halves:
         module: _Half = importlib.import_module(f"oauthbearer.{half}.cli")
         print(module.describe(environ))
+    for warning in unknown_variables(environ):
+        print(f"WARNING: {warning}")
     return 0
 
 
@@ -129,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    if args.command in ("serve", "token"):
+        # At start-up, before anything else is said: the value was probably meant.
+        for warning in unknown_variables(os.environ):
+            print(f"oauthbearer {args.command}: WARNING: {warning}", file=sys.stderr)
     try:
         return handler(args)
     except OAuthBearerError as exc:

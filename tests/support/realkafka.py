@@ -258,10 +258,10 @@ class RealKafka:
 @pytest.fixture(scope="session")
 def kafka_bundle() -> Path:
     """The bundle. Without one the tier is skipped with the reason, except where
-    ``OAUTHBEARER_REQUIRE_REALBROKER=1`` (``.ci/run``): there a missing bundle fails."""
+    ``OAUTHBEARER_TEST_REQUIRE_REALBROKER=1`` (``.ci/run``): there a missing bundle fails."""
     bundle = bundle_path()
     if bundle is None:
-        if os.environ.get("OAUTHBEARER_REQUIRE_REALBROKER") == "1":
+        if os.environ.get("OAUTHBEARER_TEST_REQUIRE_REALBROKER") == "1":
             pytest.fail(missing_bundle_reason())
         pytest.skip(missing_bundle_reason())
     return bundle

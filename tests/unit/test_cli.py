@@ -92,3 +92,42 @@ def test_env_file_syntax_error_names_the_line(
     env_file.write_text("OAUTHBEARER_JWKS_URL=https://idp.example/jwks\nthis is not\n")
     assert main(["check", "--env-file", str(env_file)]) == 2
     assert f"{env_file}:2: expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_check_reports_a_misspelt_variable_with_the_closest_name(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set(
+        clean_env,
+        SIDECAR
+        | {
+            "OAUTHBEARER_CACHE_TTTL": "5",  # one letter too many
+            "OAUTHBEARER_LOGIN_CLIENTID": "kafka",  # the client half's, misspelt
+            "OAUTHBEARER_WHATEVER": "1",  # nothing close
+            "OAUTHBEARER_TEST_KAFKA_BUNDLE": "/opt/kafka",  # our test tooling's: not reported
+        },
+    )
+    assert main(["check"]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "WARNING: OAUTHBEARER_CACHE_TTTL is not a known variable and is ignored "
+        "(did you mean OAUTHBEARER_CACHE_TTL?)",
+        "WARNING: OAUTHBEARER_LOGIN_CLIENTID is not a known variable and is ignored "
+        "(did you mean OAUTHBEARER_LOGIN_CLIENT_ID?)",
+        "WARNING: OAUTHBEARER_WHATEVER is not a known variable and is ignored",
+    ]
+
+
+def test_serve_reports_a_misspelt_variable_at_start_up(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No way to verify tokens: serve stops at its configuration error, after the warning.
+    _set(clean_env, {"OAUTHBEARER_CALERS": "broker:fake-cli-caller-secret"})
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "oauthbearer serve: WARNING: OAUTHBEARER_CALERS is not a known variable and is "
+        "ignored (did you mean OAUTHBEARER_CALLERS?)"
+    )
+    assert err[1].startswith("oauthbearer serve: OAUTHBEARER_JWKS_URL:")
+    assert "fake-cli-caller-secret" not in "\n".join(err)
