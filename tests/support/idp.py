@@ -44,6 +44,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
+from tests.support.processes import terminate
+
 __all__ = ["Idp", "IdpClient", "IdpFactory", "IdpStartError", "basic_authorization"]
 
 IDP_DIR = Path(__file__).resolve().parent.parent / "idp"
@@ -175,13 +177,7 @@ class Idp:
     def stop(self) -> None:
         """Stop the process this object started (and only that one)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        terminate(proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
         if proc is not None and proc.stdout is not None:
             proc.stdout.close()
         if self._log is not None:

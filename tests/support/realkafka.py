@@ -14,7 +14,6 @@ written survives, as on a real cluster.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,7 @@ from typing import IO
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import terminate
 
 __all__ = [
     "JAAS_MODULE",
@@ -234,13 +234,7 @@ class RealKafka:
     def stop(self) -> None:
         """SIGTERM the process this object started (a controlled shutdown), then SIGKILL."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        terminate(proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -18,6 +18,7 @@ from typing import IO, Any
 import httpx
 
 from tests.support.ports import free_port
+from tests.support.processes import terminate
 
 __all__ = ["SidecarProcess"]
 
@@ -77,13 +78,7 @@ class SidecarProcess:
     def stop(self) -> None:
         """SIGTERM (graceful), then SIGKILL if it does not end in time."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        terminate(proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -25,6 +25,7 @@ from typing import IO
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import terminate
 
 __all__ = ["Tansu", "TansuFactory", "TansuStartError", "tansu_binary"]
 
@@ -123,13 +124,7 @@ class Tansu:
     def stop(self) -> None:
         """Stop the process this object started (and only that one)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        terminate(proc, TERM_GRACE_S, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

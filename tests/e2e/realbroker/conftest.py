@@ -128,7 +128,9 @@ def refusal(broker: RealKafka, token: str) -> tuple[list[str], int]:
             broker,
             fixed_token(token),
             error_cb=errors.append,
-            **{"message.timeout.ms": 3000, "reconnect.backoff.max.ms": 500},
+            # Long enough for a refused login (Strimzi answers in ~0.3 s), short enough that
+            # the refusal tests do not dominate the tier's runtime.
+            **{"message.timeout.ms": 2000, "reconnect.backoff.max.ms": 500},
         )
     )
     producer.produce(
