@@ -60,6 +60,7 @@ from oauthbearer.sidecar.revocation.routes import EventRoutes
 from oauthbearer.sidecar.revocation.service import Revocations
 from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
+from oauthbearer.sidecar.tls import CertificateReloader, server_context
 from oauthbearer.sidecar.upstream_client import upstream_client
 from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 from oauthbearer.verify.jwks import JwksStore
@@ -108,6 +109,15 @@ class Sidecar:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        self.tls: CertificateReloader | None = None
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            self.tls = CertificateReloader(
+                server_context(
+                    settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+                ),
+                settings.tls_cert_file,
+                settings.tls_key_file,
+            )
         # At DEBUG every hit is a line of its own, as OAUTHBEARER_DECISION_LOG_HITS=each.
         self.decisions = DecisionLog(
             each_hit=settings.decision_log_hits == "each" or settings.log_level == "DEBUG"
@@ -219,6 +229,7 @@ class Sidecar:
             self._bind(owned)
         refresher: asyncio.Task[None] | None = None
         flusher = asyncio.create_task(self.decisions.run_periodic_flush())
+        reloader = asyncio.create_task(self.tls.run()) if self.tls is not None else None
         if self.jwks is not None:
             refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
         if self.replication is not None:
@@ -230,7 +241,7 @@ class Sidecar:
         finally:
             if self.replication is not None:
                 await self.replication.stop()
-            for task in (refresher, flusher):
+            for task in (refresher, flusher, reloader):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -242,7 +253,12 @@ class Sidecar:
     # -- routes ---------------------------------------------------------------------
 
     async def answer(
-        self, authorization: str | None, read_body: Callable[[], Awaitable[bytes]], *, ms: bool
+        self,
+        authorization: str | None,
+        read_body: Callable[[], Awaitable[bytes]],
+        *,
+        ms: bool,
+        client_cert: str | None = None,
     ) -> Answer:
         """The introspection answer for one request: status, extra headers, body.
 
@@ -250,7 +266,11 @@ class Sidecar:
         ``ms`` renders ``exp``/``iat`` in milliseconds (jairsjunior on Kafka ≥ 3.3).
         """
         started = time.perf_counter()
-        caller = self.callers.authenticate(authorization)
+        if client_cert is not None and (authorization is None or not authorization.strip()):
+            # mTLS: the handshake verified this certificate against the client CA.
+            caller: str | None = f"cert:{client_cert}"
+        else:
+            caller = self.callers.authenticate(authorization)
         if caller is None:
             self.metrics.request("unauthorized", "none")
             self.decisions.decision(

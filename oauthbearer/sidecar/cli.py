@@ -185,8 +185,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = SidecarSettings.from_env(_environ(args))
     configure_logging(settings.log_level)
     print(describe(_environ(args)), file=sys.stderr)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.listen_host,
         port=settings.listen_port,
         lifespan="on",
@@ -194,6 +195,12 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         **uvicorn_options(),
     )
+    tls = app.state.sidecar.tls
+    if tls is not None:
+        # Our SSLContext rather than uvicorn's file options: the app reloads renewed
+        # certificates into this very context (oauthbearer/sidecar/tls.py).
+        config.load()
+        config.ssl = tls.context
     uvicorn.Server(config).run()
     return 0
 

@@ -57,7 +57,12 @@ class _Disconnected(Exception):
 
 class AnswerFunction(Protocol):
     def __call__(
-        self, authorization: str | None, read_body: Callable[[], Awaitable[bytes]], *, ms: bool
+        self,
+        authorization: str | None,
+        read_body: Callable[[], Awaitable[bytes]],
+        *,
+        ms: bool,
+        client_cert: str | None = None,
     ) -> Awaitable[Answer]: ...
 
 
@@ -101,7 +106,11 @@ class IntrospectionFastPath:
             return await read_body(receive, self.max_body_bytes, declared)
 
         try:
-            status, headers, answer = await self.answer(authorization, body, ms=ms)
+            tls = scope.get("extensions", {}).get("tls") or {}
+            client_cert = tls.get("client_cert_name")
+            status, headers, answer = await self.answer(
+                authorization, body, ms=ms, client_cert=client_cert
+            )
         except _Disconnected:
             return
         except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace

@@ -31,6 +31,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from oauthbearer.sidecar.tls import client_identity
+
 __all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport"]
 
 
@@ -94,6 +96,18 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     Passed to ``uvicorn.Config(http=...)`` by ``oauthbearer serve``.
     """
 
+    _tls_extension: dict[object, object] | None = None
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing = CoalescingTransport(transport, self.loop)
         super().connection_made(coalescing)  # type: ignore[arg-type]
+        # A client certificate verified in the handshake (mTLS): its subject reaches the
+        # app as the ASGI TLS extension's client_cert_name, once per connection.
+        name = client_identity(transport.get_extra_info("peercert"))
+        if name is not None:
+            self._tls_extension = {"client_cert_name": name}
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls_extension is not None:
+            self.scope["extensions"] = {"tls": self._tls_extension}

@@ -28,6 +28,7 @@ from oauthbearer._secret import SecretSource
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.credentials import parse_credentials
 from oauthbearer.sidecar.revocation_settings import revocation_settings
+from oauthbearer.sidecar.tls import server_context
 from oauthbearer.sidecar.variables import FILE_VARIABLES, VARIABLES, Variable
 
 __all__ = [
@@ -69,6 +70,9 @@ class SidecarSettings:
 
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
     upstream_url: str | None = None
     upstream_authorization: SecretSource | None = None
     upstream_timeout: float = 3.0
@@ -181,6 +185,7 @@ class SidecarSettings:
 
         host, port = _listen(env.text("OAUTHBEARER_LISTEN", "127.0.0.1:8080") or "")
 
+        tls_cert, tls_key, tls_client_ca = _tls(env)
         callers = env.secret("OAUTHBEARER_CALLERS")
         if callers is not None:
             parse_credentials("OAUTHBEARER_CALLERS", callers.reveal())
@@ -188,12 +193,13 @@ class SidecarSettings:
         if bearer is not None:
             parse_credentials("OAUTHBEARER_CALLER_BEARER_TOKENS", bearer.reveal())
         anonymous = env.flag("OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS", default=False)
-        if callers is None and bearer is None and not anonymous:
+        if callers is None and bearer is None and not anonymous and not tls_client_ca:
             raise ConfigurationError(
                 "OAUTHBEARER_CALLERS",
                 "no callers configured: RFC 7662 §2.1 requires the introspection endpoint "
                 "to authenticate its callers, otherwise it is a token-scanning oracle. Set "
-                "OAUTHBEARER_CALLERS=id:secret (the brokers' credentials), or set "
+                "OAUTHBEARER_CALLERS=id:secret (the brokers' credentials) or "
+                "OAUTHBEARER_TLS_CLIENT_CA_FILE (their client certificates), or set "
                 "OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS=true explicitly",
             )
 
@@ -223,6 +229,9 @@ class SidecarSettings:
         return cls(
             listen_host=host,
             listen_port=port,
+            tls_cert_file=tls_cert,
+            tls_key_file=tls_key,
+            tls_client_ca_file=tls_client_ca,
             upstream_url=upstream_url,
             upstream_authorization=authorization,
             upstream_timeout=env.number(
@@ -297,6 +306,23 @@ class SidecarSettings:
             ),
             **events,
         )
+
+
+def _tls(env: Env) -> tuple[str | None, str | None, str | None]:
+    """The listener's TLS files, checked now by building the context once."""
+    cert = env.text("OAUTHBEARER_TLS_CERT_FILE")
+    key = env.text("OAUTHBEARER_TLS_KEY_FILE")
+    client_ca = env.text("OAUTHBEARER_TLS_CLIENT_CA_FILE")
+    if (cert is None) != (key is None):
+        missing = "OAUTHBEARER_TLS_KEY_FILE" if key is None else "OAUTHBEARER_TLS_CERT_FILE"
+        raise ConfigurationError(missing, "is required: the certificate and its key go together")
+    if client_ca is not None and cert is None:
+        raise ConfigurationError(
+            "OAUTHBEARER_TLS_CLIENT_CA_FILE", "needs OAUTHBEARER_TLS_CERT_FILE (mTLS is TLS)"
+        )
+    if cert is not None and key is not None:
+        server_context(cert, key, client_ca)  # raises naming the variable at fault
+    return cert, key, client_ca
 
 
 def _choice(env: Env, name: str, choices: tuple[str, ...]) -> str:

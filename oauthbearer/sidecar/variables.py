@@ -94,6 +94,23 @@ VARIABLES: tuple[Variable, ...] = (
     # -- listening and callers
     Variable("OAUTHBEARER_LISTEN", "127.0.0.1:8080", "host:port the sidecar listens on"),
     Variable(
+        "OAUTHBEARER_TLS_CERT_FILE",
+        "",
+        "PEM certificate (chain) served on the listener: HTTPS only, TLS >= 1.2; reloaded "
+        "when the file changes (cert-manager renewals), without a restart",
+    ),
+    Variable(
+        "OAUTHBEARER_TLS_KEY_FILE",
+        "",
+        "PEM private key of that certificate (required with OAUTHBEARER_TLS_CERT_FILE)",
+    ),
+    Variable(
+        "OAUTHBEARER_TLS_CLIENT_CA_FILE",
+        "",
+        "PEM CA(s) whose client certificates are required (mTLS); a caller without an "
+        "Authorization header is identified by its certificate's subject",
+    ),
+    Variable(
         "OAUTHBEARER_CALLERS",
         "",
         "comma-separated id:secret pairs accepted as HTTP Basic from brokers (+_FILE)",
