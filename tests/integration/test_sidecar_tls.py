@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,79 +20,12 @@ import httpx
 import pytest
 import trustme
 
-from tests.support.idp import JWT_RESOURCE, Idp
-from tests.support.ports import free_port
-from tests.support.processes import terminate
+from tests.support.https_sidecar import CALLER, Served, serve_https, write_pair
+from tests.support.idp import Idp
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-CALLER = ("strimzi-broker", "fake>>secret??")
 RELOAD_BOUND_S = 20.0  # the reloader looks every 5 s
-
-
-class Served:
-    def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.port, self.proc, self.log = port, proc, log
-        self.url = f"https://127.0.0.1:{port}"
-
-    def decisions(self) -> list[dict[str, object]]:
-        lines = self.log.read_text(errors="replace").splitlines()
-        records = [json.loads(line) for line in lines if line.startswith("{")]
-        return [r for r in records if r.get("message") == "decision"]
-
-
-def _write_pair(leaf: trustme.LeafCert, directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "tls.crt", directory / "tls.key"
-    # As the kubelet renews a Secret volume: each file replaced whole, never rewritten.
-    for path, data in (
-        (cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems)),
-        (key, leaf.private_key_pem.bytes()),
-    ):
-        temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    return cert, key
-
-
-def _serve(idp: Idp, directory: Path, **extra: str) -> Iterator[Served]:
-    port = free_port()
-    log = directory / "sidecar.log"
-    env = {
-        **os.environ,
-        **idp.introspect_env(),
-        "OAUTHBEARER_JWKS_URL": idp.jwks_url,
-        "OAUTHBEARER_ISSUER": idp.issuer,
-        "OAUTHBEARER_AUDIENCE": JWT_RESOURCE,
-        "OAUTHBEARER_CALLERS": ":".join(CALLER),
-        "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}",
-        "OAUTHBEARER_TLS_CERT_FILE": str(directory / "tls.crt"),
-        "OAUTHBEARER_TLS_KEY_FILE": str(directory / "tls.key"),
-        "OAUTHBEARER_DECISION_LOG_HITS": "each",
-        **extra,
-    }
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "oauthbearer.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)  # polling start-up
-        yield Served(port, proc, log)
-    finally:
-        terminate(proc, 10)
 
 
 @pytest.fixture(scope="module")
@@ -111,17 +40,19 @@ def client_ca() -> trustme.CA:
 
 @pytest.fixture
 def https(idp: Idp, server_ca: trustme.CA, tmp_path: Path) -> Iterator[Served]:
-    _write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)
-    yield from _serve(idp, tmp_path)
+    write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)
+    yield from serve_https(idp, tmp_path)
 
 
 @pytest.fixture
 def mtls(
     idp: Idp, server_ca: trustme.CA, client_ca: trustme.CA, tmp_path: Path
 ) -> Iterator[Served]:
-    _write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)
+    write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)
     client_ca.cert_pem.write_to_path(str(tmp_path / "clients.pem"))
-    yield from _serve(idp, tmp_path, OAUTHBEARER_TLS_CLIENT_CA_FILE=str(tmp_path / "clients.pem"))
+    yield from serve_https(
+        idp, tmp_path, OAUTHBEARER_TLS_CLIENT_CA_FILE=str(tmp_path / "clients.pem")
+    )
 
 
 def _trust(ca: trustme.CA, client: trustme.LeafCert | None = None) -> ssl.SSLContext:
@@ -242,7 +173,7 @@ def test_a_renewed_certificate_reaches_new_connections_and_spares_old_ones(
     with connect() as established:
         assert _keep_alive_request(established, token) == 200
         old_serial = _serial(established)
-        _write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)  # cert-manager renews
+        write_pair(server_ca.issue_cert("127.0.0.1"), tmp_path)  # cert-manager renews
 
         # A keep-alive run: the established connection keeps asking (within uvicorn's
         # keep-alive timeout) while new connections look for the renewed certificate.
