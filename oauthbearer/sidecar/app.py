@@ -197,7 +197,7 @@ class Sidecar:
             cache=self.cache,
             clock=clock,
             jwt=jwt,
-            subject_claims=settings.subject_claims,
+            claim_rules=settings.claim_rules,
             default_lifetime=settings.cache_ttl,
             response_issuer=settings.response_issuer,
             clock_skew=settings.clock_skew,

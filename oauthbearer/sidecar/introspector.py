@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_key
+from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules
 from oauthbearer.sidecar.request import looks_like_token
 from oauthbearer.sidecar.response import NotUsable, normalize
 from oauthbearer.sidecar.revocation.store import RevocationStore
@@ -67,7 +68,7 @@ class Introspector:
         clock: Clock,
         upstream: UpstreamIntrospector | None = None,
         jwt: JwtValidator | None = None,
-        subject_claims: tuple[str, ...] = ("client_id", "username"),
+        claim_rules: ClaimRules = DEFAULT_CLAIM_RULES,
         default_lifetime: float = 60.0,
         response_issuer: str | None = None,
         clock_skew: float = 0.0,
@@ -77,7 +78,7 @@ class Introspector:
         self._clock = clock
         self._upstream = upstream
         self._jwt = jwt
-        self._subject_claims = subject_claims
+        self._claim_rules = claim_rules
         self._default_lifetime = default_lifetime
         self._response_issuer = response_issuer
         self._skew = clock_skew
@@ -161,7 +162,7 @@ class Introspector:
             shaped = normalize(
                 claims,
                 now=now,
-                subject_claims=self._subject_claims,
+                rules=self._claim_rules,
                 default_lifetime=self._default_lifetime,
                 response_issuer=self._response_issuer,
             )

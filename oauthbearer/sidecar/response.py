@@ -3,8 +3,9 @@
 CONTRACT.md §4 is the specification. An active answer always has ``active: true``, an
 integer ``exp`` and ``iat`` (``iat`` synthesised when the source has none — jairsjunior's
 handler crashes without it), a non-empty string ``sub`` (jairsjunior makes it the
-principal; fallback claims are configurable), ``scope`` as a space-separated string, and
-passes every other claim through (``iss``, ``aud``, ``client_id``, ``username``,
+principal; where it comes from is configurable, see :mod:`oauthbearer.sidecar.claims`),
+``scope`` as a space-separated string, ``groups`` when configured, and passes every other
+claim through (``iss``, ``aud``, ``client_id``, ``username``,
 ``token_type``, ``nbf``, ``jti``, extensions).
 
 RFC 7662 §2.2: "If the introspection call is properly authorized but the token is not
@@ -14,8 +15,9 @@ introspection response with the 'active' field set to 'false'" — and we return
 else, so an inactive answer says nothing about *why*.
 
 Example:
+    >>> from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES
     >>> claims = normalize({"active": True, "exp": 2000.0, "client_id": "app",
-    ...                     "scope": ["a", "b"]}, now=1000.0, subject_claims=("client_id",),
+    ...                     "scope": ["a", "b"]}, now=1000.0, rules=DEFAULT_CLAIM_RULES,
     ...                     default_lifetime=60.0, response_issuer=None)
     >>> claims["sub"], claims["exp"], claims["iat"], claims["scope"]
     ('app', 2000, 1000, 'a b')
@@ -29,6 +31,8 @@ import json
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from oauthbearer.sidecar.claims import ClaimRules
 
 __all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render", "render_milliseconds"]
 
@@ -53,7 +57,7 @@ def normalize(
     claims: Mapping[str, Any],
     *,
     now: float,
-    subject_claims: tuple[str, ...],
+    rules: ClaimRules,
     default_lifetime: float,
     response_issuer: str | None,
 ) -> dict[str, Any]:
@@ -83,35 +87,20 @@ def normalize(
             raise NotUsable("nbf is not a number")
         out["nbf"] = nbf
 
-    sub = claims.get("sub")
-    if not (isinstance(sub, str) and sub):
-        sub = next(
-            (
-                claims[name]
-                for name in subject_claims
-                if isinstance(claims.get(name), str) and claims[name]
-            ),
-            None,
-        )
-        if sub is None:
-            raise NotUsable("no non-empty sub or fallback subject claim")
+    sub = rules.principal_of(claims)
+    if sub is None:
+        raise NotUsable("no principal: none of the principal claims holds a string")
+    # The normalised claims replace what would contradict them; every other claim stays.
     out["sub"] = sub
-
     # RFC 7662 §2.2: scope is "a JSON string containing a space-separated list of scopes".
-    scope = claims.get("scope")
-    if isinstance(scope, str):
-        out["scope"] = " ".join(scope.split())
-    elif isinstance(scope, list) and all(isinstance(s, str) for s in scope):
-        out["scope"] = " ".join(s for s in scope if s)
-    else:
+    scope = rules.scope_of(claims)
+    if scope is None:
         out.pop("scope", None)
-    # Some servers use "scp" (an array) instead; give the peers a scope they understand.
-    if "scope" not in out:
-        scp = claims.get("scp")
-        if isinstance(scp, list) and all(isinstance(s, str) for s in scp):
-            out["scope"] = " ".join(s for s in scp if s)
-        elif isinstance(scp, str):
-            out["scope"] = " ".join(scp.split())
+    else:
+        out["scope"] = scope
+    groups = rules.groups_of(claims)
+    if groups is not None:
+        out["groups"] = groups
 
     if response_issuer is not None:
         out["iss"] = response_issuer

@@ -26,6 +26,7 @@ from typing import Any
 from oauthbearer._env import Env
 from oauthbearer._secret import SecretSource
 from oauthbearer.errors import ConfigurationError
+from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules
 from oauthbearer.sidecar.credentials import parse_credentials
 from oauthbearer.sidecar.revocation_settings import revocation_settings
 from oauthbearer.sidecar.tls import server_context
@@ -97,6 +98,7 @@ class SidecarSettings:
     negative_cache_max_entries: int = 10_000
     token_params: tuple[str, ...] = ("token",)
     subject_claims: tuple[str, ...] = ("client_id", "username")
+    claim_rules: ClaimRules = DEFAULT_CLAIM_RULES
     response_issuer: str | None = None
     max_body_bytes: int = 16_384
     log_level: str = "INFO"
@@ -225,6 +227,7 @@ class SidecarSettings:
                 ) from None
 
         subject_claims = env.csv("OAUTHBEARER_SUBJECT_CLAIMS")
+        subject_fallbacks = tuple(subject_claims) if subject_claims else _DEFAULT_SUBJECT_CLAIMS
         events = revocation_settings(env)
         return cls(
             listen_host=host,
@@ -291,7 +294,8 @@ class SidecarSettings:
                 minimum=1,
             ),
             token_params=token_params,
-            subject_claims=tuple(subject_claims) if subject_claims else _DEFAULT_SUBJECT_CLAIMS,
+            subject_claims=subject_fallbacks,
+            claim_rules=_claim_rules(env, subject_fallbacks),
             response_issuer=env.text("OAUTHBEARER_RESPONSE_ISSUER"),
             max_body_bytes=env.integer(
                 "OAUTHBEARER_MAX_BODY_BYTES",
@@ -306,6 +310,25 @@ class SidecarSettings:
             ),
             **events,
         )
+
+
+def _claim_rules(env: Env, subject_fallbacks: tuple[str, ...]) -> ClaimRules:
+    """Where the answer's sub, groups and scope come from (see sidecar/claims.py)."""
+    principal = tuple(env.csv("OAUTHBEARER_PRINCIPAL_CLAIM")) or ("sub",)
+    prefix = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX") or ""
+    fallback = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM")
+    if prefix and fallback is None:
+        raise ConfigurationError(
+            "OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX", "needs OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM"
+        )
+    return ClaimRules(
+        principal=principal,
+        subject_fallbacks=subject_fallbacks,
+        fallback=fallback,
+        fallback_prefix=prefix,
+        groups=env.text("OAUTHBEARER_GROUPS_CLAIM"),
+        scopes=tuple(env.csv("OAUTHBEARER_SCOPE_CLAIMS")) or ("scope", "scp"),
+    )
 
 
 def _tls(env: Env) -> tuple[str | None, str | None, str | None]:

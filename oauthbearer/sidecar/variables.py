@@ -159,9 +159,38 @@ VARIABLES: tuple[Variable, ...] = (
         "comma-separated form parameter names accepted for the token (Strimzi can rename it)",
     ),
     Variable(
+        "OAUTHBEARER_PRINCIPAL_CLAIM",
+        "sub",
+        "comma-separated claim paths tried in order for the answer's 'sub' (the broker's "
+        "principal); dotted paths reach into objects, e.g. preferred_username,azp",
+    ),
+    Variable(
         "OAUTHBEARER_SUBJECT_CLAIMS",
         "client_id,username",
-        "claims tried in order for 'sub' when the token has none",
+        "claim paths tried last for 'sub', after the principal and fallback claims",
+    ),
+    Variable(
+        "OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM",
+        "",
+        "claim path tried for 'sub' after OAUTHBEARER_PRINCIPAL_CLAIM, its value prefixed with "
+        "OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX",
+    ),
+    Variable(
+        "OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX",
+        "",
+        "prefix put before the fallback claim's value, e.g. service-account-",
+    ),
+    Variable(
+        "OAUTHBEARER_GROUPS_CLAIM",
+        "",
+        "claim path of the groups, answered as 'groups' (a JSON array of strings), e.g. "
+        "groups, realm_access.roles, resource_access.<client>.roles, roles, cognito:groups",
+    ),
+    Variable(
+        "OAUTHBEARER_SCOPE_CLAIMS",
+        "scope,scp",
+        "claim paths tried in order for 'scope' (a string or an array; answered as one "
+        "space-separated string); add roles to use them as scopes",
     ),
     Variable(
         "OAUTHBEARER_RESPONSE_ISSUER",
