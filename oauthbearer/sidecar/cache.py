@@ -81,9 +81,14 @@ class Verdict:
     source: str
 
     @classmethod
-    def of(cls, claims: Mapping[str, Any], source: str) -> Verdict:
-        """An active verdict for normalized claims (``exp`` required)."""
-        sub = claims.get("sub")
+    def of(cls, claims: Mapping[str, Any], source: str, subject: str | None = None) -> Verdict:
+        """An active verdict for normalized claims (``exp`` required).
+
+        ``subject`` is the token's own ``sub`` when the answer's was normalised to another
+        claim: revocations name the identity provider's user id, so that is what ``sub``
+        on the verdict (the cache's index, the watermark check) keeps.
+        """
+        sub = subject if subject is not None else claims.get("sub")
         # Interned: the many verdicts of one principal then share one string.
         principal = sys.intern(sub) if isinstance(sub, str) else None
         return cls(render(claims), float(claims["exp"]), principal, source)

@@ -172,4 +172,8 @@ class Introspector:
         # said it was active (the upstream's clock may be ahead of ours).
         if shaped["exp"] <= now - self._skew:
             return Outcome.inactive(source, "expired")
-        return Outcome(Verdict.of(shaped, source), source)
+        # Revocation events name the token's own subject (the identity provider's user
+        # id), whatever principal the answer was normalised to.
+        own = claims.get("sub")
+        subject = own if isinstance(own, str) and own else None
+        return Outcome(Verdict.of(shaped, source, subject), source)

@@ -16,6 +16,7 @@ import pytest
 import respx
 from joserfc.jwk import RSAKey
 
+from oauthbearer._secret import Secret
 from oauthbearer.sidecar.settings import SidecarSettings
 from tests.unit.sidecar.conftest import (
     JWKS_URL,
@@ -293,3 +294,23 @@ async def test_a_groups_claim_that_is_missing_is_an_empty_list(
     ).claim_rules
     async with running(replace(make_settings(), claim_rules=rules), router, clock) as h:
         assert (await h.introspect("opaque-no-groups")).json()["groups"] == []
+
+
+async def test_a_revocation_names_the_tokens_own_subject_not_the_normalised_principal(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    """Keycloak's LOGOUT carries the user's id (the token's sub), while the broker sees
+    preferred_username: the revocation must still reach the token."""
+    (keycloak_user,) = [c for c in CASES if c.name == "keycloak-user"]
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    token = sign(
+        rsa_key, {"iss": keycloak_user.iss, "aud": keycloak_user.aud, **keycloak_user.claims}
+    )
+    settings = replace(settings_for(keycloak_user), event_callers=Secret("kc:fake-secret"))
+    async with running(settings, router, clock) as h:
+        assert (await h.introspect(token)).json()["sub"] == "alice"
+        response = await h.client.post(
+            "/revocations", json={"sub": keycloak_user.claims["sub"]}, auth=("kc", "fake-secret")
+        )
+        assert response.json() == {"outcomes": ["applied"]}
+        assert (await h.introspect(token)).json() == {"active": False}
