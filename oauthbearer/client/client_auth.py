@@ -30,6 +30,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from oauthbearer._secret import SecretSource
 from oauthbearer.client.settings import (
     V_AUTHORIZATION,
+    V_CLIENT_ASSERTION,
     V_CLIENT_ID,
     V_CLIENT_SECRET,
     V_PRIVATE_KEY,
@@ -195,6 +196,27 @@ class PrivateKeyJwt(_JwtAssertion):
             ) from exc
 
 
+class ClientAssertion(_Sourced):
+    """A JWT the platform wrote (a Kubernetes service-account token, Azure's federated
+    token, a SPIFFE JWT-SVID), sent as ``client_assertion`` (RFC 7523 §2.2).
+
+    Re-read on every request (it is read again whenever the file changed): the platform
+    rotates it, and an expired assertion is refused.
+    """
+
+    method = "client_assertion"
+
+    def __init__(self, client_id: str | None, assertion: SecretSource) -> None:
+        super().__init__(assertion)
+        self._client_id = client_id
+
+    def apply(self, form: Params, headers: dict[str, str], token_url: str) -> None:
+        if self._client_id:
+            form.append(("client_id", self._client_id))
+        form.append(("client_assertion_type", CLIENT_ASSERTION_TYPE))
+        form.append(("client_assertion", self._reveal().strip()))
+
+
 class ClientIdOnly(_Sourced):
     """``none`` (public client, RFC 6749 §2.1) and ``tls_client_auth`` (RFC 8705 §2.1).
 
@@ -219,6 +241,9 @@ def client_auth_for(settings: ClientSettings, *, clock: Clock) -> ClientAuth:
         return AuthorizationHeader(_need(settings.authorization, V_AUTHORIZATION))
     if method in ("none", "tls_client_auth"):
         return ClientIdOnly(method, settings.client_id)
+    if method == "client_assertion":
+        assertion = _need(settings.client_assertion, V_CLIENT_ASSERTION + "_FILE")
+        return ClientAssertion(settings.client_id, assertion)
     client_id = _need(settings.client_id, V_CLIENT_ID)
     if method == "client_secret_basic":
         secret = _need(settings.client_secret, V_CLIENT_SECRET)

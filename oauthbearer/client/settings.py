@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from oauthbearer._env import Env
 from oauthbearer._secret import FileSecret, Secret, SecretSource
+from oauthbearer.client.azure import AZURE_VARIABLES, workload_identity
 from oauthbearer.client.sasl import parse_extensions, validate_extensions
 from oauthbearer.errors import ConfigurationError
 
@@ -72,6 +73,7 @@ AUTH_METHODS = (
     "client_secret_post",
     "client_secret_jwt",
     "private_key_jwt",
+    "client_assertion",
     "tls_client_auth",
     "none",
 )
@@ -122,6 +124,7 @@ V_BASIC_FORM_ENCODE = _P + "BASIC_FORM_ENCODE"
 V_PRIVATE_KEY = _P + "PRIVATE_KEY"
 V_KEY_ID = _P + "KEY_ID"
 V_ASSERTION_ALG = _P + "CLIENT_ASSERTION_ALG"
+V_CLIENT_ASSERTION = _P + "CLIENT_ASSERTION"
 V_CERT_FILE = _P + "CERT_FILE"
 V_KEY_FILE = _P + "KEY_FILE"
 V_CA_FILE = _P + "CA_FILE"
@@ -167,6 +170,8 @@ CLIENT_VARIABLES: tuple[str, ...] = (
     V_PRIVATE_KEY + "_FILE",
     V_KEY_ID,
     V_ASSERTION_ALG,
+    V_CLIENT_ASSERTION + "_FILE",
+    *AZURE_VARIABLES,
     V_CERT_FILE,
     V_KEY_FILE,
     V_CA_FILE,
@@ -227,6 +232,7 @@ class ClientSettings:
     auth_method: str = ""
     basic_form_encode: bool = True
     private_key: SecretSource | None = None
+    client_assertion: SecretSource | None = None
     key_id: str | None = None
     assertion_alg: str = ""
     cert_file: str | None = None
@@ -346,6 +352,10 @@ class ClientSettings:
             raise ConfigurationError(
                 V_AUTHORIZATION, f"is sent verbatim, so it cannot be combined with {method}"
             )
+        if method == "client_assertion" and self.client_assertion is None:
+            raise ConfigurationError(
+                V_CLIENT_ASSERTION + "_FILE", "is required for client_assertion"
+            )
         if method == "authorization_header" and self.authorization is None:
             raise ConfigurationError(V_AUTHORIZATION, "is required for authorization_header")
         needs_id = method in (
@@ -388,6 +398,8 @@ class ClientSettings:
             return "client_secret_basic"
         if self.private_key is not None:
             return "private_key_jwt"
+        if self.client_assertion is not None:
+            return "client_assertion"
         if self.cert_file is not None:
             return "tls_client_auth"
         return "none"
@@ -492,6 +504,13 @@ class ClientSettings:
             endpoint_variable = V_SERVER
         elif env.text(V_ENDPOINT) is not None:
             raise ConfigurationError(V_SERVER, f"is required with {V_ENDPOINT}")
+        azure = (
+            workload_identity(env)
+            if token_url is None and env.text(V_CLIENT_ASSERTION + "_FILE") is None
+            else None
+        )
+        if azure is not None:
+            token_url, endpoint_variable = azure.token_url, "AZURE_TENANT_ID"
 
         kwargs: dict[str, Any] = {}
         numbers = (
@@ -515,11 +534,14 @@ class ClientSettings:
             grant_type=env.text(V_GRANT, GRANT_CLIENT_CREDENTIALS) or GRANT_CLIENT_CREDENTIALS,
             scope=env.text(V_SCOPE),
             authorization=_authorization(env),
-            client_id=env.text(V_CLIENT_ID),
+            client_id=env.text(V_CLIENT_ID) or (azure.client_id if azure else None),
             client_secret=env.secret(V_CLIENT_SECRET),
             auth_method=env.text(V_AUTH_METHOD, "") or "",
             basic_form_encode=env.flag(V_BASIC_FORM_ENCODE, default=True),
             private_key=_file_only(env, V_PRIVATE_KEY),
+            client_assertion=(
+                _file_only(env, V_CLIENT_ASSERTION) or (azure.assertion if azure else None)
+            ),
             key_id=env.text(V_KEY_ID),
             assertion_alg=env.text(V_ASSERTION_ALG, "") or "",
             cert_file=env.text(V_CERT_FILE),

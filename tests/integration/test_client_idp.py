@@ -199,3 +199,30 @@ def test_confluent_producer_gets_its_token_within_the_constructor_wait(
     finally:
         reset_default_provider()
         SHARED_CACHE.clear()
+
+
+def test_a_platform_written_client_assertion_file(idp: Idp, tmp_path: Path) -> None:
+    """The shape a federated credential takes (a Kubernetes projected token, Azure's
+    federated token): a JWT signed by a key the authorization server knows from the
+    client's jwks, written to a file by someone else and rotated. oidc-provider accepts it
+    as private_key_jwt; each fetch needs a fresh one (it refuses a replayed jti), so the
+    second succeeds only because the rotated file is read again."""
+    client = idp.clients["pkjwt"]
+    assertion = tmp_path / "client-assertion.jwt"
+    assertion.write_text(idp.client_assertion(client))
+    env = {
+        "OAUTHBEARER_LOGIN_TOKEN_URL": idp.token_url,
+        "OAUTHBEARER_LOGIN_CLIENT_ID": client.client_id,
+        "OAUTHBEARER_LOGIN_CLIENT_ASSERTION_FILE": str(assertion),
+        "OAUTH_LOGIN_SCOPE": SCOPE,
+    }
+    settings = ClientSettings.from_env(env)
+    assert settings.auth_method == "client_assertion"
+    fetcher = TokenFetcher(settings)
+    try:
+        first = fetcher.fetch()
+        assertion.write_text(idp.client_assertion(client) + "\n")  # the platform rotates it
+        second = fetcher.fetch()
+    finally:
+        fetcher.close()
+    assert first.access_token != second.access_token

@@ -268,7 +268,7 @@ class Idp:
             form |= {
                 "client_id": client.client_id,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": self._client_assertion(client),
+                "client_assertion": self.client_assertion(client),
             }
         else:
             headers["Authorization"] = self.authorization(name)
@@ -277,7 +277,8 @@ class Idp:
         body: dict[str, Any] = response.json()
         return body
 
-    def _client_assertion(self, client: IdpClient) -> str:
+    def client_assertion(self, client: IdpClient) -> str:
+        """A fresh RFC 7523 client assertion for ``client`` (new jti each time)."""
         now = int(time.time())
         claims = {
             "iss": client.client_id,
