@@ -62,8 +62,19 @@ server.listen(Number(config.port ?? 0), '127.0.0.1', () => {
     extraClientMetadata: { properties: ['default_resource'] },
     // Without this, client-credentials tokens have no `sub`, and introspection answers
     // would carry none (jairsjunior's validator requires one).
-    extraTokenClaims: async (ctx, token) =>
-      token.kind === 'ClientCredentials' ? { sub: token.clientId } : undefined,
+    extraTokenClaims: async (ctx, token) => {
+      if (token.kind !== 'ClientCredentials') return undefined;
+      // kafka-secretjwt is shaped like a Keycloak service account (name and realm roles
+      // where Keycloak keeps them) for the principal and groups tests.
+      if (token.clientId === 'kafka-secretjwt') {
+        return {
+          sub: token.clientId,
+          preferred_username: `service-account-${token.clientId}`,
+          realm_access: { roles: ['kafka-writers', 'kafka-readers'] },
+        };
+      }
+      return { sub: token.clientId };
+    },
   });
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
   server.on('request', provider.callback());
