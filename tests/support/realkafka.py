@@ -31,6 +31,7 @@ __all__ = [
     "SASL_BASE",
     "RealKafka",
     "bundle_path",
+    "debug_log4j",
     "missing_bundle_reason",
     "strimzi_introspection",
 ]
@@ -96,6 +97,31 @@ def strimzi_introspection(
         f"{LISTENER}.oauthbearer.sasl.jaas.config": f"{JAAS_MODULE} {jaas} ;",
         "principal.builder.class": "io.strimzi.kafka.oauth.server.OAuthKafkaPrincipalBuilder",
     }
+
+
+def debug_log4j(path: Path, logger: str) -> Path:
+    """A log4j2 configuration: INFO to stdout, and DEBUG for ``logger`` alone."""
+    path.write_text(
+        f"""Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: {logger}
+        level: DEBUG
+        additivity: false
+        AppenderRef:
+          - ref: STDOUT
+"""
+    )
+    return path
 
 
 class RealKafka:

@@ -20,28 +20,9 @@ from oauthbearer.sidecar.settings import SidecarSettings
 from tests.e2e.conftest import STRIMZI_CALLER, DecisionRecorder, serve_inprocess, sidecar_env
 from tests.e2e.realbroker.conftest import refusal
 from tests.support.idp import Idp
-from tests.support.realkafka import RealKafka, strimzi_introspection
+from tests.support.realkafka import RealKafka, debug_log4j, strimzi_introspection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realbroker]
-
-LOG4J = """Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: STDOUT
-    Logger:
-      - name: kafka.request.logger
-        level: DEBUG
-        additivity: false
-        AppenderRef:
-          - ref: STDOUT
-"""
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +52,7 @@ def strimzi_groups(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RealKafka]:
     directory = tmp_path_factory.mktemp("strimzi-groups")
-    log4j = directory / "log4j2.yaml"
-    log4j.write_text(LOG4J)
+    log4j = debug_log4j(directory / "log4j2.yaml", "kafka.request.logger")
     broker = RealKafka(
         kafka_bundle,
         directory,

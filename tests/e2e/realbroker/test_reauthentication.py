@@ -27,7 +27,7 @@ from oauthbearer.client.confluent import default_provider
 from tests.e2e.conftest import InprocessSidecarFactory, Kind, topic_name
 from tests.e2e.realbroker.conftest import broker_conf, strimzi_properties
 from tests.support.idp import Idp, IdpFactory
-from tests.support.realkafka import RealKafka
+from tests.support.realkafka import RealKafka, debug_log4j
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realbroker]
 
@@ -36,25 +36,6 @@ REAUTH_MS = 10_000
 RUN_S = 90.0
 RATE_HZ = 20
 AUTHENTICATED = "Authentication complete"
-
-LOG4J = """Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: STDOUT
-    Logger:
-      - name: org.apache.kafka.common.security.authenticator.SaslServerAuthenticator
-        level: DEBUG
-        additivity: false
-        AppenderRef:
-          - ref: STDOUT
-"""
 
 
 @pytest.fixture
@@ -70,8 +51,10 @@ def reauth_broker(
     tmp_path: Path,
 ) -> Iterator[RealKafka]:
     sidecar = inprocess_sidecar(short_idp)
-    log4j = tmp_path / "log4j2.yaml"
-    log4j.write_text(LOG4J)
+    log4j = debug_log4j(
+        tmp_path / "log4j2.yaml",
+        "org.apache.kafka.common.security.authenticator.SaslServerAuthenticator",
+    )
     broker = RealKafka(
         kafka_bundle,
         tmp_path,
