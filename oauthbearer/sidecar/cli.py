@@ -134,9 +134,13 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         f"  cache: active results up to {s.cache_ttl:g} s (worst-case revocation delay), "
         f"{s.cache_max_entries} entries; inactive {negative}"
     )
+    rules = s.claim_rules
+    fallback = f"{rules.fallback_prefix}<{rules.fallback}>, " if rules.fallback else ""
     lines.append(
-        f"  requests: token parameter {','.join(s.token_params)}; sub fallback "
-        f"{','.join(s.subject_claims)}; body limit {s.max_body_bytes} bytes"
+        f"  requests: token parameter {','.join(s.token_params)}; sub from "
+        f"{','.join(rules.principal)}, then {fallback}{','.join(rules.subject_fallbacks)}; "
+        f"groups {rules.groups or 'not answered'}; scope from {','.join(rules.scopes)}; "
+        f"body limit {s.max_body_bytes} bytes"
     )
     event_callers = (
         sorted(parse_credentials("OAUTHBEARER_EVENT_CALLERS", s.event_callers.reveal()))

@@ -62,7 +62,6 @@ ALLOWED_ALGORITHMS: frozenset[str] = frozenset(
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
-_DEFAULT_SUBJECT_CLAIMS = ("client_id", "username")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +96,6 @@ class SidecarSettings:
     negative_cache_ttl: float = 2.0
     negative_cache_max_entries: int = 10_000
     token_params: tuple[str, ...] = ("token",)
-    subject_claims: tuple[str, ...] = ("client_id", "username")
     claim_rules: ClaimRules = DEFAULT_CLAIM_RULES
     response_issuer: str | None = None
     max_body_bytes: int = 16_384
@@ -227,7 +225,9 @@ class SidecarSettings:
                 ) from None
 
         subject_claims = env.csv("OAUTHBEARER_SUBJECT_CLAIMS")
-        subject_fallbacks = tuple(subject_claims) if subject_claims else _DEFAULT_SUBJECT_CLAIMS
+        subject_fallbacks = (
+            tuple(subject_claims) if subject_claims else DEFAULT_CLAIM_RULES.subject_fallbacks
+        )
         events = revocation_settings(env)
         return cls(
             listen_host=host,
@@ -294,7 +294,6 @@ class SidecarSettings:
                 minimum=1,
             ),
             token_params=token_params,
-            subject_claims=subject_fallbacks,
             claim_rules=_claim_rules(env, subject_fallbacks),
             response_issuer=env.text("OAUTHBEARER_RESPONSE_ISSUER"),
             max_body_bytes=env.integer(

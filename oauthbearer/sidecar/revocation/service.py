@@ -139,13 +139,6 @@ class Revocations:
             "token", fingerprint, now, "api", new_event_id("api"), exp or _jwt_exp(value)
         )
 
-    def revoke_token(self, token: str, exp: float | None = None) -> bool:
-        """Deny this very token until its ``exp`` (read from a JWT's payload if not given).
-
-        The token itself is not kept: only its SHA-256, the cache's own key.
-        """
-        return self.store.revoke_token_key(token_key(token), exp or _jwt_exp(token))
-
 
 def _jwt_exp(token: str) -> float | None:
     # Unverified on purpose: the exp only bounds how long the denial is kept. A forged
