@@ -115,6 +115,13 @@ def fixed_token(token: str) -> Callable[[str | None], tuple[str, float, str, dic
     return cb
 
 
+def forged(token: str) -> str:
+    """``token`` with the last six characters of its signature changed: a forgery."""
+    header, payload, signature = token.split(".")
+    tail = "AAAAAA" if signature[-6:] != "AAAAAA" else "BBBBBB"
+    return ".".join((header, payload, signature[:-6] + tail))
+
+
 def auth_errors(errors: list[KafkaError]) -> list[str]:
     return [e.str() for e in errors if e.code() == KafkaError._AUTHENTICATION]
 

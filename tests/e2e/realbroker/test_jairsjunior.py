@@ -37,6 +37,7 @@ from tests.e2e.realbroker.conftest import (
     EVENT_CALLER,
     broker_conf,
     fixed_token,
+    forged,
     jairsjunior_broker,
     refusal,
 )
@@ -118,9 +119,7 @@ def test_forged_expired_and_revoked_tokens_are_refused(
     idp: Idp, rb_sidecar: SidecarHandle, jairs_ms: RealKafka
 ) -> None:
     jwt = idp.fetch_token("basic")["access_token"]
-    header, payload, signature = jwt.split(".")
-    tampered = signature[:-6] + ("AAAAAA" if signature[-6:] != "AAAAAA" else "BBBBBB")
-    refused_by(rb_sidecar, jairs_ms, ".".join((header, payload, tampered)))
+    refused_by(rb_sidecar, jairs_ms, forged(jwt))
 
     opaque = idp.fetch_token("opaque")["access_token"]
     assert refusal(jairs_ms, opaque)[1] == 1

@@ -28,6 +28,7 @@ from tests.e2e.realbroker.conftest import (
     EVENT_CALLER,
     assert_invalid_token,
     broker_conf,
+    forged,
     refusal,
     strimzi_properties,
 )
@@ -82,10 +83,7 @@ def test_tokens_from_oauth_cb_produce_and_consume(
 
 def test_a_forged_jwt_is_invalid_token(idp: Idp, strimzi: RealKafka) -> None:
     token = idp.fetch_token("basic")["access_token"]
-    header, payload, signature = token.split(".")
-    tampered = signature[:-6] + ("AAAAAA" if signature[-6:] != "AAAAAA" else "BBBBBB")
-    forged = ".".join((header, payload, tampered))
-    assert_invalid_token(strimzi, forged)
+    assert_invalid_token(strimzi, forged(token))
     assert_invalid_token(strimzi, "garbage-nobody-issued")
 
 
