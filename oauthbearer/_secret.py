@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["FileSecret", "Secret", "SecretSource", "fingerprint"]
+__all__ = ["FileSecret", "Secret", "SecretSource", "fingerprint", "fingerprint_of_digest"]
 
 
 def fingerprint(value: str | bytes) -> str:
@@ -32,7 +32,17 @@ def fingerprint(value: str | bytes) -> str:
         'sha256:ba7816bf8f01'
     """
     data = value.encode() if isinstance(value, str) else value
-    return "sha256:" + hashlib.sha256(data).hexdigest()[:12]
+    return fingerprint_of_digest(hashlib.sha256(data).digest())
+
+
+def fingerprint_of_digest(digest: bytes) -> str:
+    """:func:`fingerprint` of a value whose SHA-256 ``digest`` is already at hand.
+
+    Example:
+        >>> fingerprint_of_digest(hashlib.sha256(b"abc").digest()) == fingerprint("abc")
+        True
+    """
+    return "sha256:" + digest[:6].hex()
 
 
 class SecretSource(Protocol):

@@ -301,12 +301,14 @@ class Sidecar:
                 )
         except UpstreamUnavailable as exc:
             self.metrics.request("unavailable", "upstream")
-            self.decisions.decision(caller, token, "unavailable", "upstream", started, str(exc))
+            self.decisions.decision(
+                caller, token, "unavailable", "upstream", started, str(exc), key=key
+            )
             return _error(503, "temporarily_unavailable", [(b"retry-after", b"1")])
         except CallerLimited as exc:
             # RFC 6585 §4: this caller's own excess, not an outage (see limits.py).
             self.metrics.request("limited", "none")
-            self.decisions.decision(caller, token, "limited", "none", started, str(exc))
+            self.decisions.decision(caller, token, "limited", "none", started, str(exc), key=key)
             retry_after = str(exc.retry_after).encode()
             return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
         self.metrics.cache_lookup(outcome.source == "cache")
@@ -314,10 +316,17 @@ class Sidecar:
         result = "active" if verdict.active else "inactive"
         self.metrics.request(result, outcome.source)
         if outcome.source == "cache" and outcome.reason is None:
-            self.decisions.hit(caller, token, result, verdict.sub, started)
+            self.decisions.hit(caller, token, result, verdict.sub, started, key=key)
         else:
             self.decisions.decision(
-                caller, token, result, outcome.source, started, outcome.reason, verdict.sub
+                caller,
+                token,
+                result,
+                outcome.source,
+                started,
+                outcome.reason,
+                verdict.sub,
+                key=key,
             )
         return 200, [], render_milliseconds(verdict.body) if ms else verdict.body
 

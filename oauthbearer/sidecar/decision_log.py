@@ -28,8 +28,8 @@ import logging
 import time
 from typing import Any
 
-from oauthbearer._secret import fingerprint
-from oauthbearer.sidecar.logs import decision_logger
+from oauthbearer._secret import fingerprint, fingerprint_of_digest
+from oauthbearer.sidecar.logs import decision_logger, emit_decision
 
 __all__ = ["DecisionLog"]
 
@@ -59,14 +59,24 @@ class DecisionLog:
         started: float,
         reason: str | None = None,
         sub: object = None,
+        *,
+        key: bytes | None = None,
     ) -> None:
-        """One fresh decision, on its own line (WARNING when the upstream failed)."""
+        """One fresh decision, on its own line (WARNING when the upstream failed).
+
+        ``key``, the token's SHA-256 digest when the caller has it already (the cache key),
+        saves hashing the token again for its fingerprint.
+        """
         level = logging.WARNING if result == "unavailable" else logging.INFO
         if not decision_logger.isEnabledFor(level):
             return
+        if key is not None:
+            token_label: str | None = fingerprint_of_digest(key)
+        else:
+            token_label = fingerprint(token) if token is not None else None
         decision: dict[str, Any] = {
             "caller": caller,
-            "token": fingerprint(token) if token is not None else None,
+            "token": token_label,
             "sub": sub,
             "result": result,
             "source": source,
@@ -74,19 +84,28 @@ class DecisionLog:
         }
         if reason is not None:
             decision["reason"] = reason
-        decision_logger.log(level, "decision", extra={"decision": decision})
+        emit_decision(level, "decision", decision)
 
-    def hit(self, caller: str, token: str, result: str, sub: object, started: float) -> None:
+    def hit(
+        self,
+        caller: str,
+        token: str,
+        result: str,
+        sub: object,
+        started: float,
+        *,
+        key: bytes | None = None,
+    ) -> None:
         """A verdict served from the cache: counted, or logged on its own if so configured."""
         if self._each_hit:
-            self.decision(caller, token, result, "cache", started, None, sub)
+            self.decision(caller, token, result, "cache", started, None, sub, key=key)
             return
-        key = (caller, sub, result)
+        slot = (caller, sub, result)
         hits = self._hits
-        if key in hits:
-            hits[key] += 1
+        if slot in hits:
+            hits[slot] += 1
         elif len(hits) < MAX_KEYS:
-            hits[key] = 1
+            hits[slot] = 1
         else:
             overflow = (caller, None, result)
             hits[overflow] = hits.get(overflow, 0) + 1
@@ -111,7 +130,7 @@ class DecisionLog:
                 "count": count,
                 "interval_s": interval,
             }
-            decision_logger.info("cache hits", extra={"decision": summary})
+            emit_decision(logging.INFO, "cache hits", summary)
 
     async def run_periodic_flush(self) -> None:
         """Flush every ``interval`` seconds until cancelled (then flush once more)."""

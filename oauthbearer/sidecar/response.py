@@ -36,6 +36,9 @@ from oauthbearer.sidecar.claims import ClaimRules
 
 __all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render", "render_milliseconds"]
 
+# One encoder for every answer: json.dumps with these options builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 #: The whole body of every inactive answer (RFC 7662 §2.2).
 INACTIVE_BODY = b'{"active":false}'
 
@@ -112,7 +115,7 @@ def render(claims: Mapping[str, Any] | None) -> bytes:
     if claims is None:
         return INACTIVE_BODY
     body: dict[str, Any] = {"active": True, **claims}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT.encode(body).encode("utf-8")
 
 
 def render_milliseconds(body: bytes) -> bytes:
@@ -132,4 +135,4 @@ def render_milliseconds(body: bytes) -> bytes:
     answer: dict[str, Any] = json.loads(body)
     answer["exp"] *= 1000
     answer["iat"] *= 1000
-    return json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT.encode(answer).encode("utf-8")

@@ -79,6 +79,9 @@ class JwksStore:
         self._inflight: asyncio.Task[None] | None = None
         self.loaded = False
         self.fetches = 0
+        #: Incremented whenever the key set is replaced: what was derived from the keys
+        #: (the validator's keys per kid and algorithm) is stale once it changes.
+        self.generation = 0
 
     def bind(self, client: httpx.AsyncClient) -> None:
         """Attach the shared HTTP client (opened in the app's lifespan)."""
@@ -113,6 +116,7 @@ class JwksStore:
             kid = raw.get("kid") if isinstance(raw.get("kid"), str) else None
             keys.setdefault(kid, []).append(key)
         previous, self._keys = self._keys, keys
+        self.generation += 1
         self.loaded = True
         removed = _removed(previous, keys)
         if removed and self._on_keys_removed is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
@@ -35,6 +35,9 @@ from joserfc.jws import JWSRegistry
 
 from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.verify.jwks import JwksStore
+
+if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
+    from joserfc._rfc7515.model import JWSAlgModel
 
 __all__ = ["CompactJws", "InvalidJwt", "JwtValidator", "b64url_decode"]
 
@@ -100,11 +103,41 @@ def _b64json(segment: str) -> Any:
         return None
 
 
+#: Decoded headers by their base64url segment. An issuer signs all its tokens with one of
+#: a few headers (alg, kid, typ): decoding the same one per token was a tenth of a cold
+#: decision. Bounded (emptied when full), so a flood of distinct headers cannot grow it.
+_HEADERS: dict[str, dict[str, Any]] = {}
+_MAX_HEADERS = 256
+
+
+def _decoded_header(segment: str) -> dict[str, Any] | None:
+    header = _HEADERS.get(segment)
+    if header is None:
+        decoded = _b64json(segment)
+        if not isinstance(decoded, dict):
+            return None
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        header = _HEADERS[segment] = decoded
+    return header
+
+
 class CompactJws(NamedTuple):
-    """A token split into its three segments, with its header decoded (not yet verified)."""
+    """A token split into its three segments, with its header decoded (not yet verified).
+
+    ``header`` is shared by every token with the same header segment: read it only.
+    """
 
     segments: list[str]
     header: dict[str, Any]
+
+
+class _Accepted(NamedTuple):
+    """A header that passed the checks of its own: what its tokens are verified with."""
+
+    alg: str
+    kid: str | None
+    model: JWSAlgModel
 
 
 def _key_fits(key: Key, alg: str) -> bool:
@@ -117,6 +150,14 @@ def _key_fits(key: Key, alg: str) -> bool:
     if alg in _OKP_CURVES:
         return key.key_type == "OKP" and key.get("crv") in _OKP_CURVES[alg]
     return False
+
+
+def _usable(model: JWSAlgModel, key: Key) -> bool:
+    try:
+        model.check_key(key)  # joserfc's own judgement: use, type, the key's alg
+    except JoseError:
+        return False
+    return True
 
 
 def _number(value: object) -> float | None:
@@ -150,6 +191,12 @@ class JwtValidator:
         # header parameters are tolerated (IdPs add their own, e.g. Azure's "nonce"), but
         # "crit" is still enforced (RFC 7515 §4.1.11).
         self._registry = JWSRegistry(algorithms=list(algorithms), strict_check_header=False)
+        # What was judged once need not be judged per token: headers that passed (by
+        # segment, bounded like _HEADERS), and the keys that fit a (kid, alg) for the
+        # store's current key set (non-empty lists only: unknown kids are not kept).
+        self._accepted: dict[str, _Accepted] = {}
+        self._keys: dict[tuple[str | None, str], list[Key]] = {}
+        self._keys_generation = -1
 
     @staticmethod
     def parse(token: str) -> CompactJws | None:
@@ -161,8 +208,8 @@ class JwtValidator:
         segments = token.split(".")
         if len(segments) != 3:
             return None
-        header = _b64json(segments[0])
-        return CompactJws(segments, header) if isinstance(header, dict) else None
+        header = _decoded_header(segments[0])
+        return CompactJws(segments, header) if header is not None else None
 
     async def verify(
         self, token: str | CompactJws, *, exp_leeway: float | None = None
@@ -174,12 +221,50 @@ class JwtValidator:
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
         and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
         """
-        if self._store is None:
+        store = self._store
+        if store is None:
             raise InvalidJwt("no JWKS configured")
         jws = self.parse(token) if isinstance(token, str) else token
         if jws is None:
             raise InvalidJwt("not a compact JWS with a JSON object header")
         segments, header = jws
+        accepted = self._accepted.get(segments[0])
+        if accepted is None:
+            accepted = self._accept(header)
+            if len(self._accepted) >= _MAX_HEADERS:
+                self._accepted.clear()
+            self._accepted[segments[0]] = accepted
+        alg, kid, model = accepted
+
+        if not store.loaded:
+            await store.refresh()  # UpstreamUnavailable: we cannot judge yet
+        candidates = self._keys_for(store, kid, alg, model)
+        if not candidates and kid is not None:
+            try:
+                refetched = await store.refetch_for_unknown_kid()
+            except UpstreamUnavailable:
+                refetched = False  # keep serving from the keys we have
+            if refetched:
+                candidates = self._keys_for(store, kid, alg, model)
+        if not candidates:
+            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}", "signature")
+
+        try:
+            signature = b64url_decode(segments[2])
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
+        signing_input = f"{segments[0]}.{segments[1]}".encode("ascii")
+        if not any(model.verify(signing_input, signature, key) for key in candidates):
+            raise InvalidJwt("signature does not verify", "signature")
+
+        claims = _b64json(segments[1])
+        if not isinstance(claims, dict):
+            raise InvalidJwt("payload is not a JSON object")
+        self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)
+        return claims
+
+    def _accept(self, header: dict[str, Any]) -> _Accepted:
+        """Judge a header on its own (alg, typ, kid, b64, crit); :class:`InvalidJwt` if not."""
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise InvalidJwt(f"alg {alg!r} not allowed")
@@ -190,51 +275,31 @@ class JwtValidator:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidJwt("kid is not a string")
-
-        if not self._store.loaded:
-            await self._store.refresh()  # UpstreamUnavailable: we cannot judge yet
-        candidates = [k for k in self._store.keys_for(kid) if _key_fits(k, alg)]
-        if not candidates and kid is not None:
-            try:
-                refetched = await self._store.refetch_for_unknown_kid()
-            except UpstreamUnavailable:
-                refetched = False  # keep serving from the keys we have
-            if refetched:
-                candidates = [k for k in self._store.keys_for(kid) if _key_fits(k, alg)]
-        if not candidates:
-            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}", "signature")
-
-        self._check_signature(segments, header, alg, candidates)
-        claims = _b64json(segments[1])
-        if not isinstance(claims, dict):
-            raise InvalidJwt("payload is not a JSON object")
-        self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)
-        return claims
-
-    def _check_signature(
-        self, segments: list[str], header: dict[str, Any], alg: str, keys: list[Key]
-    ) -> None:
-        # joserfc judges the header (types of registered parameters, "crit"), the key
-        # (use, type, alg) and the signature; the compact form was split and its header
-        # decoded above, once. Handing joserfc the whole token instead (jwt.decode) parses
-        # it all again and cost a third of a cold decision in profiles of the sidecar.
         if header.get("b64", True) is not True:
             raise InvalidJwt("unencoded payload (b64) not accepted")  # RFC 7797: not a JWT
+        # joserfc judges the registered parameters' types and "crit". The compact form is
+        # split and decoded by us, once: handing joserfc the whole token (jwt.decode)
+        # parsed it all again and cost a third of a cold decision in profiles.
         try:
             self._registry.check_header(header)
             model = self._registry.get_alg(alg)
-            signature = b64url_decode(segments[2])
-        except (JoseError, ValueError, UnicodeEncodeError) as exc:
+        except (JoseError, ValueError) as exc:
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
-        signing_input = f"{segments[0]}.{segments[1]}".encode("ascii")
-        for key in keys:
-            try:
-                model.check_key(key)
-            except JoseError:
-                continue
-            if model.verify(signing_input, signature, key):
-                return
-        raise InvalidJwt("signature does not verify", "signature")
+        return _Accepted(alg, kid, model)
+
+    def _keys_for(
+        self, store: JwksStore, kid: str | None, alg: str, model: JWSAlgModel
+    ) -> list[Key]:
+        """Keys of ``store`` that fit ``alg`` (type, curve, own alg, use) for ``kid``."""
+        if self._keys_generation != store.generation:
+            self._keys.clear()
+            self._keys_generation = store.generation
+        keys = self._keys.get((kid, alg))
+        if keys is None:
+            keys = [k for k in store.keys_for(kid) if _key_fits(k, alg) and _usable(model, k)]
+            if keys:
+                self._keys[(kid, alg)] = keys
+        return keys
 
     def _check_claims(self, claims: dict[str, Any], exp_leeway: float) -> None:
         now = self._clock()

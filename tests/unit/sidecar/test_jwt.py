@@ -364,3 +364,44 @@ def test_jwks_reports_keys_withdrawn_or_replaced_under_the_same_kid(
     impostor = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
     store.load(jwks_of(impostor, ec_key))
     assert removed == [["k1"], ["k2"]]
+
+
+async def test_a_key_replaced_under_the_same_kid_is_seen_by_the_next_token(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey
+) -> None:
+    # What a header was judged to need (and the keys that fit it) is remembered per
+    # header; the next key set must still decide. Both tokens have the same header.
+    assert rsa_key.kid is not None
+    replacement = RSAKey.generate_key(2048, parameters={"kid": rsa_key.kid})
+    old, new = sign(rsa_key), sign(replacement)
+    assert old.split(".")[0] == new.split(".")[0]
+    await setup.validator.verify(old)
+    with pytest.raises(InvalidJwt, match="signature"):
+        await setup.validator.verify(new)
+    router.get(JWKS_URL).respond(200, json=jwks_of(replacement))
+    await setup.store.refresh()
+    await setup.validator.verify(new)
+    with pytest.raises(InvalidJwt, match="signature"):
+        await setup.validator.verify(old)
+
+
+async def test_a_refused_header_is_refused_every_time(setup: Setup, rsa_key: RSAKey) -> None:
+    header = {"alg": "RS256", "kid": "k1", "crit": ["x-must-understand"], "x-must-understand": 1}
+    claims = json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60})
+    token = sign_by_hand(rsa_key, header, claims.encode())
+    for _ in range(3):
+        with pytest.raises(InvalidJwt, match="malformed"):
+            await setup.validator.verify(token)
+
+
+async def test_a_flood_of_distinct_headers_keeps_what_is_remembered_bounded(
+    setup: Setup, rsa_key: RSAKey
+) -> None:
+    from oauthbearer.verify import jwt_validator
+
+    claims = json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60})
+    for i in range(3 * jwt_validator._MAX_HEADERS):
+        header = {"alg": "RS256", "kid": "k1", "x-n": i}
+        await setup.validator.verify(sign_by_hand(rsa_key, header, claims.encode()))
+    assert len(jwt_validator._HEADERS) <= jwt_validator._MAX_HEADERS
+    assert len(setup.validator._accepted) <= jwt_validator._MAX_HEADERS

@@ -1,0 +1,187 @@
+"""The JSON log lines and their batched writer (oauthbearer/sidecar/logs.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from oauthbearer.sidecar import logs
+from oauthbearer.sidecar.logs import BatchedLines, configure_logging, emit_decision, json_line
+
+
+class CountingStream(io.StringIO):
+    """A text stream that counts its writes (a write is a syscall on a real stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        'quote " backslash \\ newline \n tab \t',
+        "non-ASCII: é ü 中 😀",
+        "\x00\x1f control",
+        None,
+        True,
+        False,
+        0,
+        -7,
+        2**70,
+        0.089,
+        1e-7,
+        float("nan"),
+        float("inf"),
+        ["a", 1, None],
+        {"nested": {"x": [1.5]}},
+        object(),  # not JSON: rendered by str(), as the formatter always did
+    ],
+)
+def test_a_line_is_the_json_of_its_fields(value: object) -> None:
+    line = json_line(
+        1796081845.9731234, "INFO", "oauthbearer.sidecar.decision", "decision", {"field": value}
+    )
+    expected = {
+        "time": 1796081845.973,
+        "level": "INFO",
+        "logger": "oauthbearer.sidecar.decision",
+        "message": "decision",
+        "field": json.loads(json.dumps(value, default=str)),
+    }
+    parsed = json.loads(line)
+    if isinstance(value, float) and math.isnan(value):
+        assert math.isnan(parsed.pop("field"))
+        expected.pop("field")
+    assert parsed == expected
+    assert "\n" not in line  # one record, one line, whatever the values hold
+
+
+def test_a_message_and_keys_are_escaped_too() -> None:
+    line = json_line(0.0, "WARNING", 'a"b', "line\nbreak", {'k"ey': 1})
+    assert json.loads(line) == {
+        "time": 0.0,
+        "level": "WARNING",
+        "logger": 'a"b',
+        "message": "line\nbreak",
+        'k"ey': 1,
+    }
+
+
+async def test_the_lines_of_one_event_loop_turn_leave_in_one_write() -> None:
+    stream = CountingStream()
+    lines = BatchedLines(stream)
+    for i in range(5):
+        lines.write(f'{{"n": {i}}}')
+    assert stream.getvalue() == ""  # not before the turn ends
+    await asyncio.sleep(0)
+    assert stream.getvalue().splitlines() == [f'{{"n": {i}}}' for i in range(5)]
+    assert stream.writes == 1
+
+    lines.write('{"n": 5}')
+    await asyncio.sleep(0)
+    assert stream.getvalue().splitlines()[-1] == '{"n": 5}'
+    assert stream.writes == 2
+
+
+def test_without_an_event_loop_a_line_is_written_at_once() -> None:
+    stream = CountingStream()
+    lines = BatchedLines(stream)
+    lines.write("first")
+    lines.write("second")
+    assert stream.getvalue() == "first\nsecond\n"
+
+
+async def test_a_line_from_another_thread_keeps_the_order_of_what_is_pending() -> None:
+    stream = CountingStream()
+    lines = BatchedLines(stream)
+    lines.write("from the loop")
+    thread = threading.Thread(target=lines.write, args=("from a thread",))
+    thread.start()
+    thread.join()
+    await asyncio.sleep(0)
+    assert stream.getvalue() == "from the loop\nfrom a thread\n"
+
+
+def test_a_broken_stream_does_not_fail_the_caller() -> None:
+    stream = io.StringIO()
+    stream.close()
+    BatchedLines(stream).write("lost, but no exception")
+
+
+@pytest.fixture
+def configured() -> Iterator[CountingStream]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logs._installed)
+    stream = CountingStream()
+    configure_logging("INFO", stream)
+    yield stream
+    root.handlers[:], level, logs._installed = saved
+    root.setLevel(level)
+
+
+def only_ours() -> None:
+    """Remove pytest's capture handler from the root logger, as in `oauthbearer serve`
+    (pytest adds it again for each test phase, after fixtures ran)."""
+    assert logs._installed is not None
+    logging.getLogger().handlers[:] = [logs._installed]
+
+
+async def test_decisions_are_batched_and_records_keep_their_place(
+    configured: CountingStream,
+) -> None:
+    only_ours()
+    decision_fields = {"caller": "broker-1", "result": "active"}
+    emit_decision(logging.INFO, "decision", decision_fields)
+    emit_decision(logging.INFO, "decision", decision_fields)
+    assert configured.getvalue() == ""  # decisions wait for the end of the turn
+    await asyncio.sleep(0)
+    assert configured.writes == 1  # ... and leave together
+
+    emit_decision(logging.INFO, "decision", decision_fields)
+    # Any other record is written at once (uvicorn re-raises SIGTERM right after its
+    # last lines: no later turn would write them), after the decision queued before it.
+    logging.getLogger("uvicorn.error").info("Application shutdown complete.")
+    lines = [json.loads(line) for line in configured.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        "decision",
+        "decision",
+        "decision",
+        "Application shutdown complete.",
+    ]
+    assert lines[0]["logger"] == "oauthbearer.sidecar.decision"
+    assert lines[0]["caller"] == "broker-1"
+
+
+async def test_a_handler_on_the_decision_logger_still_gets_its_records(
+    configured: CountingStream,
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    only_ours()
+    handler = Collect()
+    logs.decision_logger.addHandler(handler)
+    try:
+        emit_decision(logging.INFO, "decision", {"caller": "broker-1"})
+    finally:
+        logs.decision_logger.removeHandler(handler)
+    await asyncio.sleep(0)
+    assert [getattr(r, "decision", None) for r in records] == [{"caller": "broker-1"}]
+    # It propagated to the configured stream as well, as any record does.
+    assert json.loads(configured.getvalue())["caller"] == "broker-1"
