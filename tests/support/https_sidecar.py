@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +16,10 @@ import trustme
 
 from tests.support.idp import JWT_RESOURCE, Idp
 from tests.support.ports import free_port
-from tests.support.processes import terminate
+from tests.support.serve_process import start_serve, stop_serve
 
 __all__ = ["CALLER", "Served", "serve_https", "write_pair"]
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The broker's credentials at the sidecar (fake; Strimzi's URL-safe Basic shows a '-').
 CALLER = ("strimzi-broker", "fake>>secret??")
 
@@ -56,37 +52,18 @@ def serve_https(idp: Idp, directory: Path, **extra: str) -> Iterator[Served]:
     port = free_port()
     log = directory / "sidecar.log"
     env = {
-        **os.environ,
         **idp.introspect_env(),
         "OAUTHBEARER_JWKS_URL": idp.jwks_url,
         "OAUTHBEARER_ISSUER": idp.issuer,
         "OAUTHBEARER_AUDIENCE": JWT_RESOURCE,
         "OAUTHBEARER_CALLERS": ":".join(CALLER),
-        "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}",
         "OAUTHBEARER_TLS_CERT_FILE": str(directory / "tls.crt"),
         "OAUTHBEARER_TLS_KEY_FILE": str(directory / "tls.key"),
         "OAUTHBEARER_DECISION_LOG_HITS": "each",
         **extra,
     }
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "oauthbearer.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_serve(env, port, log)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)  # polling start-up
         yield Served(port, proc, log)
     finally:
-        terminate(proc, 10)
+        stop_serve(proc)

@@ -12,33 +12,42 @@ started once per module, each on free loopback ports with a fresh log dir.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from confluent_kafka import KafkaError, Producer
 
-from oauthbearer.sidecar.app import create_app
+from oauthbearer.client.provider import TokenProvider
+from oauthbearer.sidecar.app import INTROSPECT_PATH, create_app
 from oauthbearer.sidecar.settings import SidecarSettings
 from tests.e2e.conftest import (
     JAIRSJUNIOR_AUTHORIZATION,
     STRIMZI_CALLER,
     DecisionRecorder,
     SidecarHandle,
+    login_env,
     serve_inprocess,
     sidecar_env,
 )
-from tests.support.idp import Idp
+from tests.support.idp import Idp, IdpClient
+from tests.support.ports import free_port
 from tests.support.realkafka import (
     JAAS_MODULE,
     LISTENER,
     SASL_BASE,
     RealKafka,
+    debug_log4j,
     strimzi_introspection,
 )
 from tests.support.sasl_front import OffsetClock
+from tests.support.serve_process import start_serve, stop_serve
+
+if TYPE_CHECKING:
+    from tests.e2e.realbroker.reauth import ReauthRun
 
 EVENT_CALLER = ("revoker", "fake-realbroker-event-secret")
 
@@ -158,3 +167,61 @@ def assert_invalid_token(broker: RealKafka, token: str) -> None:
     assert delivered == 0
     assert errors, "no _AUTHENTICATION error reported"
     assert all(any(w in e for w in REFUSAL_WORDING) for e in errors), errors
+
+
+# --- the KIP-368 run (tests/e2e/realbroker/reauth.py) ------------------------------------
+REAUTH_TEST = "test_reauthentication.py::"
+
+
+@pytest.fixture(scope="session")
+def reauth_run(
+    kafka_bundle: Path,
+    idp_clients: dict[str, IdpClient],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ReauthRun]:
+    """The 90 s producer against its own broker, started once and running in a thread."""
+    from tests.e2e.realbroker import reauth
+
+    work = tmp_path_factory.mktemp("reauth")
+    short_idp = Idp(idp_clients, access_token_ttl=reauth.TOKEN_TTL_S, log_dir=work).start()
+    stack = contextlib.ExitStack()
+    stack.callback(short_idp.stop)
+    with stack:
+        # A process of its own: an in-process sidecar's decision lines would reach the
+        # recorders of the modules running meanwhile (one logger per process).
+        port = free_port()
+        sidecar = start_serve(sidecar_env(short_idp), port, work / "sidecar.log")
+        stack.callback(stop_serve, sidecar)
+        base = f"http://127.0.0.1:{port}"
+        broker = RealKafka(
+            kafka_bundle,
+            work,
+            name="reauth",
+            plugin="strimzi",
+            listener="SASL_PLAINTEXT",
+            properties={
+                **strimzi_properties(base + INTROSPECT_PATH, short_idp.issuer),
+                "connections.max.reauth.ms": str(reauth.REAUTH_MS),
+            },
+            log4j_config=debug_log4j(
+                work / "log4j2.yaml",
+                "org.apache.kafka.common.security.authenticator.SaslServerAuthenticator",
+            ),
+        )
+        stack.callback(broker.stop)
+        broker.start()
+        # Configured as a user does, by the OAUTH_LOGIN_* variables (as a mapping: the
+        # process environment belongs to the tests running meanwhile).
+        provider = TokenProvider.from_env(login_env(short_idp, "jwt"))
+        stack.callback(provider.close)
+        run = reauth.ReauthRun(broker, provider).start()
+        stack.callback(run.stop)
+        yield run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reauth_run_starts_with_the_tier(request: pytest.FixtureRequest) -> None:
+    """Start the KIP-368 run at the tier's first test when its test is selected: its 90 s
+    then pass while the other modules run, instead of after them."""
+    if any(REAUTH_TEST in item.nodeid for item in request.session.items):
+        request.getfixturevalue("reauth_run")
