@@ -124,12 +124,14 @@ def test_a_broken_stream_does_not_fail_the_caller() -> None:
 @pytest.fixture
 def configured() -> Iterator[CountingStream]:
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logs._installed)
+    saved = (root.handlers[:], root.level, logs._installed, logs.decision_logger.level)
     stream = CountingStream()
     configure_logging("INFO", stream)
+    logs.decision_logger.setLevel(logging.NOTSET)  # as in `oauthbearer serve`
     yield stream
-    root.handlers[:], level, logs._installed = saved
+    root.handlers[:], level, logs._installed, decision_level = saved
     root.setLevel(level)
+    logs.decision_logger.setLevel(decision_level)
 
 
 def only_ours() -> None:
@@ -153,7 +155,8 @@ async def test_decisions_are_batched_and_records_keep_their_place(
     emit_decision(logging.INFO, "decision", decision_fields)
     # Any other record is written at once (uvicorn re-raises SIGTERM right after its
     # last lines: no later turn would write them), after the decision queued before it.
-    logging.getLogger("uvicorn.error").info("Application shutdown complete.")
+    # (A logger of this test's own: other tests set uvicorn's loggers' levels.)
+    logging.getLogger("tests.unit.sidecar.test_logs").warning("Application shutdown complete.")
     lines = [json.loads(line) for line in configured.getvalue().splitlines()]
     assert [line["message"] for line in lines] == [
         "decision",
