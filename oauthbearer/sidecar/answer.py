@@ -1,0 +1,137 @@
+"""The answer to one introspection request, whatever carried it (status, headers, body).
+
+Caller authentication (Basic, bearer or an mTLS certificate), the body and its one token
+parameter, the cache, the per-caller limit on fresh decisions, and the decision log:
+everything between the bytes :mod:`oauthbearer.sidecar.fastpath` reads off the wire and
+the bytes it writes back. No HTTP framework here, which is why a cache hit costs little
+more than a bare route.
+
+Example:
+    >>> status, headers, body = _error(401, "invalid_client")
+    >>> status, body
+    (401, b'{"error": "invalid_client"}')
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.sidecar.cache import token_key
+from oauthbearer.sidecar.callers import CallerAuthenticator
+from oauthbearer.sidecar.decision_log import DecisionLog
+from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge
+from oauthbearer.sidecar.introspector import Introspector
+from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
+from oauthbearer.sidecar.metrics import Metrics
+from oauthbearer.sidecar.request import MalformedRequest, parse_token
+from oauthbearer.sidecar.response import render_milliseconds
+
+__all__ = ["IntrospectionAnswer"]
+
+_CHALLENGE = b'Basic realm="oauthbearer-introspection", charset="UTF-8"'
+
+
+def _error(status: int, error: str, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    return status, headers or [], json.dumps({"error": error}).encode()
+
+
+class IntrospectionAnswer:
+    """Answers introspection requests with the sidecar's components (see :class:`Sidecar`)."""
+
+    def __init__(
+        self,
+        *,
+        callers: CallerAuthenticator,
+        limits: CallerLimits,
+        introspector: Introspector,
+        metrics: Metrics,
+        decisions: DecisionLog,
+        token_params: tuple[str, ...],
+    ) -> None:
+        self._callers = callers
+        self._limits = limits
+        self._introspector = introspector
+        self._metrics = metrics
+        self._decisions = decisions
+        self._token_params = token_params
+
+    async def __call__(
+        self,
+        authorization: str | None,
+        read_body: Callable[[], Awaitable[bytes]],
+        *,
+        ms: bool,
+        client_cert: str | None = None,
+    ) -> Answer:
+        """The introspection answer for one request: status, extra headers, body.
+
+        Transport-free: :mod:`oauthbearer.sidecar.fastpath` feeds it from raw ASGI.
+        ``ms`` renders ``exp``/``iat`` in milliseconds (jairsjunior on Kafka ≥ 3.3).
+        """
+        started = time.perf_counter()
+        if client_cert is not None and (authorization is None or not authorization.strip()):
+            # mTLS: the handshake verified this certificate against the client CA.
+            caller: str | None = f"cert:{client_cert}"
+        else:
+            caller = self._callers.authenticate(authorization)
+        if caller is None:
+            self._metrics.request("unauthorized", "none")
+            self._decisions.decision(
+                None, None, "unauthorized", "none", started, "caller not authenticated"
+            )
+            # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with
+            # the scheme the client should use.
+            return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
+        try:
+            body = await read_body()
+        except BodyTooLarge:
+            self._metrics.request("too_large", "none")
+            self._decisions.decision(caller, None, "too_large", "none", started, "body over limit")
+            return _error(413, "invalid_request")
+        try:
+            token = parse_token(body, self._token_params)
+        except MalformedRequest as exc:
+            self._metrics.request("invalid_request", "none")
+            self._decisions.decision(caller, None, "invalid_request", "none", started, str(exc))
+            return _error(400, "invalid_request")
+        key = token_key(token)
+        try:
+            # A hit is answered before the caller's limit: it costs no upstream capacity.
+            outcome = self._introspector.lookup(key)
+            if outcome is None:
+                outcome = await self._limits.call(
+                    caller, token, self._introspector.decide, token, key
+                )
+        except UpstreamUnavailable as exc:
+            self._metrics.request("unavailable", "upstream")
+            self._decisions.decision(
+                caller, token, "unavailable", "upstream", started, str(exc), key=key
+            )
+            return _error(503, "temporarily_unavailable", [(b"retry-after", b"1")])
+        except CallerLimited as exc:
+            # RFC 6585 §4: this caller's own excess, not an outage (see limits.py).
+            self._metrics.request("limited", "none")
+            self._decisions.decision(caller, token, "limited", "none", started, str(exc), key=key)
+            retry_after = str(exc.retry_after).encode()
+            return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
+        self._metrics.cache_lookup(outcome.source == "cache")
+        verdict = outcome.verdict
+        result = "active" if verdict.active else "inactive"
+        self._metrics.request(result, outcome.source)
+        if outcome.source == "cache" and outcome.reason is None:
+            self._decisions.hit(caller, token, result, verdict.sub, started, key=key)
+        else:
+            self._decisions.decision(
+                caller,
+                token,
+                result,
+                outcome.source,
+                started,
+                outcome.reason,
+                verdict.sub,
+                key=key,
+            )
+        return 200, [], render_milliseconds(verdict.body) if ms else verdict.body
