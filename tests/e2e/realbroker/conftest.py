@@ -222,6 +222,6 @@ def reauth_run(
 @pytest.fixture(scope="session", autouse=True)
 def _reauth_run_starts_with_the_tier(request: pytest.FixtureRequest) -> None:
     """Start the KIP-368 run at the tier's first test when its test is selected: its 90 s
-    then pass while the other modules run, instead of after them."""
+    then pass while the rest of the session runs (tests/conftest.py puts its test last)."""
     if any(REAUTH_TEST in item.nodeid for item in request.session.items):
         request.getfixturevalue("reauth_run")
