@@ -28,15 +28,15 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from oauthbearer._secret import SecretSource
-from oauthbearer.client.settings import (
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.client.settings import need as _need
+from oauthbearer.client.variables import (
     V_AUTHORIZATION,
     V_CLIENT_ASSERTION,
     V_CLIENT_ID,
     V_CLIENT_SECRET,
     V_PRIVATE_KEY,
-    ClientSettings,
 )
-from oauthbearer.client.settings import need as _need
 from oauthbearer.errors import ConfigurationError
 
 __all__ = ["ASSERTION_LIFETIME", "ClientAuth", "client_auth_for"]

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from oauthbearer.client.settings import V_ISSUER
+from oauthbearer.client.variables import V_ISSUER
 from oauthbearer.errors import ConfigurationError, TokenEndpointError, TokenResponseError
 
 __all__ = ["discover_token_endpoint", "metadata_urls"]

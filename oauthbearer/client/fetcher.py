@@ -32,8 +32,9 @@ import httpx
 from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
 from oauthbearer.client.grants import grant_for
-from oauthbearer.client.settings import V_CA_FILE, V_CERT_FILE, ClientSettings
+from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.token import Token, parse_token_response
+from oauthbearer.client.variables import V_CA_FILE, V_CERT_FILE
 from oauthbearer.errors import (
     ConfigurationError,
     TokenEndpointError,

@@ -17,21 +17,23 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from oauthbearer.client.settings import (
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.client.settings import need as _need
+from oauthbearer.client.token import Token
+from oauthbearer.client.validation import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_JWT_BEARER,
     GRANT_PASSWORD,
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
+)
+from oauthbearer.client.variables import (
     V_ASSERTION,
     V_PASSWORD,
     V_REFRESH_TOKEN,
     V_SUBJECT_TOKEN,
     V_USERNAME,
-    ClientSettings,
 )
-from oauthbearer.client.settings import need as _need
-from oauthbearer.client.token import Token
 
 __all__ = ["Grant", "grant_for"]
 
