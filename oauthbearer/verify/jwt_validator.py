@@ -24,8 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import binascii
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,6 +32,13 @@ from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
 
 from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.verify.compact import (
+    MAX_HEADERS,
+    CompactJws,
+    b64url_decode,
+    b64url_json,
+    parse,
+)
 from oauthbearer.verify.jwks import JwksStore
 
 if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
@@ -63,73 +68,6 @@ class InvalidJwt(Exception):
     def __init__(self, message: str, reason: str = "malformed") -> None:
         super().__init__(message)
         self.reason = reason
-
-
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
-# The last character of a segment whose length is 2 or 3 (mod 4) carries unused bits; a
-# canonical encoder leaves them zero (RFC 4648 §3.5), so only these characters may end it.
-_CANONICAL_ENDINGS = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
-
-
-def b64url_decode(segment: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2); ``binascii.Error`` otherwise.
-
-    No padding, no characters outside the alphabet, canonical trailing bits: one byte
-    string has exactly one spelling, so one token has one cache key.
-
-    Example:
-        >>> b64url_decode("eyJhIjoxfQ")
-        b'{"a":1}'
-        >>> b64url_decode("eyJhIjoxfR")
-        Traceback (most recent call last):
-        binascii.Error: non-canonical base64url
-    """
-    data = segment.encode("ascii")  # UnicodeEncodeError (a ValueError) if not ASCII
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise binascii.Error("not base64url")
-    tail = len(data) % 4
-    if tail == 1:
-        raise binascii.Error("impossible base64url length")
-    if tail and data[-1] not in _CANONICAL_ENDINGS[tail]:
-        raise binascii.Error("non-canonical base64url")
-    padded = data.translate(_TO_STANDARD_ALPHABET) + b"=" * (-len(data) % 4)
-    return binascii.a2b_base64(padded, strict_mode=True)
-
-
-def _b64json(segment: str) -> Any:
-    try:
-        return json.loads(b64url_decode(segment).decode("utf-8"))
-    except (binascii.Error, ValueError):  # UnicodeError and JSONDecodeError are ValueErrors
-        return None
-
-
-#: Decoded headers by their base64url segment. An issuer signs all its tokens with one of
-#: a few headers (alg, kid, typ): decoding the same one per token was a tenth of a cold
-#: decision. Bounded (emptied when full), so a flood of distinct headers cannot grow it.
-_HEADERS: dict[str, dict[str, Any]] = {}
-_MAX_HEADERS = 256
-
-
-def _decoded_header(segment: str) -> dict[str, Any] | None:
-    header = _HEADERS.get(segment)
-    if header is None:
-        decoded = _b64json(segment)
-        if not isinstance(decoded, dict):
-            return None
-        if len(_HEADERS) >= _MAX_HEADERS:
-            _HEADERS.clear()
-        header = _HEADERS[segment] = decoded
-    return header
-
-
-class CompactJws(NamedTuple):
-    """A token split into its three segments, with its header decoded (not yet verified).
-
-    ``header`` is shared by every token with the same header segment: read it only.
-    """
-
-    segments: list[str]
-    header: dict[str, Any]
 
 
 class _Accepted(NamedTuple):
@@ -192,8 +130,9 @@ class JwtValidator:
         # "crit" is still enforced (RFC 7515 §4.1.11).
         self._registry = JWSRegistry(algorithms=list(algorithms), strict_check_header=False)
         # What was judged once need not be judged per token: headers that passed (by
-        # segment, bounded like _HEADERS), and the keys that fit a (kid, alg) for the
-        # store's current key set (non-empty lists only: unknown kids are not kept).
+        # segment, bounded like compact.py's decoded headers), and the keys that fit a
+        # (kid, alg) for the store's current key set (non-empty lists only: unknown kids
+        # are not kept).
         self._accepted: dict[str, _Accepted] = {}
         self._keys: dict[tuple[str | None, str], list[Key]] = {}
         self._keys_generation = -1
@@ -205,11 +144,7 @@ class JwtValidator:
         Its result can be handed to :meth:`verify`, so a caller that first asks "is this
         a JWT?" does not decode the header twice.
         """
-        segments = token.split(".")
-        if len(segments) != 3:
-            return None
-        header = _decoded_header(segments[0])
-        return CompactJws(segments, header) if header is not None else None
+        return parse(token)
 
     async def verify(
         self, token: str | CompactJws, *, exp_leeway: float | None = None
@@ -231,7 +166,7 @@ class JwtValidator:
         accepted = self._accepted.get(segments[0])
         if accepted is None:
             accepted = self._accept(header)
-            if len(self._accepted) >= _MAX_HEADERS:
+            if len(self._accepted) >= MAX_HEADERS:
                 self._accepted.clear()
             self._accepted[segments[0]] = accepted
         alg, kid, model = accepted
@@ -257,7 +192,7 @@ class JwtValidator:
         if not any(model.verify(signing_input, signature, key) for key in candidates):
             raise InvalidJwt("signature does not verify", "signature")
 
-        claims = _b64json(segments[1])
+        claims = b64url_json(segments[1])
         if not isinstance(claims, dict):
             raise InvalidJwt("payload is not a JSON object")
         self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)

@@ -397,11 +397,11 @@ async def test_a_refused_header_is_refused_every_time(setup: Setup, rsa_key: RSA
 async def test_a_flood_of_distinct_headers_keeps_what_is_remembered_bounded(
     setup: Setup, rsa_key: RSAKey
 ) -> None:
-    from oauthbearer.verify import jwt_validator
+    from oauthbearer.verify import compact
 
     claims = json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60})
-    for i in range(3 * jwt_validator._MAX_HEADERS):
+    for i in range(3 * compact.MAX_HEADERS):
         header = {"alg": "RS256", "kid": "k1", "x-n": i}
         await setup.validator.verify(sign_by_hand(rsa_key, header, claims.encode()))
-    assert len(jwt_validator._HEADERS) <= jwt_validator._MAX_HEADERS
-    assert len(setup.validator._accepted) <= jwt_validator._MAX_HEADERS
+    assert len(compact._HEADERS) <= compact.MAX_HEADERS
+    assert len(setup.validator._accepted) <= compact.MAX_HEADERS
