@@ -19,7 +19,8 @@ import asyncio
 from aiokafka.abc import AbstractTokenProvider
 
 from oauthbearer.client.confluent import default_provider
-from oauthbearer.client.provider import TokenProvider, log_failure
+from oauthbearer.client.failures import log_failure
+from oauthbearer.client.provider import TokenProvider
 
 __all__ = ["AiokafkaTokenProvider"]
 

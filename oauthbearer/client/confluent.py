@@ -19,7 +19,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from oauthbearer.client.provider import TokenProvider, log_failure
+from oauthbearer.client.failures import log_failure
+from oauthbearer.client.provider import TokenProvider
 from oauthbearer.errors import OAuthBearerError
 
 __all__ = ["OAuthCallback", "default_provider", "make_oauth_cb", "oauth_cb"]

@@ -20,7 +20,8 @@ except ImportError:  # kafka-python 2.x
     from kafka.sasl.oauth import AbstractTokenProvider
 
 from oauthbearer.client.confluent import default_provider
-from oauthbearer.client.provider import TokenProvider, log_failure
+from oauthbearer.client.failures import log_failure
+from oauthbearer.client.provider import TokenProvider
 
 __all__ = ["KafkaPythonTokenProvider"]
 

@@ -36,22 +36,22 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from oauthbearer.client.failures import failure_fields, log_failure
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.metrics import MetricsHook, NullMetrics, outcome_of
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.token import Token
+from oauthbearer.client.token_cache import SHARED_CACHE, TokenCache
 from oauthbearer.errors import (
     OAuthBearerError,
     TokenEndpointError,
-    TokenError,
     TokenRequestError,
 )
 
@@ -64,72 +64,6 @@ Sleep = Callable[[float], None]
 #: A ``Retry-After`` longer than this is treated as this (a buggy header must not stop us).
 MAX_RETRY_AFTER = 3600.0
 _WAIT_SLICE = 1.0  # real seconds between re-checks while waiting for another fetch
-
-
-class _Slot:
-    """Shared state for one request identity. Guarded by ``cond``."""
-
-    __slots__ = (
-        "cond",
-        "failures",
-        "fetches",
-        "fetching",
-        "generation",
-        "last_error",
-        "refresh_at",
-        "retry_at",
-        "token",
-    )
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
-        self.token: Token | None = None
-        self.refresh_at = 0.0
-        self.fetching = False
-        self.failures = 0
-        self.retry_at = 0.0
-        self.last_error: OAuthBearerError | None = None
-        self.generation = 0  # bumped after every fetch, so waiters know theirs finished
-        self.fetches = 0
-
-
-class TokenCache:
-    """Token slots keyed by request identity. :data:`SHARED_CACHE` is the process-wide one.
-
-    Example:
-        >>> cache = TokenCache()
-        >>> cache.slot(("a",)) is cache.slot(("a",)), len(cache)
-        (True, 1)
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._slots: dict[Hashable, _Slot] = {}
-
-    def slot(self, key: Hashable) -> _Slot:
-        with self._lock:
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = _Slot()
-            return slot
-
-    def clear(self) -> None:
-        """Forget every cached token and backoff state; providers keep working (tests, REPLs)."""
-        with self._lock:
-            slots = list(self._slots.values())
-        for slot in slots:
-            with slot.cond:
-                slot.token = None
-                slot.refresh_at = slot.retry_at = 0.0
-                slot.failures = 0
-                slot.last_error = None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._slots)
-
-
-SHARED_CACHE = TokenCache()
 
 
 class TokenProvider:
@@ -409,40 +343,3 @@ def _retryable(exc: OAuthBearerError) -> bool:
     if isinstance(exc, TokenRequestError):
         return True
     return isinstance(exc, TokenEndpointError) and exc.retryable
-
-
-def failure_fields(exc: BaseException) -> dict[str, object]:
-    """Structured log fields for a failure: status, OAuth error, endpoint host — no secrets.
-
-    Example:
-        >>> from oauthbearer.errors import TokenEndpointError
-        >>> failure_fields(TokenEndpointError("idp:443", 401, "invalid_client"))["oauth_error"]
-        'invalid_client'
-    """
-    fields: dict[str, object] = {"error_class": type(exc).__name__}
-    if isinstance(exc, TokenEndpointError):
-        fields.update(
-            status=exc.status,
-            oauth_error=exc.error,
-            error_description=exc.error_description,
-            endpoint_host=exc.endpoint_host,
-        )
-    elif isinstance(exc, TokenRequestError):
-        fields.update(endpoint_host=exc.endpoint_host, reason=exc.reason)
-    elif isinstance(exc, TokenError):
-        fields["reason"] = str(exc)
-    return fields
-
-
-def log_failure(adapter: str, endpoint_host: str, exc: BaseException) -> None:
-    """Log why no token could be had, before the adapter raises.
-
-    Our own errors are explained by their message (status, OAuth error, description, host;
-    never a secret), so no traceback; anything else is a bug and gets one.
-    """
-    if isinstance(exc, OAuthBearerError):
-        logger.error(
-            "%s: no token from %s: %s", adapter, endpoint_host, exc, extra=failure_fields(exc)
-        )
-    else:
-        logger.error("%s: no token from %s", adapter, endpoint_host, exc_info=exc)

@@ -1,0 +1,83 @@
+"""The process-wide token cache: one slot per request identity, shared by every provider.
+
+A slot holds the current token, when to refresh it, and the fetch and backoff state that
+single flight needs; its condition variable is what concurrent callers wait on.
+:data:`SHARED_CACHE` is the one every :class:`~oauthbearer.client.provider.TokenProvider`
+uses unless given its own (tests, ``oauthbearer token``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable
+
+from oauthbearer.client.token import Token
+from oauthbearer.errors import OAuthBearerError
+
+__all__ = ["SHARED_CACHE", "TokenCache", "TokenSlot"]
+
+
+class TokenSlot:
+    """Shared state for one request identity. Guarded by ``cond``."""
+
+    __slots__ = (
+        "cond",
+        "failures",
+        "fetches",
+        "fetching",
+        "generation",
+        "last_error",
+        "refresh_at",
+        "retry_at",
+        "token",
+    )
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.token: Token | None = None
+        self.refresh_at = 0.0
+        self.fetching = False
+        self.failures = 0
+        self.retry_at = 0.0
+        self.last_error: OAuthBearerError | None = None
+        self.generation = 0  # bumped after every fetch, so waiters know theirs finished
+        self.fetches = 0
+
+
+class TokenCache:
+    """Token slots keyed by request identity. :data:`SHARED_CACHE` is the process-wide one.
+
+    Example:
+        >>> cache = TokenCache()
+        >>> cache.slot(("a",)) is cache.slot(("a",)), len(cache)
+        (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[Hashable, TokenSlot] = {}
+
+    def slot(self, key: Hashable) -> TokenSlot:
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = TokenSlot()
+            return slot
+
+    def clear(self) -> None:
+        """Forget every cached token and backoff state; providers keep working (tests, REPLs)."""
+        with self._lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.cond:
+                slot.token = None
+                slot.refresh_at = slot.retry_at = 0.0
+                slot.failures = 0
+                slot.last_error = None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+
+SHARED_CACHE = TokenCache()
