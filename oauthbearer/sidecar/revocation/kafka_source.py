@@ -31,6 +31,7 @@ Design, and why:
 
 Example (needs a broker, so shown rather than run)::
 
+    # consumer_config: oauthbearer.sidecar.revocation.client_config
     source = KafkaEventSource(consumer_config(settings),
                               {"fusionauth-events": identity_provider_events(),
                                "oauthbearer-revocations": replicated_revocations()},
@@ -41,10 +42,8 @@ Example (needs a broker, so shown rather than run)::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,17 +57,13 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
 from oauthbearer.sidecar.revocation.records import RevocationRecord
-from oauthbearer.sidecar.settings import SidecarSettings
 
 __all__ = [
     "KafkaEventSource",
     "TopicReader",
-    "consumer_config",
     "identity_provider_events",
-    "kafka_config",
     "replicated_revocations",
 ]
 
@@ -102,74 +97,6 @@ class EventConsumer(Protocol):
     def consume(self, num_messages: int, timeout: float) -> Sequence[Any]: ...
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
     def close(self) -> None: ...
-
-
-def kafka_config(
-    settings: SidecarSettings, *, oauth_cb: Callable[[str | None], Any] | None = None
-) -> dict[str, Any]:
-    """How to reach and log in to the events cluster: shared by consumer and producer.
-
-    With ``OAUTHBEARER_EVENTS_OAUTH=true`` the client authenticates with our own
-    ``oauth_cb`` (the client half, configured by the ``OAUTH_LOGIN_*`` variables of the
-    process environment); ``oauth_cb`` overrides it (tests). The client half is imported
-    only then, so a sidecar without it never loads it.
-
-    Example:
-        >>> s = SidecarSettings(events_bootstrap_servers="kafka:9092", events_topic="fa")
-        >>> kafka_config(s)
-        {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT'}
-    """
-    if settings.events_bootstrap_servers is None:
-        raise ValueError("OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is not set")
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.events_bootstrap_servers,
-        "security.protocol": settings.events_security_protocol,
-    }
-    if settings.events_ca_file is not None:
-        config["ssl.ca.location"] = settings.events_ca_file
-    if settings.events_security_protocol.startswith("SASL_"):
-        mechanism = settings.events_sasl_mechanism
-        config["sasl.mechanism"] = mechanism
-        if mechanism == "OAUTHBEARER":
-            if oauth_cb is None:
-                if not settings.events_oauth:
-                    raise ConfigurationError(
-                        "OAUTHBEARER_EVENTS_OAUTH", "must be true for OAUTHBEARER"
-                    )
-                # The package's public callback, not the client half's modules: the two
-                # halves stay independent (tests/unit/test_boundaries.py).
-                from oauthbearer import oauth_cb as env_oauth_cb
-
-                oauth_cb = env_oauth_cb
-            config["oauth_cb"] = oauth_cb
-        else:
-            password = settings.events_sasl_password
-            config["sasl.username"] = settings.events_sasl_username
-            config["sasl.password"] = password.reveal() if password is not None else ""
-    return config
-
-
-def consumer_config(
-    settings: SidecarSettings, *, oauth_cb: Callable[[str | None], Any] | None = None
-) -> dict[str, Any]:
-    """The librdkafka configuration for the revocation consumer (see :func:`kafka_config`).
-
-    Example:
-        >>> s = SidecarSettings(events_bootstrap_servers="kafka:9092", events_topic="fa")
-        >>> c = consumer_config(s)
-        >>> c["bootstrap.servers"], c["security.protocol"], c["enable.auto.commit"]
-        ('kafka:9092', 'PLAINTEXT', False)
-    """
-    return {
-        **kafka_config(settings, oauth_cb=oauth_cb),
-        # Required by librdkafka even with assign(); unique so no replica ever shares one.
-        "group.id": f"oauthbearer-revocation-{os.getpid()}-{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": False,
-        "client.id": "oauthbearer-sidecar-revocation",
-    }
 
 
 @dataclass(frozen=True, slots=True)

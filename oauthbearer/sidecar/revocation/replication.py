@@ -26,13 +26,12 @@ import asyncio
 import functools
 from collections.abc import Callable
 
+from oauthbearer.sidecar.revocation.client_config import consumer_config, kafka_config
 from oauthbearer.sidecar.revocation.kafka_source import (
     Item,
     KafkaEventSource,
     TopicReader,
-    consumer_config,
     identity_provider_events,
-    kafka_config,
     replicated_revocations,
 )
 from oauthbearer.sidecar.revocation.keycloak_flatbuffers import (

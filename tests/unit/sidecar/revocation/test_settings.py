@@ -11,7 +11,7 @@ import pytest
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.cli import describe
-from oauthbearer.sidecar.revocation.kafka_source import consumer_config
+from oauthbearer.sidecar.revocation.client_config import consumer_config
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 from tests.support.asgi import asgi_client
