@@ -6,10 +6,19 @@ everything between the bytes :mod:`oauthbearer.sidecar.fastpath` reads off the w
 the bytes it writes back. No HTTP framework here, which is why a cache hit costs little
 more than a bare route.
 
-Example:
-    >>> status, headers, body = _error(401, "invalid_client")
-    >>> status, body
-    (401, b'{"error": "invalid_client"}')
+Example (a :class:`~oauthbearer.sidecar.instance.Sidecar` builds one as ``.answer``):
+    >>> import asyncio
+    >>> from oauthbearer.sidecar.instance import Sidecar
+    >>> from oauthbearer.sidecar.settings import SidecarSettings
+    >>> sidecar = Sidecar(SidecarSettings(jwks_url="https://idp.example/jwks"))
+    >>> async def body() -> bytes:
+    ...     return b"token=not-a-jwt"
+    >>> asyncio.run(sidecar.answer("Basic bm8tb25lOmF0LWFsbA==", body, ms=False))[0]
+    401
+    >>> anonymous = Sidecar(SidecarSettings(jwks_url="https://idp.example/jwks",
+    ...                                     allow_anonymous=True))
+    >>> asyncio.run(anonymous.answer(None, body, ms=False))  # no upstream for opaque tokens
+    (200, [], b'{"active":false}')
 """
 
 from __future__ import annotations
