@@ -198,6 +198,9 @@ def emit_decision(level: int, message: str, fields: Mapping[str, Any]) -> None:
 
 
 def _only_root_sees_decisions(handler: _BatchedHandler) -> bool:
+    # A decision record would reach ``handler`` and nothing else: no logger between the
+    # decision logger and the root has a handler or stops propagation, and the root has
+    # exactly this one. Checked per line (a few attribute reads): handlers come and go.
     logger: logging.Logger | None = decision_logger
     while logger is not None and logger is not logging.root:
         if logger.handlers or not logger.propagate:
