@@ -180,6 +180,7 @@ def reauth_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ReauthRun]:
     """The 90 s producer against its own broker, started once and running in a thread."""
+    # Imported here: reauth.py imports broker_conf from this module.
     from tests.e2e.realbroker import reauth
 
     work = tmp_path_factory.mktemp("reauth")
