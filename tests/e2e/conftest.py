@@ -28,8 +28,6 @@ import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -52,15 +50,14 @@ from oauthbearer.sidecar.cli import uvicorn_options
 from oauthbearer.sidecar.logs import decision_logger
 from oauthbearer.sidecar.settings import SidecarSettings
 from tests.support.idp import JWT_RESOURCE, OPAQUE_RESOURCE, Idp
-from tests.support.ports import free_port
 from tests.support.sasl_front import FrontEvent, OffsetClock, SaslFront, SaslFrontFactory
+from tests.support.sidecar_process import SidecarProcess
 from tests.support.tansu import TansuFactory
 
 Shape = Literal["jairsjunior", "strimzi"]
 Kind = Literal["jwt", "opaque"]
 SHAPES: tuple[Shape, ...] = ("jairsjunior", "strimzi")
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 TIMEOUT_S = 20.0  # one produce/flush or one consume, bounded
@@ -197,30 +194,12 @@ def _log_decisions(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def sidecar(idp: Idp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarHandle]:
     """``oauthbearer serve`` (a real uvicorn process) in front of the session IdP."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("sidecar") / "sidecar.log"
-    env = {**os.environ, **sidecar_env(idp), "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}"}
-    with log_path.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "oauthbearer.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    sidecar = SidecarProcess("sidecar", sidecar_env(idp), tmp_path_factory.mktemp("sidecar"))
     try:
-        _wait_ready(base, lambda: proc.poll() is None, log_path.read_text)
-        yield SidecarHandle(base, lambda: _log_decisions(log_path))
+        sidecar.start().wait_ready(START_TIMEOUT_S)
+        yield SidecarHandle(sidecar.url, lambda: _log_decisions(sidecar.log_path))
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        sidecar.close()
 
 
 class _InProcess:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import trustme
 
 from tests.support.idp import JWT_RESOURCE, Idp
-from tests.support.ports import free_port
-from tests.support.serve_process import start_serve, stop_serve
+from tests.support.sidecar_process import SidecarProcess
 
 __all__ = ["CALLER", "Served", "serve_https", "write_pair"]
 
@@ -25,9 +23,10 @@ CALLER = ("strimzi-broker", "fake>>secret??")
 
 
 class Served:
-    def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.port, self.proc, self.log = port, proc, log
-        self.url = f"https://127.0.0.1:{port}"
+    def __init__(self, sidecar: SidecarProcess) -> None:
+        assert sidecar.process is not None
+        self.port, self.proc, self.log = sidecar.port, sidecar.process, sidecar.log_path
+        self.url = f"https://127.0.0.1:{sidecar.port}"
 
     def decisions(self) -> list[dict[str, object]]:
         lines = self.log.read_text(errors="replace").splitlines()
@@ -49,8 +48,6 @@ def write_pair(leaf: trustme.LeafCert, directory: Path) -> tuple[Path, Path]:
 
 
 def serve_https(idp: Idp, directory: Path, **extra: str) -> Iterator[Served]:
-    port = free_port()
-    log = directory / "sidecar.log"
     env = {
         **idp.introspect_env(),
         "OAUTHBEARER_JWKS_URL": idp.jwks_url,
@@ -62,8 +59,9 @@ def serve_https(idp: Idp, directory: Path, **extra: str) -> Iterator[Served]:
         "OAUTHBEARER_DECISION_LOG_HITS": "each",
         **extra,
     }
-    proc = start_serve(env, port, log)
+    sidecar = SidecarProcess("sidecar", env, directory).start()
     try:
-        yield Served(port, proc, log)
+        sidecar.wait_listening()
+        yield Served(sidecar)
     finally:
-        stop_serve(proc)
+        sidecar.close()

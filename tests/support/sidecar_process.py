@@ -8,6 +8,7 @@ its own file.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +59,30 @@ class SidecarProcess:
             stderr=subprocess.STDOUT,
         )
         return self
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running process (None once stopped)."""
+        return self._proc
+
+    def wait_listening(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Until the port accepts connections (bounded): for an HTTPS listener, whose
+        ``/readyz`` this plain-HTTP client cannot ask; fails with the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{self.name} not listening in {timeout} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)  # polling for start-up
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> float:
         """Seconds from now until ``/readyz`` answers 200 (bounded); fails with the log."""

@@ -34,7 +34,6 @@ from tests.e2e.conftest import (
     sidecar_env,
 )
 from tests.support.idp import Idp, IdpClient
-from tests.support.ports import free_port
 from tests.support.realkafka import (
     JAAS_MODULE,
     LISTENER,
@@ -44,7 +43,7 @@ from tests.support.realkafka import (
     strimzi_introspection,
 )
 from tests.support.sasl_front import OffsetClock
-from tests.support.serve_process import start_serve, stop_serve
+from tests.support.sidecar_process import SidecarProcess
 
 if TYPE_CHECKING:
     from tests.e2e.realbroker.reauth import ReauthRun
@@ -190,10 +189,10 @@ def reauth_run(
     with stack:
         # A process of its own: an in-process sidecar's decision lines would reach the
         # recorders of the modules running meanwhile (one logger per process).
-        port = free_port()
-        sidecar = start_serve(sidecar_env(short_idp), port, work / "sidecar.log")
-        stack.callback(stop_serve, sidecar)
-        base = f"http://127.0.0.1:{port}"
+        sidecar = SidecarProcess("sidecar", sidecar_env(short_idp), work).start()
+        stack.callback(sidecar.close)
+        sidecar.wait_ready()
+        base = sidecar.url
         broker = RealKafka(
             kafka_bundle,
             work,
