@@ -118,17 +118,47 @@ class Introspector:
                 return Outcome(Verdict.inactive(cached.source), "cache", reason)
         return Outcome(cached, "cache")
 
+    def decide_now(self, token: str, key: bytes) -> Outcome | None:
+        """Judge a JWT not in the cache without I/O, and cache it; None if I/O is needed.
+
+        A JWT whose keys are at hand is judged on the spot: no await, no task, nothing
+        to wait for, so neither single flight nor the per-caller limit has anything to
+        protect. None sends the caller to :meth:`decide` (an opaque token, keys still to
+        fetch, an unknown ``kid``).
+        """
+        jwt = self._jwt
+        if jwt is None:
+            return None
+        jws = jwt.parse(token)
+        if jws is None:
+            return None
+        if not looks_like_token(token):
+            outcome = Outcome.inactive("none", "not shaped like an access token")
+        else:
+            try:
+                claims = jwt.verify_now(jws)
+            except InvalidJwt as exc:
+                outcome = Outcome.inactive("jwks", str(exc))
+            else:
+                if claims is None:
+                    return None
+                outcome = self._shape(claims, "jwks")
+        return self._settle(key, outcome)
+
     async def decide(self, token: str, key: bytes) -> Outcome:
         """Judge a token not in the cache (``key`` is its :func:`token_key`), and cache it."""
         jws = self._jwt.parse(token) if self._jwt is not None else None
         if jws is not None:
-            # Local verification calls no upstream, so single flight protects nothing
-            # here, and its task and shield cost a third of a whole cold verification.
-            return await self._decide(token, key, jws)
-        return await self._flight.run(key, lambda: self._decide(token, key, None))
+            # Local verification calls no upstream (at most the JWKS, which shares its
+            # own fetches), so single flight protects nothing here.
+            return self._settle(key, await self._judge(token, jws))
+        return await self._flight.run(key, lambda: self._decide_opaque(token, key))
 
-    async def _decide(self, token: str, key: bytes, jws: CompactJws | None) -> Outcome:
-        outcome = await self._judge(token, jws)
+    async def _decide_opaque(self, token: str, key: bytes) -> Outcome:
+        return self._settle(key, await self._judge(token, None))
+
+    def _settle(self, key: bytes, outcome: Outcome) -> Outcome:
+        """Cache ``outcome`` unless a revocation denies it (no await before the put)."""
         # Checked after the (awaited) judgement and before caching, with no await in
         # between: revocations are applied on this event loop, so one that arrived while
         # the upstream call was in flight is seen here, and a revoked answer is never cached.

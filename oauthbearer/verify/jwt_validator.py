@@ -146,6 +146,27 @@ class JwtValidator:
         """
         return parse(token)
 
+    def verify_now(
+        self, token: str | CompactJws, *, exp_leeway: float | None = None
+    ) -> dict[str, Any] | None:
+        """The verified claims of ``token`` when no key has to be fetched for it, else None.
+
+        Raises :class:`InvalidJwt` like :meth:`verify`. None means "ask :meth:`verify`":
+        no key set was loaded yet, or the token names a ``kid`` we lack and a refetch may
+        bring it. A token judged here costs no await, so the sidecar answers it without
+        the per-caller limit that guards fetches (nothing here waits on anyone).
+        """
+        jws, accepted = self._with_header(token)
+        store = self._store
+        if store is None or not store.loaded:
+            return None
+        candidates = self._keys_for(store, accepted)
+        if not candidates:
+            if accepted.kid is not None:
+                return None
+            raise InvalidJwt(f"no key for kid None and alg {accepted.alg}", "signature")
+        return self._verified(jws, accepted, candidates, exp_leeway)
+
     async def verify(
         self, token: str | CompactJws, *, exp_leeway: float | None = None
     ) -> dict[str, Any]:
@@ -156,43 +177,58 @@ class JwtValidator:
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
         and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
         """
+        jws, accepted = self._with_header(token)
         store = self._store
         if store is None:
             raise InvalidJwt("no JWKS configured")
-        jws = self.parse(token) if isinstance(token, str) else token
-        if jws is None:
-            raise InvalidJwt("not a compact JWS with a JSON object header")
-        segments, header = jws
-        accepted = self._accepted.get(segments[0])
-        if accepted is None:
-            accepted = self._accept(header)
-            if len(self._accepted) >= MAX_HEADERS:
-                self._accepted.clear()
-            self._accepted[segments[0]] = accepted
-        alg, kid, model = accepted
-
         if not store.loaded:
             await store.refresh()  # UpstreamUnavailable: we cannot judge yet
-        candidates = self._keys_for(store, kid, alg, model)
-        if not candidates and kid is not None:
+        candidates = self._keys_for(store, accepted)
+        if not candidates and accepted.kid is not None:
             try:
                 refetched = await store.refetch_for_unknown_kid()
             except UpstreamUnavailable:
                 refetched = False  # keep serving from the keys we have
             if refetched:
-                candidates = self._keys_for(store, kid, alg, model)
+                candidates = self._keys_for(store, accepted)
         if not candidates:
-            raise InvalidJwt(f"no key for kid {kid!r} and alg {alg}", "signature")
+            raise InvalidJwt(f"no key for kid {accepted.kid!r} and alg {accepted.alg}", "signature")
+        return self._verified(jws, accepted, candidates, exp_leeway)
 
+    def _with_header(self, token: str | CompactJws) -> tuple[CompactJws, _Accepted]:
+        """The token split, with what its header allows (judged once per header segment)."""
+        if self._store is None:
+            raise InvalidJwt("no JWKS configured")
+        jws = self.parse(token) if isinstance(token, str) else token
+        if jws is None:
+            raise InvalidJwt("not a compact JWS with a JSON object header")
+        segment = jws.segments[0]
+        accepted = self._accepted.get(segment)
+        if accepted is None:
+            accepted = self._accept(jws.header)
+            if len(self._accepted) >= MAX_HEADERS:
+                self._accepted.clear()
+            self._accepted[segment] = accepted
+        return jws, accepted
+
+    def _verified(
+        self,
+        jws: CompactJws,
+        accepted: _Accepted,
+        candidates: list[Key],
+        exp_leeway: float | None,
+    ) -> dict[str, Any]:
+        """The signature against ``candidates``, then the claims: :class:`InvalidJwt` if not."""
+        header, payload, signature_segment = jws.segments
         try:
-            signature = b64url_decode(segments[2])
+            signature = b64url_decode(signature_segment)
         except (ValueError, UnicodeEncodeError) as exc:
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
-        signing_input = f"{segments[0]}.{segments[1]}".encode("ascii")
+        signing_input = f"{header}.{payload}".encode("ascii")
+        model = accepted.model
         if not any(model.verify(signing_input, signature, key) for key in candidates):
             raise InvalidJwt("signature does not verify", "signature")
-
-        claims = b64url_json(segments[1])
+        claims = b64url_json(payload)
         if not isinstance(claims, dict):
             raise InvalidJwt("payload is not a JSON object")
         self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)
@@ -222,13 +258,12 @@ class JwtValidator:
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
         return _Accepted(alg, kid, model)
 
-    def _keys_for(
-        self, store: JwksStore, kid: str | None, alg: str, model: JWSAlgModel
-    ) -> list[Key]:
-        """Keys of ``store`` that fit ``alg`` (type, curve, own alg, use) for ``kid``."""
+    def _keys_for(self, store: JwksStore, accepted: _Accepted) -> list[Key]:
+        """Keys of ``store`` that fit the header's alg (type, curve, own alg, use) and kid."""
         if self._keys_generation != store.generation:
             self._keys.clear()
             self._keys_generation = store.generation
+        alg, kid, model = accepted
         keys = self._keys.get((kid, alg))
         if keys is None:
             keys = [k for k in store.keys_for(kid) if _key_fits(k, alg) and _usable(model, k)]

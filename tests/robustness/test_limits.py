@@ -28,6 +28,7 @@ from tests.unit.sidecar.conftest import (
     jwks_of,
     make_settings,
     running,
+    sign,
 )
 
 CALLERS = "greedy:fake-greedy-secret,polite:fake-polite-secret"
@@ -145,6 +146,43 @@ async def test_a_caller_at_its_cap_still_gets_its_cached_tokens(rsa_key: RSAKey)
         assert (await held).status_code == 200
     assert (hit.status_code, hit.json()["active"]) == (200, True)
     assert refused.status_code == 429  # new upstream work is what the cap refuses
+
+
+async def test_a_caller_at_its_cap_still_gets_jwts_verified_with_keys_at_hand(
+    rsa_key: RSAKey,
+) -> None:
+    # A JWT whose key is loaded is judged without an await: no upstream capacity, nothing
+    # to wait for, so the cap has nothing to protect. One that names a kid we lack may
+    # need a JWKS fetch, and that is work the cap does count.
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    gate = asyncio.Event()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        await gate.wait()  # holds this caller's only slot until the test opens it
+        return httpx.Response(200, json=active_claims())
+
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).mock(side_effect=upstream)
+    settings = make_settings(callers=Secret(CALLERS), caller_max_inflight=1, caller_max_queued=0)
+    async with running(settings, router, FakeClock()) as h:
+        first = await h.introspect(sign(rsa_key, {"jti": "first"}), authorization=GREEDY)
+        assert first.json()["active"] is True  # the key set is loaded now
+        held = asyncio.create_task(h.introspect("held-opaque-token", authorization=GREEDY))
+        for _ in range(1000):  # event-loop turns until the held call has taken the slot
+            if h.sidecar.limits.inflight("greedy"):
+                break
+            await asyncio.sleep(0)
+        assert h.sidecar.limits.inflight("greedy") == 1
+        fresh = [sign(rsa_key, {"jti": f"fresh-{i}"}) for i in range(5)]
+        verified = [await h.introspect(token, authorization=GREEDY) for token in fresh]
+        rotated_in = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig"})
+        unknown_kid = await h.introspect(sign(rotated_in), authorization=GREEDY)
+        gate.set()
+        assert (await held).status_code == 200
+        metrics = (await h.client.get("/metrics")).text
+    assert [(r.status_code, r.json()["active"]) for r in verified] == [(200, True)] * 5
+    assert 'oauthbearer_sidecar_requests_total{result="active",source="jwks"} 6.0' in metrics
+    assert unknown_kid.status_code == 429
 
 
 async def test_zero_turns_the_limit_off(rsa_key: RSAKey) -> None:

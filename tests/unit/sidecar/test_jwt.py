@@ -405,3 +405,87 @@ async def test_a_flood_of_distinct_headers_keeps_what_is_remembered_bounded(
         await setup.validator.verify(sign_by_hand(rsa_key, header, claims.encode()))
     assert len(compact._HEADERS) <= compact.MAX_HEADERS
     assert len(setup.validator._accepted) <= compact.MAX_HEADERS
+
+
+# verify_now: what the sidecar calls first for a JWT (no await when the keys are at hand).
+
+
+async def test_verify_now_defers_until_keys_are_loaded_then_agrees_with_verify(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, ec_key: ECKey
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key, ec_key))
+    token = sign(rsa_key)
+    assert setup.validator.verify_now(token) is None  # no key set yet: verify must fetch
+    assert route.call_count == 0
+    claims = await setup.validator.verify(token)
+    assert setup.validator.verify_now(token) == claims
+    assert route.call_count == 1
+
+
+async def test_verify_now_defers_an_unknown_kid_and_fetches_nothing(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey, ec_key: ECKey
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key, ec_key))
+    await setup.store.refresh()
+    assert setup.validator.verify_now(sign(rsa_key2)) is None  # kid k2: a refetch may help
+    assert route.call_count == 1
+    # A token without a kid is tried against every key that fits: nothing to refetch for.
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
+    no_kid = sign_by_hand(rsa_key, {"alg": "RS256"}, json.dumps(claims).encode())
+    assert setup.validator.verify_now(no_kid) == claims
+    stranger = RSAKey.generate_key(2048)
+    forged = sign_by_hand(stranger, {"alg": "RS256"}, json.dumps(claims).encode())
+    with pytest.raises(InvalidJwt, match="signature"):
+        setup.validator.verify_now(forged)
+    assert route.call_count == 1
+
+
+def _forged_tokens(rsa_key: RSAKey, ec_key: ECKey) -> dict[str, str]:
+    attacker = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
+    header = b64url(json.dumps({"alg": "HS256", "kid": "k1"}).encode())
+    payload = b64url(json.dumps(claims).encode())
+    mac = hmac.new(rsa_key.as_pem(private=False), f"{header}.{payload}".encode(), "sha256")
+    good_header, good_payload, good_signature = sign(rsa_key).split(".")
+    admin_payload = sign(rsa_key, {"sub": "admin"}).split(".")[1]
+    crit = {"alg": "RS256", "kid": "k1", "crit": ["x-must-understand"], "x-must-understand": 1}
+    return {
+        "another key, same kid": sign(attacker),
+        "alg none": unsigned_jwt({"alg": "none", "kid": "k1"}, claims),
+        "HS256 keyed with the public key": f"{header}.{payload}.{b64url(mac.digest())}",
+        "RS256 naming an EC key": unsigned_jwt({"alg": "RS256", "kid": ec_key.kid}, claims, b"s"),
+        "embedded jwk": sign(attacker, header={"jwk": attacker.as_dict(private=False)}),
+        "crit not understood": sign_by_hand(rsa_key, crit, json.dumps(claims).encode()),
+        "expired": sign(rsa_key, {"exp": int(NOW) - 31}),
+        "other audience": sign(rsa_key, {"aud": "urn:other"}),
+        "other issuer": sign(rsa_key, {"iss": "https://evil.example"}),
+        "signature respelled": f"{good_header}.{good_payload}.{_respell_last_char(good_signature)}",
+        "signature padded": f"{good_header}.{good_payload}.{good_signature}==",
+        "payload swapped": f"{good_header}.{admin_payload}.{good_signature}",
+        "payload not an object": sign_by_hand(rsa_key, {"alg": "RS256", "kid": "k1"}, b"[1]"),
+    }
+
+
+async def test_verify_now_refuses_everything_verify_refuses(
+    setup: Setup, rsa_key: RSAKey, ec_key: ECKey
+) -> None:
+    await setup.store.refresh()
+    deferred = []
+    for name, token in _forged_tokens(rsa_key, ec_key).items():
+        with pytest.raises(InvalidJwt) as by_verify:
+            await setup.validator.verify(token)
+        refusal: InvalidJwt | None = None
+        try:
+            result = setup.validator.verify_now(token)
+        except InvalidJwt as exc:
+            refusal = exc
+        if refusal is None:
+            assert result is None, name  # never claims: at most "ask verify"
+            deferred.append(name)
+            continue
+        assert refusal.reason == by_verify.value.reason, name
+        assert str(refusal) == str(by_verify.value), name
+    # Only a kid our key set has no fitting key for waits for verify (and its refetch).
+    assert deferred == ["RS256 naming an EC key"]
