@@ -183,8 +183,11 @@ class ResultCache:
                 self.hits += 1
                 return verdict
             del self._positive[key]
-        if self._negative is not None:
-            inactive = self._negative.get(key)
+        negative = self._negative
+        # "in" first: a miss is then one dict probe (TTLCache.get runs its timer and
+        # expiry machinery even for a key it does not hold; a cold decision paid it).
+        if negative is not None and key in negative:
+            inactive = negative.get(key)
             if inactive is not None:
                 self.hits += 1
                 return inactive

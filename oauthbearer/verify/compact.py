@@ -18,10 +18,13 @@ from typing import Any, NamedTuple
 
 __all__ = ["MAX_HEADERS", "CompactJws", "b64url_decode", "b64url_json", "parse"]
 
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+# base64url → base64, and the characters base64url lacks ("+", "/", "=") → "*", which
+# strict decoding refuses: one pass checks the alphabet and translates it.
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/***")
 # The last character of a segment whose length is 2 or 3 (mod 4) carries unused bits; a
 # canonical encoder leaves them zero (RFC 4648 §3.5), so only these characters may end it.
 _CANONICAL_ENDINGS = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
+_PADDING = (b"", b"", b"==", b"=")
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -38,14 +41,12 @@ def b64url_decode(segment: str) -> bytes:
         binascii.Error: non-canonical base64url
     """
     data = segment.encode("ascii")  # UnicodeEncodeError (a ValueError) if not ASCII
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise binascii.Error("not base64url")
     tail = len(data) % 4
     if tail == 1:
         raise binascii.Error("impossible base64url length")
     if tail and data[-1] not in _CANONICAL_ENDINGS[tail]:
         raise binascii.Error("non-canonical base64url")
-    padded = data.translate(_TO_STANDARD_ALPHABET) + b"=" * (-len(data) % 4)
+    padded = data.translate(_TO_STANDARD_ALPHABET) + _PADDING[tail]
     return binascii.a2b_base64(padded, strict_mode=True)
 
 
