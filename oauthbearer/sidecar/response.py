@@ -27,17 +27,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from oauthbearer import _json
 from oauthbearer.sidecar.claims import ClaimRules
 
 __all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render", "render_milliseconds"]
-
-# One encoder for every answer: json.dumps with these options builds a new one per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 #: The whole body of every inactive answer (RFC 7662 §2.2).
 INACTIVE_BODY = b'{"active":false}'
@@ -114,8 +111,7 @@ def render(claims: Mapping[str, Any] | None) -> bytes:
     """The JSON body for a verdict: ``None`` is inactive."""
     if claims is None:
         return INACTIVE_BODY
-    body: dict[str, Any] = {"active": True, **claims}
-    return _COMPACT.encode(body).encode("utf-8")
+    return _json.dumps({"active": True, **claims})
 
 
 def render_milliseconds(body: bytes) -> bytes:
@@ -132,7 +128,7 @@ def render_milliseconds(body: bytes) -> bytes:
     """
     if body == INACTIVE_BODY:
         return body
-    answer: dict[str, Any] = json.loads(body)
+    answer: dict[str, Any] = _json.loads(body)
     answer["exp"] *= 1000
     answer["iat"] *= 1000
-    return _COMPACT.encode(answer).encode("utf-8")
+    return _json.dumps(answer)

@@ -13,8 +13,9 @@ Example:
 from __future__ import annotations
 
 import binascii
-import json
 from typing import Any, NamedTuple
+
+from oauthbearer import _json
 
 __all__ = ["MAX_HEADERS", "CompactJws", "b64url_decode", "b64url_json", "parse"]
 
@@ -53,7 +54,7 @@ def b64url_decode(segment: str) -> bytes:
 def b64url_json(segment: str) -> Any:
     """The JSON value a base64url segment encodes, or None if it encodes none."""
     try:
-        return json.loads(b64url_decode(segment).decode("utf-8"))
+        return _json.loads(b64url_decode(segment))
     except (binascii.Error, ValueError):  # UnicodeError and JSONDecodeError are ValueErrors
         return None
 

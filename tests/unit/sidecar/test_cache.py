@@ -212,3 +212,15 @@ def test_wall_clock_jumping_past_exp_ends_a_cached_answer(clock: FakeClock) -> N
     cache.put(b"k", active(NOW + 30))
     clock.advance(31)  # wall time passes exp although little monotonic time has
     assert cache.get(b"k") is None
+
+
+def test_cached_answers_cost_well_under_a_kibibyte_each() -> None:
+    # bench/memory.py in a fresh interpreter: 20,000 verdicts shaped like real answers.
+    # When answers were first rendered with orjson, each cached body kept the rest of
+    # orjson's write buffer as a hole in the heap: 4,488 bytes per entry instead of
+    # ~660, and issue 14's 64 MiB for 100,000 entries became 428 MiB.
+    from bench import memory
+
+    result = memory.measure(entries=20_000)
+
+    assert result["bytes_per_entry"] < 1_000, result
