@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from oauthbearer._secret import fingerprint, fingerprint_of_digest
-from oauthbearer.sidecar.logs import decision_logger, emit_decision
+from oauthbearer.sidecar.logs import decision_line, decision_logger, direct_lines, emit_decision
 
 __all__ = ["DecisionLog"]
 
@@ -74,17 +74,27 @@ class DecisionLog:
             token_label: str | None = fingerprint_of_digest(key)
         else:
             token_label = fingerprint(token) if token is not None else None
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        lines = direct_lines()
+        if lines is not None:
+            name = "INFO" if level == logging.INFO else logging.getLevelName(level)
+            lines.write(
+                decision_line(
+                    time.time(), name, caller, token_label, sub, result, source, latency_ms, reason
+                )
+            )
+            return
         decision: dict[str, Any] = {
             "caller": caller,
             "token": token_label,
             "sub": sub,
             "result": result,
             "source": source,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "latency_ms": latency_ms,
         }
         if reason is not None:
             decision["reason"] = reason
-        emit_decision(level, "decision", decision)
+        decision_logger.log(level, "decision", extra={"decision": decision})
 
     def hit(
         self,

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 from oauthbearer.sidecar import logs
-from oauthbearer.sidecar.logs import BatchedLines, configure_logging, emit_decision, json_line
+from oauthbearer.sidecar.decision_log import DecisionLog
+from oauthbearer.sidecar.logs import (
+    BatchedLines,
+    configure_logging,
+    decision_line,
+    emit_decision,
+    json_line,
+)
 
 
 class CountingStream(io.StringIO):
@@ -78,6 +85,31 @@ def test_a_message_and_keys_are_escaped_too() -> None:
         "message": "line\nbreak",
         'k"ey': 1,
     }
+
+
+@pytest.mark.parametrize("sub", ["orders", None, 42, ["a", "b"], 'q"uote\n', "Zoë 😀"])
+@pytest.mark.parametrize("reason", [None, "signature does not verify", "kid '\u2028x' \"y\""])
+@pytest.mark.parametrize(("caller", "token"), [("broker-1", "sha256:0f39ea04cf56"), (None, None)])
+def test_a_decision_line_is_the_json_line_of_its_fields(
+    sub: object, reason: str | None, caller: str | None, token: str | None
+) -> None:
+    fields: dict[str, object] = {
+        "caller": caller,
+        "token": token,
+        "sub": sub,
+        "result": "inactive",
+        "source": "jwks",
+        "latency_ms": 0.071,
+    }
+    if reason is not None:
+        fields["reason"] = reason
+    expected = json_line(
+        1796081845.9731234, "INFO", "oauthbearer.sidecar.decision", "decision", fields
+    )
+    line = decision_line(
+        1796081845.9731234, "INFO", caller, token, sub, "inactive", "jwks", 0.071, reason
+    )
+    assert line == expected
 
 
 async def test_the_lines_of_one_event_loop_turn_leave_in_one_write() -> None:
@@ -188,3 +220,32 @@ async def test_a_handler_on_the_decision_logger_still_gets_its_records(
     assert [getattr(r, "decision", None) for r in records] == [{"caller": "broker-1"}]
     # It propagated to the configured stream as well, as any record does.
     assert json.loads(configured.getvalue())["caller"] == "broker-1"
+
+
+async def test_a_decision_reads_the_same_straight_or_through_logging(
+    configured: CountingStream,
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    only_ours()
+    log = DecisionLog(each_hit=False)
+    log.decision("broker-1", "a-token", "inactive", "jwks", 0.0, "expired", "orders")
+    await asyncio.sleep(0)
+    handler = Collect()
+    logs.decision_logger.addHandler(handler)  # now the record must go through logging
+    try:
+        log.decision("broker-1", "a-token", "inactive", "jwks", 0.0, "expired", "orders")
+    finally:
+        logs.decision_logger.removeHandler(handler)
+    await asyncio.sleep(0)
+    straight, through_logging = (json.loads(line) for line in configured.getvalue().splitlines())
+    assert len(records) == 1
+    for line in (straight, through_logging):
+        del line["time"], line["latency_ms"]
+    assert straight == through_logging
+    assert straight["token"].startswith("sha256:")
+    assert straight["reason"] == "expired"
