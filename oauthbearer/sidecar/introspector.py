@@ -132,17 +132,19 @@ class Introspector:
         jws = jwt.parse(token)
         if jws is None:
             return None
-        if not looks_like_token(token):
-            outcome = Outcome.inactive("none", "not shaped like an access token")
+        try:
+            claims = jwt.verify_now(jws)
+        except InvalidJwt as exc:
+            outcome = Outcome.inactive("jwks", str(exc))
         else:
-            try:
-                claims = jwt.verify_now(jws)
-            except InvalidJwt as exc:
-                outcome = Outcome.inactive("jwks", str(exc))
-            else:
-                if claims is None:
-                    return None
-                outcome = self._shape(claims, "jwks")
+            if claims is None:
+                return None
+            outcome = self._shape(claims, "jwks")
+        # The shape is judged after the signature, and only for a refusal: a verified
+        # token is three strict base64url segments, which always have the shape (a
+        # regular expression over the whole token was 1.5 us of every cold decision).
+        if not outcome.verdict.active and not looks_like_token(token):
+            outcome = Outcome.inactive("none", "not shaped like an access token")
         return self._settle(key, outcome)
 
     async def decide(self, token: str, key: bytes) -> Outcome:

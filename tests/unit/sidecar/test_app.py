@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -212,6 +213,26 @@ async def test_garbage_token_is_inactive_without_upstream_call(harness: Harness)
     response = await harness.introspect("not%20a%20token%21")
     assert response.json() == {"active": False}
     assert route.call_count == 0
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+async def test_a_signed_looking_token_out_of_shape_is_judged_on_its_shape(
+    harness: Harness, rsa_key: RSAKey, caplog: pytest.LogCaptureFixture, where: int
+) -> None:
+    # The shape is only checked once the signature has failed (a verified token always
+    # has it): the answer and the logged reason are what they were when it came first.
+    caplog.set_level(logging.INFO, "oauthbearer.sidecar.decision")
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    assert (await harness.introspect(sign(rsa_key))).json()["active"] is True
+    segments = sign(rsa_key, {"jti": "bent"}).split(".")
+    segments[where] = segments[where][:8] + "!" + segments[where][8:]
+    bent = ".".join(segments)
+    response = await harness.introspect(quote(bent, safe=""))
+    assert response.content == b'{"active":false}'
+    assert route.call_count == 0
+    decisions = [r for r in caplog.records if getattr(r, "decision", {}).get("result")]
+    last = decisions[-1].decision  # type: ignore[attr-defined]
+    assert (last["source"], last["reason"]) == ("none", "not shaped like an access token")
 
 
 # --- 400 / 401 / 413 / 503 --------------------------------------------------------------
