@@ -24,6 +24,7 @@ from tests.unit.sidecar.conftest import (
     JWKS_URL,
     UPSTREAM_URL,
     FakeClock,
+    Harness,
     basic,
     jwks_of,
     make_settings,
@@ -120,26 +121,38 @@ async def test_cache_hits_are_never_limited(rsa_key: RSAKey) -> None:
     assert {r.status_code for r in hits} == {200}
 
 
-async def test_a_caller_at_its_cap_still_gets_its_cached_tokens(rsa_key: RSAKey) -> None:
+def _gated_world(key: RSAKey) -> tuple[respx.MockRouter, asyncio.Event]:
+    """The JWKS of ``key``; the upstream holds tokens starting "held" until the gate opens."""
     router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
     gate = asyncio.Event()
 
     async def upstream(request: httpx.Request) -> httpx.Response:
         if form_token(request).startswith("held"):
-            await gate.wait()  # holds this caller's only slot until the test opens it
+            await gate.wait()
         return httpx.Response(200, json=active_claims())
 
-    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.get(JWKS_URL).respond(200, json=jwks_of(key))
     router.post(UPSTREAM_URL).mock(side_effect=upstream)
+    return router, gate
+
+
+async def _take_greedys_only_slot(h: Harness) -> asyncio.Task[httpx.Response]:
+    """An upstream introspection for "greedy" that holds its one slot until the gate opens."""
+    held = asyncio.create_task(h.introspect("held-opaque-token", authorization=GREEDY))
+    for _ in range(1000):  # event-loop turns until the held call has taken the slot
+        if h.sidecar.limits.inflight("greedy"):
+            break
+        await asyncio.sleep(0)
+    assert h.sidecar.limits.inflight("greedy") == 1
+    return held
+
+
+async def test_a_caller_at_its_cap_still_gets_its_cached_tokens(rsa_key: RSAKey) -> None:
+    router, gate = _gated_world(rsa_key)
     settings = make_settings(callers=Secret(CALLERS), caller_max_inflight=1, caller_max_queued=0)
     async with running(settings, router, FakeClock()) as h:
         assert (await h.introspect("cached-token", authorization=GREEDY)).status_code == 200
-        held = asyncio.create_task(h.introspect("held-token", authorization=GREEDY))
-        for _ in range(1000):  # event-loop turns until the held call has taken the slot
-            if h.sidecar.limits.inflight("greedy"):
-                break
-            await asyncio.sleep(0)
-        assert h.sidecar.limits.inflight("greedy") == 1
+        held = await _take_greedys_only_slot(h)
         hit = await h.introspect("cached-token", authorization=GREEDY)
         refused = await h.introspect("new-token", authorization=GREEDY)
         gate.set()
@@ -154,25 +167,12 @@ async def test_a_caller_at_its_cap_still_gets_jwts_verified_with_keys_at_hand(
     # A JWT whose key is loaded is judged without an await: no upstream capacity, nothing
     # to wait for, so the cap has nothing to protect. One that names a kid we lack may
     # need a JWKS fetch, and that is work the cap does count.
-    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
-    gate = asyncio.Event()
-
-    async def upstream(request: httpx.Request) -> httpx.Response:
-        await gate.wait()  # holds this caller's only slot until the test opens it
-        return httpx.Response(200, json=active_claims())
-
-    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
-    router.post(UPSTREAM_URL).mock(side_effect=upstream)
+    router, gate = _gated_world(rsa_key)
     settings = make_settings(callers=Secret(CALLERS), caller_max_inflight=1, caller_max_queued=0)
     async with running(settings, router, FakeClock()) as h:
         first = await h.introspect(sign(rsa_key, {"jti": "first"}), authorization=GREEDY)
         assert first.json()["active"] is True  # the key set is loaded now
-        held = asyncio.create_task(h.introspect("held-opaque-token", authorization=GREEDY))
-        for _ in range(1000):  # event-loop turns until the held call has taken the slot
-            if h.sidecar.limits.inflight("greedy"):
-                break
-            await asyncio.sleep(0)
-        assert h.sidecar.limits.inflight("greedy") == 1
+        held = await _take_greedys_only_slot(h)
         fresh = [sign(rsa_key, {"jti": f"fresh-{i}"}) for i in range(5)]
         verified = [await h.introspect(token, authorization=GREEDY) for token in fresh]
         rotated_in = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig"})

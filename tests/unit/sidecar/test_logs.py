@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -200,22 +201,29 @@ async def test_decisions_are_batched_and_records_keep_their_place(
     assert lines[0]["caller"] == "broker-1"
 
 
-async def test_a_handler_on_the_decision_logger_still_gets_its_records(
-    configured: CountingStream,
-) -> None:
+@contextlib.contextmanager
+def a_handler_on_the_decision_logger() -> Iterator[list[logging.LogRecord]]:
+    """An application's own handler on the decision logger, collecting its records."""
     records: list[logging.LogRecord] = []
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
 
-    only_ours()
     handler = Collect()
     logs.decision_logger.addHandler(handler)
     try:
-        emit_decision(logging.INFO, "decision", {"caller": "broker-1"})
+        yield records
     finally:
         logs.decision_logger.removeHandler(handler)
+
+
+async def test_a_handler_on_the_decision_logger_still_gets_its_records(
+    configured: CountingStream,
+) -> None:
+    only_ours()
+    with a_handler_on_the_decision_logger() as records:
+        emit_decision(logging.INFO, "decision", {"caller": "broker-1"})
     await asyncio.sleep(0)
     assert [getattr(r, "decision", None) for r in records] == [{"caller": "broker-1"}]
     # It propagated to the configured stream as well, as any record does.
@@ -225,22 +233,12 @@ async def test_a_handler_on_the_decision_logger_still_gets_its_records(
 async def test_a_decision_reads_the_same_straight_or_through_logging(
     configured: CountingStream,
 ) -> None:
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
     only_ours()
     log = DecisionLog(each_hit=False)
     log.decision("broker-1", "a-token", "inactive", "jwks", 0.0, "expired", "orders")
     await asyncio.sleep(0)
-    handler = Collect()
-    logs.decision_logger.addHandler(handler)  # now the record must go through logging
-    try:
+    with a_handler_on_the_decision_logger() as records:  # now it must go through logging
         log.decision("broker-1", "a-token", "inactive", "jwks", 0.0, "expired", "orders")
-    finally:
-        logs.decision_logger.removeHandler(handler)
     await asyncio.sleep(0)
     straight, through_logging = (json.loads(line) for line in configured.getvalue().splitlines())
     assert len(records) == 1
