@@ -1,4 +1,4 @@
-"""The verdict cache, and single flight for tokens not yet in it.
+"""The verdict cache (single flight for tokens not yet in it: :mod:`.single_flight`).
 
 * Keys are SHA-256 digests of the token: the token itself is never stored, so a heap dump
   or a debug print of the cache discloses nothing usable.
@@ -29,23 +29,20 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import sys
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cachetools import TTLCache
 
 from oauthbearer.sidecar.response import INACTIVE_BODY, render
 
-__all__ = ["ResultCache", "SingleFlight", "Verdict", "token_key"]
+__all__ = ["ResultCache", "Verdict", "token_key"]
 
 Clock = Callable[[], float]
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 def token_key(token: str) -> bytes:
@@ -276,44 +273,3 @@ class ResultCache:
     def hit_ratio(self) -> float:
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
-
-
-class SingleFlight(Generic[K, V]):
-    """Collapse concurrent calls for one key into one execution.
-
-    The work runs in its own task, so a caller that goes away (a broker closing the
-    connection) does not cancel it for the others waiting on the same key.
-
-    Example:
-        >>> import asyncio
-        >>> calls = []
-        >>> async def work():
-        ...     calls.append(1); await asyncio.sleep(0); return "verdict"
-        >>> async def main():
-        ...     flight = SingleFlight()
-        ...     return await asyncio.gather(*(flight.run("k", work) for _ in range(5)))
-        >>> asyncio.run(main()), len(calls)
-        (['verdict', 'verdict', 'verdict', 'verdict', 'verdict'], 1)
-    """
-
-    __slots__ = ("_inflight",)
-
-    def __init__(self) -> None:
-        self._inflight: dict[K, asyncio.Task[V]] = {}
-
-    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.ensure_future(work())
-            self._inflight[key] = task
-            task.add_done_callback(lambda t: self._done(key, t))
-        return await asyncio.shield(task)
-
-    def _done(self, key: K, task: asyncio.Task[V]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # mark retrieved: every waiter may have gone away
-
-    def __len__(self) -> int:
-        return len(self._inflight)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauthbearer.sidecar.cache import ResultCache, SingleFlight, Verdict, token_key
+from oauthbearer.sidecar.cache import ResultCache, Verdict, token_key
+from oauthbearer.sidecar.single_flight import SingleFlight
 from tests.unit.sidecar.conftest import NOW, FakeClock
 
 
