@@ -3,8 +3,10 @@
 Caller authentication (Basic, bearer or an mTLS certificate), the body and its one token
 parameter, the cache, the per-caller limit on fresh decisions, and the decision log:
 everything between the bytes :mod:`oauthbearer.sidecar.fastpath` reads off the wire and
-the bytes it writes back. No HTTP framework here, which is why a cache hit costs little
-more than a bare route.
+the bytes it writes back. No HTTP framework here: :meth:`IntrospectionAnswer.answer_now`
+answers from a body at hand without any I/O (the HTTP protocol calls it, see
+:mod:`oauthbearer.sidecar.direct`), and calling the instance answers anything (the ASGI
+path).
 
 Example (a :class:`~oauthbearer.sidecar.instance.Sidecar` builds one as ``.answer``):
     >>> import asyncio
@@ -32,7 +34,7 @@ from oauthbearer.sidecar.cache import token_key
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.decision_log import DecisionLog
 from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge
-from oauthbearer.sidecar.introspector import Introspector
+from oauthbearer.sidecar.introspector import Introspector, Outcome
 from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
 from oauthbearer.sidecar.metrics import Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
@@ -67,6 +69,36 @@ class IntrospectionAnswer:
         self._decisions = decisions
         self._token_params = token_params
 
+    def answer_now(
+        self,
+        authorization: str | None,
+        body: bytes,
+        *,
+        ms: bool,
+        client_cert: str | None = None,
+    ) -> Answer | None:
+        """The answer to a request whose whole ``body`` is at hand, if it needs no I/O.
+
+        A refusal (401, 400), a cache hit and a JWT whose keys are loaded are answered
+        here, synchronously: :mod:`oauthbearer.sidecar.http_protocol` calls this from
+        the HTTP parser's callback, with no ASGI cycle or task. None means the request
+        needs an upstream call, a JWKS fetch or a place under the per-caller limit: the
+        caller then hands it to :meth:`__call__`, which judges it from the start.
+        """
+        started = time.perf_counter()
+        caller = self._caller(authorization, client_cert)
+        if caller is None:
+            return self._unauthorized(started)
+        token = self._token(caller, body, started)
+        if not isinstance(token, str):
+            return token
+        key = token_key(token)
+        introspector = self._introspector
+        outcome = introspector.lookup(key) or introspector.decide_now(token, key)
+        if outcome is None:
+            return None
+        return self._answered(caller, token, key, outcome, started, ms)
+
     async def __call__(
         self,
         authorization: str | None,
@@ -81,31 +113,18 @@ class IntrospectionAnswer:
         ``ms`` renders ``exp``/``iat`` in milliseconds (jairsjunior on Kafka ≥ 3.3).
         """
         started = time.perf_counter()
-        if client_cert is not None and (authorization is None or not authorization.strip()):
-            # mTLS: the handshake verified this certificate against the client CA.
-            caller: str | None = f"cert:{client_cert}"
-        else:
-            caller = self._callers.authenticate(authorization)
+        caller = self._caller(authorization, client_cert)
         if caller is None:
-            self._metrics.request("unauthorized", "none")
-            self._decisions.decision(
-                None, None, "unauthorized", "none", started, "caller not authenticated"
-            )
-            # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with
-            # the scheme the client should use.
-            return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
+            return self._unauthorized(started)
         try:
             body = await read_body()
         except BodyTooLarge:
             self._metrics.request("too_large", "none")
             self._decisions.decision(caller, None, "too_large", "none", started, "body over limit")
             return _error(413, "invalid_request")
-        try:
-            token = parse_token(body, self._token_params)
-        except MalformedRequest as exc:
-            self._metrics.request("invalid_request", "none")
-            self._decisions.decision(caller, None, "invalid_request", "none", started, str(exc))
-            return _error(400, "invalid_request")
+        token = self._token(caller, body, started)
+        if not isinstance(token, str):
+            return token
         key = token_key(token)
         try:
             # A hit, and a JWT whose keys are at hand, are answered before the caller's
@@ -126,6 +145,36 @@ class IntrospectionAnswer:
             self._decisions.decision(caller, token, "limited", "none", started, str(exc), key=key)
             retry_after = str(exc.retry_after).encode()
             return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
+        return self._answered(caller, token, key, outcome, started, ms)
+
+    def _caller(self, authorization: str | None, client_cert: str | None) -> str | None:
+        if client_cert is not None and (authorization is None or not authorization.strip()):
+            # mTLS: the handshake verified this certificate against the client CA.
+            return f"cert:{client_cert}"
+        return self._callers.authenticate(authorization)
+
+    def _unauthorized(self, started: float) -> Answer:
+        self._metrics.request("unauthorized", "none")
+        self._decisions.decision(
+            None, None, "unauthorized", "none", started, "caller not authenticated"
+        )
+        # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with the
+        # scheme the client should use.
+        return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
+
+    def _token(self, caller: str, body: bytes, started: float) -> str | Answer:
+        """The one token parameter of ``body``, or the 400 answer refusing it."""
+        try:
+            return parse_token(body, self._token_params)
+        except MalformedRequest as exc:
+            self._metrics.request("invalid_request", "none")
+            self._decisions.decision(caller, None, "invalid_request", "none", started, str(exc))
+            return _error(400, "invalid_request")
+
+    def _answered(
+        self, caller: str, token: str, key: bytes, outcome: Outcome, started: float, ms: bool
+    ) -> Answer:
+        """Count and log ``outcome``, and turn it into the 200 answer."""
         self._metrics.cache_lookup(outcome.source == "cache")
         verdict = outcome.verdict
         result = "active" if verdict.active else "inactive"

@@ -34,10 +34,11 @@ Example:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -47,7 +48,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
-from oauthbearer.sidecar.fastpath import IntrospectionFastPath
+from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers
+from oauthbearer.sidecar.fastpath import SERVER_ERROR, IntrospectionFastPath
 from oauthbearer.sidecar.instance import Sidecar
 from oauthbearer.sidecar.openapi import INTROSPECT_MS_PATH, INTROSPECT_PATH, openapi_document
 from oauthbearer.sidecar.revocation.routes import EventRoutes
@@ -68,13 +70,12 @@ logger = logging.getLogger("oauthbearer.sidecar")
 _JSON = "application/json"
 # RFC 7662 §2.2 responses carry credentials' metadata: no intermediary may keep them.
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_SERVER_ERROR = json.dumps({"error": "server_error"}).encode()
 
 
 async def _server_error(_request: Request, exc: Exception) -> Response:
     # Never a stack trace on the wire (nor in the log line: locals may hold a token).
     logger.error("unexpected error: %s", type(exc).__name__)
-    return Response(_SERVER_ERROR, 500, headers=_NO_STORE, media_type=_JSON)
+    return Response(SERVER_ERROR, 500, headers=_NO_STORE, media_type=_JSON)
 
 
 def _event_routes(sidecar: Sidecar) -> EventRoutes:
@@ -122,17 +123,34 @@ def create_app(
     ]
     if settings.webhooks:
         routes += _event_routes(sidecar).routes()
+    answer = sidecar.answer
+    paths = {INTROSPECT_PATH: False, INTROSPECT_MS_PATH: True}
+    direct = DirectAnswers(
+        answer_now=lambda authorization, body, ms, cert: answer.answer_now(
+            authorization, body, ms=ms, client_cert=cert
+        ),
+        paths={path.encode("ascii"): ms for path, ms in paths.items()},
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # The state reaches every connection uvicorn accepts: oauthbearer serve's HTTP
+        # protocol answers what needs no I/O itself (see direct.py).
+        async with sidecar.lifespan(app):
+            yield {STATE_KEY: direct}
+
     app = Starlette(
         routes=routes,
-        lifespan=sidecar.lifespan,
+        lifespan=lifespan,
         exception_handlers={Exception: _server_error},
         # The introspection paths are answered by this pure ASGI middleware, ahead of the
         # router and the request/response machinery (see fastpath.py).
         middleware=[
             Middleware(
                 IntrospectionFastPath,
-                answer=sidecar.answer,
-                paths={INTROSPECT_PATH: False, INTROSPECT_MS_PATH: True},
+                answer=answer,
+                paths=paths,
                 max_body_bytes=settings.max_body_bytes,
             )
         ],

@@ -8,6 +8,10 @@ so the two introspection paths are answered straight from the ASGI messages. Eve
 else — the lifespan, /healthz, /readyz, /metrics, /openapi.json, the event webhooks —
 goes on to the router unchanged.
 
+Under ``oauthbearer serve`` most introspection requests do not even get here: the HTTP
+protocol answers what needs no I/O itself (:mod:`oauthbearer.sidecar.direct`), and this
+path takes the rest (upstream calls, JWKS fetches, chunked bodies, other servers).
+
 What the request means is decided by :meth:`Sidecar.answer`; this module only moves bytes:
 headers from the scope, the body from ``receive`` (bounded), the answer to ``send``. An
 unexpected error becomes 500 ``server_error`` with no trace, as Starlette's handler does.
@@ -24,7 +28,14 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
-__all__ = ["Answer", "BodyTooLarge", "IntrospectionFastPath", "read_body"]
+__all__ = [
+    "SERVER_ERROR",
+    "Answer",
+    "BodyTooLarge",
+    "IntrospectionFastPath",
+    "answer_headers",
+    "read_body",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,7 +54,8 @@ _BASE_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"pragma", b"no-cache"),
 ]
-_SERVER_ERROR = b'{"error":"server_error"}'
+#: The body of a 500: what went wrong is logged (its type only), never sent.
+SERVER_ERROR = b'{"error":"server_error"}'
 _NOT_ALLOWED = b'{"error":"method_not_allowed"}'
 
 
@@ -116,7 +128,7 @@ class IntrospectionFastPath:
         except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
             # The type only: a traceback's frames could quote a token.
             logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
-            status, headers, answer = 500, [], _SERVER_ERROR
+            status, headers, answer = 500, [], SERVER_ERROR
         await _send(send, status, headers, answer)
 
 
@@ -143,12 +155,17 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def answer_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """Every header of an introspection answer: the common ones, ``headers``, the length."""
+    return [*_BASE_HEADERS, *headers, (b"content-length", b"%d" % len(body))]
+
+
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*_BASE_HEADERS, *headers, (b"content-length", str(len(body)).encode())],
+            "headers": answer_headers(headers, body),
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -22,16 +22,25 @@ Example:
     ...     return sink.sent
     >>> asyncio.run(demo())
     [b'HTTP/1.1 200 OK\\r\\n\\r\\n{}']
+
+:class:`CoalescingHttpToolsProtocol` also answers introspection requests itself when the
+app offers :class:`~oauthbearer.sidecar.direct.DirectAnswers` and the answer needs no
+I/O: no ASGI cycle, no task (see :mod:`oauthbearer.sidecar.direct`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers, response_bytes
+from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer
 from oauthbearer.sidecar.tls import client_identity
+
+logger = logging.getLogger("oauthbearer.sidecar")
 
 __all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport"]
 
@@ -90,13 +99,29 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _Held:
+    """An introspection request the protocol means to answer itself: its body so far."""
+
+    __slots__ = ("authorization", "chunks", "direct", "ms")
+
+    def __init__(self, direct: DirectAnswers, ms: bool, authorization: str | None) -> None:
+        self.direct = direct
+        self.ms = ms
+        self.authorization = authorization
+        self.chunks: list[bytes] = []
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing through a :class:`CoalescingTransport`.
+    """uvicorn's httptools protocol writing through a :class:`CoalescingTransport`, and
+    answering introspection requests itself when that needs no I/O.
 
     Passed to ``uvicorn.Config(http=...)`` by ``oauthbearer serve``.
     """
 
     _tls_extension: dict[object, object] | None = None
+    _client_cert: str | None = None
+    _direct: DirectAnswers | None = None
+    _held: _Held | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing = CoalescingTransport(transport, self.loop)
@@ -106,8 +131,77 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         name = client_identity(transport.get_extra_info("peercert"))
         if name is not None:
             self._tls_extension = {"client_cert_name": name}
+            self._client_cert = name
+        direct = self.app_state.get(STATE_KEY)
+        self._direct = direct if isinstance(direct, DirectAnswers) else None
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._tls_extension is not None:
             self.scope["extensions"] = {"tls": self._tls_extension}
+
+    def on_headers_complete(self) -> None:
+        self._held = self._hold()
+        if self._held is None:
+            super().on_headers_complete()
+
+    def _hold(self) -> _Held | None:
+        """A :class:`_Held` when this request may be answered here, else None (ASGI)."""
+        direct = self._direct
+        if direct is None:
+            return None
+        ms = direct.paths.get(self.url)  # the raw target: a query string goes the ASGI way
+        if ms is None or self.parser.get_method() != b"POST" or self.expect_100_continue:
+            return None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return None  # pipelined behind a response still being made: keep the order
+        if self.parser.should_upgrade():
+            return None
+        authorization: str | None = None
+        length: int | None = None
+        for name, value in self.headers:
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                if length is not None or not value.isdigit():
+                    return None
+                length = int(value)
+        # Only a body of a declared length within the limit is gathered here; a chunked
+        # or oversized one gets the ASGI path's streaming limit (and its 413).
+        if length is None or length > direct.max_body_bytes:
+            return None
+        return _Held(direct, ms, authorization)
+
+    def on_body(self, body: bytes) -> None:
+        if self._held is None:
+            super().on_body(body)
+        else:
+            self._held.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            super().on_message_complete()
+            return
+        body = b"".join(held.chunks)
+        answer: Answer | None
+        try:
+            answer = held.direct.answer_now(held.authorization, body, held.ms, self._client_cert)
+        except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
+            logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
+            answer = (500, [], SERVER_ERROR)
+        if answer is None:
+            # It needs I/O: the ASGI way, as if it had never been held.
+            super().on_headers_complete()
+            if body:
+                super().on_body(body)
+            super().on_message_complete()
+            return
+        # As uvicorn decides it for its own responses.
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        self.transport.write(
+            response_bytes(answer, self.server_state.default_headers, keep_alive=keep_alive)
+        )
+        if not keep_alive:
+            self.transport.close()
+        self.on_response_complete()  # uvicorn's own bookkeeping: keep-alive timer, flow

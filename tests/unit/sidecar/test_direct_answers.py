@@ -1,0 +1,281 @@
+"""Answers the HTTP protocol writes itself (direct.py), over a real uvicorn on loopback.
+
+The sidecar runs as ``oauthbearer serve`` runs it (``uvicorn_options()``), with a mocked
+upstream and JWKS and a fake clock. Requests are written as raw bytes, so what is checked
+is what a broker's HTTP client reads. The app is wrapped in a counter of ASGI calls: a
+request answered by the protocol never reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import uvicorn
+from joserfc.jwk import RSAKey
+
+from oauthbearer.sidecar.app import create_app
+from oauthbearer.sidecar.cli import uvicorn_options
+from tests.support.ports import free_port
+from tests.unit.sidecar.conftest import (
+    CALLER_ID,
+    CALLER_SECRET,
+    JWKS_URL,
+    NOW,
+    UPSTREAM_URL,
+    FakeClock,
+    basic,
+    jwks_of,
+    make_settings,
+    sign,
+)
+
+AUTH = basic(CALLER_ID, CALLER_SECRET)
+
+
+class Served:
+    """The sidecar behind a real uvicorn, the ASGI calls that reached the app, a gate."""
+
+    def __init__(self, port: int, app: Any) -> None:
+        self.port = port
+        self.app = app
+        self.asgi_calls: list[str] = []
+        self.upstream_gate = asyncio.Event()
+        self.upstream_gate.set()
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def exchange(self, raw: bytes, responses: int = 1) -> list[bytes]:
+        reader, writer = await self.connect()
+        try:
+            writer.write(raw)
+            return [await read_response(reader) for _ in range(responses)]
+        finally:
+            writer.close()
+
+
+def request(
+    token: str,
+    *,
+    path: str = "/oauth2/introspect",
+    authorization: str | None = AUTH,
+    extra: bytes = b"",
+    version: bytes = b"1.1",
+) -> bytes:
+    body = f"token={token}".encode()
+    head = b"POST %s HTTP/%s\r\nhost: sidecar\r\n" % (path.encode(), version)
+    if authorization is not None:
+        head += b"authorization: %s\r\n" % authorization.encode()
+    head += b"content-type: application/x-www-form-urlencoded\r\n"
+    return head + extra + b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+    assert length is not None, head
+    return head + await reader.readexactly(int(length.group(1)))
+
+
+def without_date(response: bytes) -> bytes:
+    return re.sub(rb"date: [^\r]*\r\n", b"", response)
+
+
+@pytest.fixture
+async def served(rsa_key: RSAKey) -> AsyncIterator[Served]:
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    app = create_app(make_settings(), http_client=upstream_client, clock=FakeClock())
+    it = Served(free_port(), app)
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        await it.upstream_gate.wait()
+        claims = {"active": True, "sub": "opaque-user", "exp": int(NOW) + 300}
+        return httpx.Response(200, json=claims)
+
+    router.post(UPSTREAM_URL).mock(side_effect=upstream)
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            it.asgi_calls.append(scope["path"] + "?" + scope["query_string"].decode())
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(
+        counting,
+        host="127.0.0.1",
+        port=it.port,
+        log_config=None,
+        lifespan="on",
+        **uvicorn_options(),
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield it
+    finally:
+        server.should_exit = True
+        await task
+        await upstream_client.aclose()
+
+
+async def test_the_protocol_answers_what_needs_no_io_with_the_asgi_paths_bytes(
+    served: Served, rsa_key: RSAKey
+) -> None:
+    jwt = sign(rsa_key, {"jti": "direct"})
+    cases = {
+        "cold JWT": request(jwt),
+        "the same JWT, cached": request(jwt),
+        "milliseconds path": request(jwt, path="/oauth2/introspect/jairsjunior-ms"),
+        "forged JWT": request(jwt[:-4] + "AAAA"),
+        "wrong caller": request(jwt, authorization=basic(CALLER_ID, "fake-wrong")),
+        "no caller": request(jwt, authorization=None),
+        "no token": request("", extra=b"x-case: empty\r\n"),
+    }
+    direct = {name: await served.exchange(raw) for name, raw in cases.items()}
+    assert served.asgi_calls == []  # none of them reached the ASGI app
+    via_asgi = {}
+    for name, raw in cases.items():
+        asgi_raw = raw.replace(b" HTTP/1.1", b"?via=asgi HTTP/1.1", 1)
+        via_asgi[name] = await served.exchange(asgi_raw)
+    assert len(served.asgi_calls) == len(cases)
+    for name in cases:
+        assert without_date(direct[name][0]) == without_date(via_asgi[name][0]), name
+    statuses = {name: response[0].split(b" ", 2)[1] for name, response in direct.items()}
+    assert statuses == {
+        "cold JWT": b"200",
+        "the same JWT, cached": b"200",
+        "milliseconds path": b"200",
+        "forged JWT": b"200",
+        "wrong caller": b"401",
+        "no caller": b"401",
+        "no token": b"400",
+    }
+    assert direct["cold JWT"][0].endswith(b"}")
+    assert b'"active":true' in direct["cold JWT"][0]
+    assert b'"exp":%d000' % (int(NOW) + 300) in direct["milliseconds path"][0]
+    assert direct["forged JWT"][0].endswith(b'\r\n\r\n{"active":false}')
+    assert re.search(rb"\r\ndate: ", direct["cold JWT"][0])  # uvicorn's own header kept
+
+
+async def test_what_needs_io_goes_the_asgi_way_and_pipelined_answers_keep_their_order(
+    served: Served, rsa_key: RSAKey
+) -> None:
+    served.upstream_gate.clear()  # the opaque token's upstream call waits
+    reader, writer = await served.connect()
+    try:
+        # One write: an opaque token (upstream, so the ASGI way), then a JWT the protocol
+        # could answer at once, then another opaque one.
+        writer.write(request("opaque-1") + request(sign(rsa_key)) + request("opaque-2"))
+        await asyncio.sleep(0.05)
+        served.upstream_gate.set()
+        answers = [await read_response(reader) for _ in range(3)]
+    finally:
+        writer.close()
+    assert [b'"sub":"opaque-user"' in a for a in answers] == [True, False, True]
+    assert b'"sub":"orders-service"' in answers[1]  # the JWT's answer, second as asked
+    # The JWT, behind a response still being made, was answered by the app as well.
+    assert served.asgi_calls == ["/oauth2/introspect?"] * 3
+
+
+async def test_many_requests_share_one_kept_alive_connection(
+    served: Served, rsa_key: RSAKey
+) -> None:
+    reader, writer = await served.connect()
+    try:
+        for i in range(20):
+            writer.write(request(sign(rsa_key, {"jti": f"kept-{i}"})))
+            answer = await read_response(reader)
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"connection: close" not in answer
+    finally:
+        writer.close()
+    assert served.asgi_calls == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "version"),
+    [(b"connection: close\r\n", b"1.1"), (b"", b"1.0")],
+)
+async def test_a_connection_not_kept_alive_is_closed_after_the_answer(
+    served: Served, rsa_key: RSAKey, extra: bytes, version: bytes
+) -> None:
+    reader, writer = await served.connect()
+    try:
+        writer.write(request(sign(rsa_key), extra=extra, version=version))
+        answer = await read_response(reader)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+    finally:
+        writer.close()
+    assert b"\r\nconnection: close\r\n" in answer
+    assert served.asgi_calls == []
+
+
+async def test_expect_continue_chunked_and_oversized_bodies_take_the_asgi_way(
+    served: Served, rsa_key: RSAKey
+) -> None:
+    token = sign(rsa_key)
+    body = f"token={token}".encode()
+    reader, writer = await served.connect()
+    try:
+        writer.write(request(token, extra=b"expect: 100-continue\r\n").split(b"\r\n\r\n")[0])
+        writer.write(b"\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        writer.write(body)
+        continued = await read_response(reader)
+        head = (
+            b"POST /oauth2/introspect HTTP/1.1\r\nhost: sidecar\r\nauthorization: %s\r\n"
+            % AUTH.encode()
+        )
+        writer.write(
+            head + b"transfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        )
+        chunked = await read_response(reader)
+        writer.write(head + b"content-length: 100000\r\n\r\n")
+        oversized = await read_response(reader)
+    finally:
+        writer.close()
+    assert continued.startswith(b"HTTP/1.1 200 OK")
+    assert b'"active":true' in continued
+    assert chunked.startswith(b"HTTP/1.1 200 OK")
+    assert b'"active":true' in chunked
+    assert oversized.startswith(b"HTTP/1.1 413 ")
+    assert len(served.asgi_calls) == 3
+
+
+async def test_an_unexpected_error_is_a_500_without_a_trace_and_the_connection_lives(
+    served: Served,
+    rsa_key: RSAKey,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answer = served.app.state.sidecar.answer
+    healthy = answer.answer_now
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom with a token-like eyJ detail")
+
+    monkeypatch.setattr(answer, "answer_now", broken)
+    reader, writer = await served.connect()
+    try:
+        writer.write(request(sign(rsa_key)))
+        failed = await read_response(reader)
+        monkeypatch.setattr(answer, "answer_now", healthy)
+        writer.write(request(sign(rsa_key)))
+        recovered = await read_response(reader)
+    finally:
+        writer.close()
+    assert failed.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert failed.endswith(b'\r\n\r\n{"error":"server_error"}')
+    assert recovered.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert "unexpected error: RuntimeError" in caplog.text
+    assert "boom" not in caplog.text
