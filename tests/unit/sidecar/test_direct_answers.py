@@ -18,9 +18,12 @@ import pytest
 import respx
 import uvicorn
 from joserfc.jwk import RSAKey
+from uvicorn.server import ServerState
 
 from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.cli import uvicorn_options
+from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers
+from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol
 from tests.support.ports import free_port
 from tests.unit.sidecar.conftest import (
     CALLER_ID,
@@ -34,6 +37,7 @@ from tests.unit.sidecar.conftest import (
     make_settings,
     sign,
 )
+from tests.unit.sidecar.test_http_protocol import RecordingTransport
 
 AUTH = basic(CALLER_ID, CALLER_SECRET)
 
@@ -279,3 +283,46 @@ async def test_an_unexpected_error_is_a_500_without_a_trace_and_the_connection_l
     assert recovered.startswith(b"HTTP/1.1 200 OK\r\n")
     assert "unexpected error: RuntimeError" in caplog.text
     assert "boom" not in caplog.text
+
+
+async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
+    # Answered inside one data_received, each answer ends with uvicorn's bookkeeping
+    # (on_response_complete), which arms the keep-alive timer. A timer left behind by an
+    # earlier answer would close the connection timeout_keep_alive seconds later, however
+    # busy it is: uvicorn cancels the previous one first, and this holds it to that.
+    direct = DirectAnswers(
+        answer_now=lambda auth, body, ms, cert: (200, [], b'{"active":false}'),
+        paths={b"/oauth2/introspect": False},
+        max_body_bytes=16384,
+    )
+    config = uvicorn.Config(lambda *args: None, log_config=None, **uvicorn_options())
+    protocol = CoalescingHttpToolsProtocol(config, ServerState(), {STATE_KEY: direct})
+    loop = asyncio.get_running_loop()
+    armed: list[asyncio.TimerHandle] = []
+
+    class RecordingLoop:
+        """The running loop, with every call_later recorded."""
+
+        def call_later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+            handle = loop.call_later(delay, callback, *args)
+            armed.append(handle)
+            return handle
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(loop, name)
+
+    sink = RecordingTransport()
+    protocol.connection_made(sink)
+    protocol.loop = RecordingLoop()  # type: ignore[assignment]
+    protocol.data_received(request("t1") + request("t2") + request("t3"))
+    await asyncio.sleep(0)
+    live = [handle for handle in armed if not handle.cancelled()]
+    try:
+        assert len(sink.writes) == 1  # three answers, coalesced into one write
+        assert sink.writes[0].count(b"HTTP/1.1 200 OK") == 3
+        assert len(armed) == 3
+        assert live == [protocol.timeout_keep_alive_task]
+    finally:
+        for handle in armed:
+            handle.cancel()
+        protocol.connection_lost(None)
