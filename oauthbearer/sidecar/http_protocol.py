@@ -122,6 +122,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     _client_cert: str | None = None
     _direct: DirectAnswers | None = None
     _held: _Held | None = None
+    _closing = False  # the server is shutting down: answer what is being read, then close
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing = CoalescingTransport(transport, self.loop)
@@ -153,7 +154,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         ms = direct.paths.get(self.url)  # the raw target: a query string goes the ASGI way
         if ms is None or self.parser.get_method() != b"POST" or self.expect_100_continue:
             return None
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
             return None  # pipelined behind a response still being made: keep the order
         if self.parser.should_upgrade():
             return None
@@ -193,15 +194,29 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if answer is None:
             # It needs I/O: the ASGI way, as if it had never been held.
             super().on_headers_complete()
+            if self._closing:
+                self.cycle.keep_alive = False
             if body:
                 super().on_body(body)
             super().on_message_complete()
             return
         # As uvicorn decides it for its own responses.
-        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        keep_alive = (
+            not self._closing
+            and self.parser.get_http_version() != "1.0"
+            and self.parser.should_keep_alive()
+        )
         self.transport.write(
             response_bytes(answer, self.server_state.default_headers, keep_alive=keep_alive)
         )
         if not keep_alive:
             self.transport.close()
         self.on_response_complete()  # uvicorn's own bookkeeping: keep-alive timer, flow
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: a request being read is answered first, then the connection
+        closes (uvicorn lets a running ASGI cycle finish the same way)."""
+        if self._held is not None:
+            self._closing = True
+            return
+        super().shutdown()

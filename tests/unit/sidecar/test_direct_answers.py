@@ -290,13 +290,7 @@ async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
     # (on_response_complete), which arms the keep-alive timer. A timer left behind by an
     # earlier answer would close the connection timeout_keep_alive seconds later, however
     # busy it is: uvicorn cancels the previous one first, and this holds it to that.
-    direct = DirectAnswers(
-        answer_now=lambda auth, body, ms, cert: (200, [], b'{"active":false}'),
-        paths={b"/oauth2/introspect": False},
-        max_body_bytes=16384,
-    )
-    config = uvicorn.Config(lambda *args: None, log_config=None, **uvicorn_options())
-    protocol = CoalescingHttpToolsProtocol(config, ServerState(), {STATE_KEY: direct})
+    protocol, sink = _protocol_with_direct_answers()
     loop = asyncio.get_running_loop()
     armed: list[asyncio.TimerHandle] = []
 
@@ -311,8 +305,6 @@ async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(loop, name)
 
-    sink = RecordingTransport()
-    protocol.connection_made(sink)
     protocol.loop = RecordingLoop()  # type: ignore[assignment]
     protocol.data_received(request("t1") + request("t2") + request("t3"))
     await asyncio.sleep(0)
@@ -326,3 +318,41 @@ async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
         for handle in armed:
             handle.cancel()
         protocol.connection_lost(None)
+
+
+def _protocol_with_direct_answers() -> tuple[CoalescingHttpToolsProtocol, RecordingTransport]:
+    direct = DirectAnswers(
+        answer_now=lambda auth, body, ms, cert: (200, [], b'{"active":false}'),
+        paths={b"/oauth2/introspect": False},
+        max_body_bytes=16384,
+    )
+    config = uvicorn.Config(lambda *args: None, log_config=None, **uvicorn_options())
+    protocol = CoalescingHttpToolsProtocol(config, ServerState(), {STATE_KEY: direct})
+    sink = RecordingTransport()
+    protocol.connection_made(sink)
+    return protocol, sink
+
+
+async def test_a_shutdown_while_a_request_is_read_answers_it_then_closes() -> None:
+    protocol, sink = _protocol_with_direct_answers()
+    raw = request("being-read")
+    protocol.data_received(raw[:-5])  # headers and most of the body
+    protocol.shutdown()  # the server is stopping (SIGTERM)
+    assert not sink.closing  # not dropped mid-request
+    protocol.data_received(raw[-5:])
+    await asyncio.sleep(0)
+    assert len(sink.writes) == 1
+    assert sink.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close\r\n" in sink.writes[0]
+    assert sink.closing
+    protocol.connection_lost(None)
+
+
+async def test_a_shutdown_between_requests_closes_at_once() -> None:
+    protocol, sink = _protocol_with_direct_answers()
+    protocol.data_received(request("answered"))
+    await asyncio.sleep(0)
+    assert not sink.closing  # kept alive after its answer
+    protocol.shutdown()
+    assert sink.closing
+    protocol.connection_lost(None)
