@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Protocol
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "IntrospectionFastPath",
     "answer_headers",
     "read_body",
+    "request_headers",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -106,13 +107,7 @@ class IntrospectionFastPath:
         if scope["method"] != "POST":
             await _send(send, 405, [(b"allow", b"POST")], _NOT_ALLOWED)
             return
-        authorization: str | None = None
-        declared: int | None = None
-        for name, value in scope["headers"]:
-            if name == b"authorization" and authorization is None:
-                authorization = value.decode("latin-1")
-            elif name == b"content-length" and value.isdigit():
-                declared = int(value)
+        authorization, declared = request_headers(scope["headers"])
 
         async def body() -> bytes:
             return await read_body(receive, self.max_body_bytes, declared)
@@ -130,6 +125,28 @@ class IntrospectionFastPath:
             logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
             status, headers, answer = 500, [], SERVER_ERROR
         await _send(send, status, headers, answer)
+
+
+def request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int | None]:
+    """The first ``Authorization`` value, and the body's length if exactly one well-formed
+    ``Content-Length`` declares it (None otherwise: the body's own end then decides).
+
+    Example:
+        >>> request_headers([(b"authorization", b"Basic eA=="), (b"content-length", b"7")])
+        ('Basic eA==', 7)
+        >>> request_headers([(b"content-length", b"7"), (b"content-length", b"8")])
+        (None, None)
+    """
+    authorization: str | None = None
+    lengths: list[bytes] = []
+    for name, value in headers:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"content-length":
+            lengths.append(value)
+    if len(lengths) == 1 and lengths[0].isdigit():
+        return authorization, int(lengths[0])
+    return authorization, None
 
 
 async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:

@@ -37,7 +37,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers, response_bytes
-from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer
+from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer, request_headers
 from oauthbearer.sidecar.tls import client_identity
 
 logger = logging.getLogger("oauthbearer.sidecar")
@@ -158,15 +158,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             return None  # pipelined behind a response still being made: keep the order
         if self.parser.should_upgrade():
             return None
-        authorization: str | None = None
-        length: int | None = None
-        for name, value in self.headers:
-            if name == b"authorization" and authorization is None:
-                authorization = value.decode("latin-1")
-            elif name == b"content-length":
-                if length is not None or not value.isdigit():
-                    return None
-                length = int(value)
+        authorization, length = request_headers(self.headers)
         # Only a body of a declared length within the limit is gathered here; a chunked
         # or oversized one gets the ASGI path's streaming limit (and its 413).
         if length is None or length > direct.max_body_bytes:
