@@ -25,6 +25,7 @@ from oauthbearer.sidecar.cli import uvicorn_options
 from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers
 from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol
 from tests.support.ports import free_port
+from tests.support.transport import RecordingTransport
 from tests.unit.sidecar.conftest import (
     CALLER_ID,
     CALLER_SECRET,
@@ -37,7 +38,6 @@ from tests.unit.sidecar.conftest import (
     make_settings,
     sign,
 )
-from tests.unit.sidecar.test_http_protocol import RecordingTransport
 
 AUTH = basic(CALLER_ID, CALLER_SECRET)
 
