@@ -126,9 +126,7 @@ def create_app(
     answer = sidecar.answer
     paths = {INTROSPECT_PATH: False, INTROSPECT_MS_PATH: True}
     direct = DirectAnswers(
-        answer_now=lambda authorization, body, ms, cert: answer.answer_now(
-            authorization, body, ms=ms, client_cert=cert
-        ),
+        answer_now=answer.answer_now,
         paths={path.encode("ascii"): ms for path, ms in paths.items()},
         max_body_bytes=settings.max_body_bytes,
     )

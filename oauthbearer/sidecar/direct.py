@@ -17,32 +17,34 @@ The app hands the protocol a :class:`DirectAnswers` through the ASGI lifespan st
 
 Example:
     >>> direct = DirectAnswers(
-    ...     answer_now=lambda auth, body, ms, cert: (200, [], b'{"active":false}'),
+    ...     answer_now=lambda auth, body, *, ms, client_cert=None: (200, [], b"{}"),
     ...     paths={b"/oauth2/introspect": False},
     ...     max_body_bytes=16384,
     ... )
-    >>> response_bytes((200, [], b'{"active":false}'), [(b"date", b"now")], keep_alive=True)
-    ... # doctest: +NORMALIZE_WHITESPACE
-    b'HTTP/1.1 200 OK\\r\\ndate: now\\r\\ncontent-type: application/json\\r\\ncache-control:
-    no-store\\r\\npragma: no-cache\\r\\ncontent-length: 16\\r\\n\\r\\n{"active":false}'
+    >>> direct.answer_now(None, b"token=t", ms=False)
+    (200, [], b'{}')
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
+from typing import Protocol
 
-from oauthbearer.sidecar.fastpath import Answer, answer_headers
+from oauthbearer.sidecar.fastpath import Answer
 
-__all__ = ["STATE_KEY", "AnswerNow", "DirectAnswers", "response_bytes"]
+__all__ = ["STATE_KEY", "AnswerNow", "DirectAnswers"]
 
 #: The ASGI lifespan state key under which the app offers its :class:`DirectAnswers`.
 STATE_KEY = "oauthbearer.direct_answers"
 
-#: (authorization, whole body, milliseconds path, client certificate) → answer, or None
-#: when the request needs I/O.
-AnswerNow = Callable[[str | None, bytes, bool, str | None], Answer | None]
+
+class AnswerNow(Protocol):
+    """:meth:`IntrospectionAnswer.answer_now`: the answer, or None when it needs I/O."""
+
+    def __call__(
+        self, authorization: str | None, body: bytes, *, ms: bool, client_cert: str | None = None
+    ) -> Answer | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,33 +54,3 @@ class DirectAnswers:
     answer_now: AnswerNow
     paths: Mapping[bytes, bool]
     max_body_bytes: int
-
-
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return b"HTTP/1.1 %d %s\r\n" % (status, phrase.encode("ascii"))
-
-
-_STATUS_LINES = {status: _status_line(status) for status in (200, 400, 401, 413, 500)}
-
-
-def response_bytes(
-    answer: Answer, default_headers: list[tuple[bytes, bytes]], *, keep_alive: bool
-) -> bytes:
-    """The whole HTTP/1.1 response for ``answer``, as uvicorn would have written it.
-
-    ``default_headers`` are the server's own (uvicorn's ``date``); a connection that is
-    not kept alive says so.
-    """
-    status, headers, body = answer
-    line = _STATUS_LINES.get(status) or _status_line(status)
-    parts = [line]
-    for name, value in (*default_headers, *answer_headers(headers, body)):
-        parts += (name, b": ", value, b"\r\n")
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts += (b"\r\n", body)
-    return b"".join(parts)

@@ -34,15 +34,15 @@ import asyncio
 import logging
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers, response_bytes
-from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer, request_headers
+from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers
+from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer, answer_headers, request_headers
 from oauthbearer.sidecar.tls import client_identity
 
 logger = logging.getLogger("oauthbearer.sidecar")
 
-__all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport"]
+__all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport", "response_bytes"]
 
 
 class CoalescingTransport:
@@ -97,6 +97,30 @@ class CoalescingTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+def response_bytes(
+    answer: Answer, default_headers: list[tuple[bytes, bytes]], *, keep_alive: bool
+) -> bytes:
+    """The whole HTTP/1.1 response for ``answer``, as uvicorn writes its own.
+
+    ``default_headers`` are the server's (uvicorn's ``date``); a connection that is not
+    kept alive says so.
+
+    Example:
+        >>> response_bytes((200, [], b"{}"), [(b"date", b"now")], keep_alive=False)
+        ... # doctest: +NORMALIZE_WHITESPACE
+        b'HTTP/1.1 200 OK\\r\\ndate: now\\r\\ncontent-type: application/json\\r\\ncache-control:
+        no-store\\r\\npragma: no-cache\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\n{}'
+    """
+    status, headers, body = answer
+    parts = [STATUS_LINE[status]]
+    for name, value in (*default_headers, *answer_headers(headers, body)):
+        parts += (name, b": ", value, b"\r\n")
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts += (b"\r\n", body)
+    return b"".join(parts)
 
 
 class _Held:
@@ -179,7 +203,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         body = b"".join(held.chunks)
         answer: Answer | None
         try:
-            answer = held.direct.answer_now(held.authorization, body, held.ms, self._client_cert)
+            answer = held.direct.answer_now(
+                held.authorization, body, ms=held.ms, client_cert=self._client_cert
+            )
         except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
             logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400
             answer = (500, [], SERVER_ERROR)

@@ -262,18 +262,19 @@ async def test_an_unexpected_error_is_a_500_without_a_trace_and_the_connection_l
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    answer = served.app.state.sidecar.answer
-    healthy = answer.answer_now
+    # Something inside answer_now fails (the protocol holds answer_now itself).
+    introspector = served.app.state.sidecar.introspector
+    healthy = introspector.lookup
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom with a token-like eyJ detail")
 
-    monkeypatch.setattr(answer, "answer_now", broken)
+    monkeypatch.setattr(introspector, "lookup", broken)
     reader, writer = await served.connect()
     try:
         writer.write(request(sign(rsa_key)))
         failed = await read_response(reader)
-        monkeypatch.setattr(answer, "answer_now", healthy)
+        monkeypatch.setattr(introspector, "lookup", healthy)
         writer.write(request(sign(rsa_key)))
         recovered = await read_response(reader)
     finally:
@@ -322,7 +323,7 @@ async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
 
 def _protocol_with_direct_answers() -> tuple[CoalescingHttpToolsProtocol, RecordingTransport]:
     direct = DirectAnswers(
-        answer_now=lambda auth, body, ms, cert: (200, [], b'{"active":false}'),
+        answer_now=lambda auth, body, *, ms, client_cert=None: (200, [], b'{"active":false}'),
         paths={b"/oauth2/introspect": False},
         max_body_bytes=16384,
     )
