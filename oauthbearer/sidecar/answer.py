@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.sidecar.cache import token_key
@@ -47,6 +48,13 @@ _CHALLENGE = b'Basic realm="oauthbearer-introspection", charset="UTF-8"'
 
 def _error(status: int, error: str, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
     return status, headers or [], json.dumps({"error": error}).encode()
+
+
+class _NeedsIo(NamedTuple):
+    """A token to judge with I/O (upstream, JWKS fetch) under the caller's limit."""
+
+    token: str
+    key: bytes
 
 
 class IntrospectionAnswer:
@@ -89,15 +97,8 @@ class IntrospectionAnswer:
         caller = self._caller(authorization, client_cert)
         if caller is None:
             return self._unauthorized(started)
-        token = self._token(caller, body, started)
-        if not isinstance(token, str):
-            return token
-        key = token_key(token)
-        introspector = self._introspector
-        outcome = introspector.lookup(key) or introspector.decide_now(token, key)
-        if outcome is None:
-            return None
-        return self._answered(caller, token, key, outcome, started, ms)
+        answer = self._answer_without_io(caller, body, started, ms)
+        return None if isinstance(answer, _NeedsIo) else answer
 
     async def __call__(
         self,
@@ -122,17 +123,13 @@ class IntrospectionAnswer:
             self._metrics.request("too_large", "none")
             self._decisions.decision(caller, None, "too_large", "none", started, "body over limit")
             return _error(413, "invalid_request")
-        token = self._token(caller, body, started)
-        if not isinstance(token, str):
-            return token
-        key = token_key(token)
+        answer = self._answer_without_io(caller, body, started, ms)
+        if not isinstance(answer, _NeedsIo):
+            return answer
+        token, key = answer
         try:
-            # A hit, and a JWT whose keys are at hand, are answered before the caller's
-            # limit: they cost no upstream capacity and nothing waits.
-            introspector = self._introspector
-            outcome = introspector.lookup(key) or introspector.decide_now(token, key)
-            if outcome is None:
-                outcome = await self._limits.call(caller, token, introspector.decide, token, key)
+            decide = self._introspector.decide
+            outcome = await self._limits.call(caller, token, decide, token, key)
         except UpstreamUnavailable as exc:
             self._metrics.request("unavailable", "upstream")
             self._decisions.decision(
@@ -145,6 +142,24 @@ class IntrospectionAnswer:
             self._decisions.decision(caller, token, "limited", "none", started, str(exc), key=key)
             retry_after = str(exc.retry_after).encode()
             return _error(429, "temporarily_unavailable", [(b"retry-after", retry_after)])
+        return self._answered(caller, token, key, outcome, started, ms)
+
+    def _answer_without_io(
+        self, caller: str, body: bytes, started: float, ms: bool
+    ) -> Answer | _NeedsIo:
+        """The answer for ``body`` if it needs no I/O: a 400, a hit, a JWT with its keys.
+
+        Hits and such JWTs are answered before the caller's limit: they cost no upstream
+        capacity and nothing waits. Anything else is :class:`_NeedsIo`.
+        """
+        token = self._token(caller, body, started)
+        if not isinstance(token, str):
+            return token
+        key = token_key(token)
+        introspector = self._introspector
+        outcome = introspector.lookup(key) or introspector.decide_now(token, key)
+        if outcome is None:
+            return _NeedsIo(token, key)
         return self._answered(caller, token, key, outcome, started, ms)
 
     def _caller(self, authorization: str | None, client_cert: str | None) -> str | None:

@@ -156,9 +156,8 @@ class JwtValidator:
         bring it. A token judged here costs no await, so the sidecar answers it without
         the per-caller limit that guards fetches (nothing here waits on anyone).
         """
-        jws, accepted = self._with_header(token)
-        store = self._store
-        if store is None or not store.loaded:
+        store, jws, accepted = self._with_header(token)
+        if not store.loaded:
             return None
         candidates = self._keys_for(store, accepted)
         if not candidates:
@@ -177,10 +176,7 @@ class JwtValidator:
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
         and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
         """
-        jws, accepted = self._with_header(token)
-        store = self._store
-        if store is None:
-            raise InvalidJwt("no JWKS configured")
+        store, jws, accepted = self._with_header(token)
         if not store.loaded:
             await store.refresh()  # UpstreamUnavailable: we cannot judge yet
         candidates = self._keys_for(store, accepted)
@@ -195,9 +191,11 @@ class JwtValidator:
             raise InvalidJwt(f"no key for kid {accepted.kid!r} and alg {accepted.alg}", "signature")
         return self._verified(jws, accepted, candidates, exp_leeway)
 
-    def _with_header(self, token: str | CompactJws) -> tuple[CompactJws, _Accepted]:
-        """The token split, with what its header allows (judged once per header segment)."""
-        if self._store is None:
+    def _with_header(self, token: str | CompactJws) -> tuple[JwksStore, CompactJws, _Accepted]:
+        """The key store, the token split, and what its header allows (judged once per
+        header segment); :class:`InvalidJwt` without a store or for a refused header."""
+        store = self._store
+        if store is None:
             raise InvalidJwt("no JWKS configured")
         jws = self.parse(token) if isinstance(token, str) else token
         if jws is None:
@@ -209,7 +207,7 @@ class JwtValidator:
             if len(self._accepted) >= MAX_HEADERS:
                 self._accepted.clear()
             self._accepted[segment] = accepted
-        return jws, accepted
+        return store, jws, accepted
 
     def _verified(
         self,
