@@ -2,8 +2,9 @@
 
 They are the identity provider's own (FusionAuth's topic, the Keycloak emitter's user and
 admin topics) and ours (the revocations topic, where every replica writes what its
-webhooks accepted). Each topic has a :class:`TopicReader` that turns a record value into
-an :class:`Event` or a :class:`RevocationRecord`.
+webhooks accepted). Each topic has a
+:class:`~oauthbearer.sidecar.revocation.topic_readers.TopicReader` that turns a record
+value into an :class:`Event` or a ``RevocationRecord``.
 
 Design, and why:
 
@@ -44,9 +45,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -57,70 +57,21 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, parse_record
-from oauthbearer.sidecar.revocation.records import RevocationRecord
+from oauthbearer.sidecar.revocation.consumer import EventConsumer, next_batch
+from oauthbearer.sidecar.revocation.events import Event, MalformedEvent
+from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason
+from oauthbearer.sidecar.revocation.topic_readers import Item, TopicReader
 
-__all__ = [
-    "KafkaEventSource",
-    "TopicReader",
-    "identity_provider_events",
-    "replicated_revocations",
-]
+__all__ = ["Deliver", "KafkaEventSource"]
 
 logger = logging.getLogger("oauthbearer.sidecar.revocation")
 
 Clock = Callable[[], float]
-#: What a topic's record becomes: an identity provider's event, or one of our records.
-Item = Event | RevocationRecord
 #: ``deliver(batch)``: ``(channel, item)`` pairs in the order they were read.
 Deliver = Callable[[list[tuple[str, Item]]], None]
 Partition = tuple[str, int]
 
-_BATCH = 500
-_POLL_S = 0.1
 _METADATA_TIMEOUT_S = 5.0
-
-
-class EventConsumer(Protocol):
-    """The part of confluent-kafka's ``Consumer`` this module uses (a seam for tests)."""
-
-    def list_topics(self, topic: str, timeout: float) -> Any: ...
-    def offsets_for_times(
-        self, partitions: list[TopicPartition], timeout: float
-    ) -> list[TopicPartition]: ...
-    def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float = ..., cached: bool = ...
-    ) -> tuple[int, int]: ...
-    def assign(self, partitions: list[TopicPartition]) -> None: ...
-    def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
-    def poll(self, timeout: float) -> Any: ...
-    def consume(self, num_messages: int, timeout: float) -> Sequence[Any]: ...
-    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TopicReader:
-    """How one topic's record values become revocations.
-
-    ``channel`` labels what it delivers (``kafka`` for an identity provider's events,
-    ``replicated`` for our own records); ``decode`` raises :class:`MalformedEvent` for a
-    value it cannot read; ``create`` marks a topic of ours, created when it is missing.
-    """
-
-    channel: str
-    decode: Callable[[bytes], Item]
-    create: bool = False
-
-
-def identity_provider_events(decode: Callable[[bytes], Event] = parse_record) -> TopicReader:
-    """A topic the identity provider writes (FusionAuth, Keycloak JSON or FlatBuffers)."""
-    return TopicReader("kafka", decode)
-
-
-def replicated_revocations() -> TopicReader:
-    """The revocations topic: our own records, written and read by every replica."""
-    return TopicReader("replicated", RevocationRecord.decode, create=True)
 
 
 class KafkaEventSource:
@@ -225,7 +176,7 @@ class KafkaEventSource:
                 logger.warning(
                     "revocation events: cannot assign %s yet (%s); retrying",
                     topic,
-                    _reason(exc),
+                    kafka_reason(exc),
                 )
                 self._positions.clear()
                 self._targets.clear()
@@ -264,7 +215,7 @@ class KafkaEventSource:
             if time.monotonic() - last_refresh >= self._partition_refresh_interval:
                 self._add_new_partitions(consumer)
                 last_refresh = time.monotonic()
-            messages = _next_batch(consumer)
+            messages = next_batch(consumer)
             items: list[tuple[str, Item]] = []
             for message in messages:
                 if message.error() is not None:
@@ -305,7 +256,7 @@ class KafkaEventSource:
                 logger.warning(
                     "revocation events: cannot look for new partitions of %s (%s)",
                     topic,
-                    _reason(exc),
+                    kafka_reason(exc),
                 )
                 continue
             added += [(topic, p) for p in partitions if (topic, p) not in self._positions]
@@ -316,7 +267,7 @@ class KafkaEventSource:
                 [TopicPartition(topic, p, OFFSET_BEGINNING) for topic, p in added]
             )
         except KafkaException as exc:
-            logger.warning("revocation events: cannot read new partitions (%s)", _reason(exc))
+            logger.warning("revocation events: cannot read new partitions (%s)", kafka_reason(exc))
             return
         for partition in added:
             self._positions[partition] = 0
@@ -351,22 +302,3 @@ class KafkaEventSource:
         if all(self._positions.get(p, 0) >= high for p, high in self._targets.items()):
             self.caught_up = True
             self._on_caught_up()
-
-
-def _next_batch(consumer: EventConsumer) -> list[Any]:
-    """Whatever has arrived, as soon as one record has (waiting at most ``_POLL_S``).
-
-    Not ``consume(n, timeout)`` alone: it returns when ``n`` records are in *or* the
-    timeout has passed, which would hold every live revocation back by the whole timeout.
-    """
-    first = consumer.poll(_POLL_S)
-    if first is None:
-        return []
-    return [first, *consumer.consume(_BATCH - 1, 0)]
-
-
-def _reason(exc: KafkaException) -> str:
-    """A KafkaError's name (``UNKNOWN_TOPIC_OR_PART``), or the text we raised it with."""
-    error = exc.args[0] if exc.args else None
-    name = getattr(error, "name", None)
-    return str(name()) if callable(name) else str(error or type(exc).__name__)

@@ -37,6 +37,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason
 from oauthbearer.sidecar.revocation.records import RevocationRecord
 
 __all__ = ["PublishFailed", "RevocationPublisher", "create_topic", "producer_settings"]
@@ -106,8 +107,7 @@ def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) 
         error = exc.args[0] if exc.args else None
         if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
             return
-        name = error.name() if isinstance(error, KafkaError) else type(exc).__name__
-        logger.warning("revocations topic %s could not be created: %s", topic, name)
+        logger.warning("revocations topic %s could not be created: %s", topic, kafka_reason(exc))
         return
     logger.info("revocations topic %s created (retention %d ms)", topic, retention_ms)
 
@@ -189,7 +189,7 @@ class RevocationPublisher:
             if isinstance(exc, PublishFailed):
                 reason = str(exc)
             elif isinstance(exc, KafkaException):
-                reason = _reason(exc)
+                reason = kafka_reason(exc)
             else:  # BufferError: the local queue is full; TimeoutError: no report came
                 reason = type(exc).__name__
             logger.warning("revocation record(s) not acknowledged by %s: %s", self.topic, reason)
@@ -228,19 +228,13 @@ class RevocationPublisher:
                 producer.poll(_POLL_S)
             except KafkaException as exc:
                 self._note_fatal(exc)
-                logger.warning("revocations producer: %s", _reason(exc))
+                logger.warning("revocations producer: %s", kafka_reason(exc))
                 self._stop.wait(_POLL_S)
             except Exception as exc:  # noqa: BLE001 - logged; the thread must go on
                 logger.error(  # noqa: TRY400 - no traceback: it may quote a payload
                     "revocations producer: poll failed: %s", type(exc).__name__
                 )
                 self._stop.wait(_POLL_S)
-
-
-def _reason(exc: KafkaException) -> str:
-    """A KafkaError's name (``_MSG_TIMED_OUT``), never its text (it may quote a record)."""
-    error = exc.args[0] if exc.args else None
-    return error.name() if isinstance(error, KafkaError) else type(exc).__name__
 
 
 def _reporter(loop: asyncio.AbstractEventLoop, ack: asyncio.Future[None]) -> Any:

@@ -27,13 +27,7 @@ import functools
 from collections.abc import Callable
 
 from oauthbearer.sidecar.revocation.client_config import consumer_config, kafka_config
-from oauthbearer.sidecar.revocation.kafka_source import (
-    Item,
-    KafkaEventSource,
-    TopicReader,
-    identity_provider_events,
-    replicated_revocations,
-)
+from oauthbearer.sidecar.revocation.kafka_source import KafkaEventSource
 from oauthbearer.sidecar.revocation.keycloak_flatbuffers import (
     kafka_admin_record,
     kafka_user_record,
@@ -44,6 +38,12 @@ from oauthbearer.sidecar.revocation.publisher import (
     producer_settings,
 )
 from oauthbearer.sidecar.revocation.service import Revocations
+from oauthbearer.sidecar.revocation.topic_readers import (
+    Item,
+    TopicReader,
+    identity_provider_events,
+    replicated_revocations,
+)
 from oauthbearer.sidecar.settings import SidecarSettings
 
 __all__ = ["Replication", "topic_readers"]

@@ -25,13 +25,13 @@ from confluent_kafka import (
 )
 
 from oauthbearer.sidecar.revocation.events import Event
-from oauthbearer.sidecar.revocation.kafka_source import (
+from oauthbearer.sidecar.revocation.kafka_source import KafkaEventSource
+from oauthbearer.sidecar.revocation.records import RevocationRecord
+from oauthbearer.sidecar.revocation.topic_readers import (
     Item,
-    KafkaEventSource,
     identity_provider_events,
     replicated_revocations,
 )
-from oauthbearer.sidecar.revocation.records import RevocationRecord
 from tests.support.clock import NOW
 
 TOPIC = "identity-events"
