@@ -46,14 +46,12 @@ import httpx
 from oauthbearer.client.failures import failure_fields, log_failure
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.metrics import MetricsHook, NullMetrics, outcome_of
+from oauthbearer.client.schedule import backoff, retryable
+from oauthbearer.client.schedule import refresh_at as schedule_refresh
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.token import Token
 from oauthbearer.client.token_cache import SHARED_CACHE, TokenCache
-from oauthbearer.errors import (
-    OAuthBearerError,
-    TokenEndpointError,
-    TokenRequestError,
-)
+from oauthbearer.errors import OAuthBearerError, TokenRequestError
 
 __all__ = ["SHARED_CACHE", "TokenCache", "TokenProvider", "failure_fields", "log_failure"]
 
@@ -61,8 +59,6 @@ logger = logging.getLogger("oauthbearer.client")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-#: A ``Retry-After`` longer than this is treated as this (a buggy header must not stop us).
-MAX_RETRY_AFTER = 3600.0
 _WAIT_SLICE = 1.0  # real seconds between re-checks while waiting for another fetch
 
 
@@ -240,7 +236,7 @@ class TokenProvider:
         seen = slot.generation
         slot.cond.wait(min(remaining, _WAIT_SLICE))
         error = slot.last_error
-        if slot.generation != seen and error is not None and not _retryable(error):
+        if slot.generation != seen and error is not None and not retryable(error):
             raise _fresh(error)  # the shared outcome of the fetch we waited for
 
     def _fetch_as_leader(self, still_valid: Token | None, deadline: float) -> Token | None:
@@ -260,7 +256,9 @@ class TokenProvider:
             with slot.cond:
                 slot.fetches += 1
                 slot.failures += 1
-                slot.retry_at = now + self._backoff(slot.failures, exc)
+                slot.retry_at = now + backoff(
+                    self._settings, failures=slot.failures, exc=exc, draw=self._random()
+                )
                 slot.last_error = exc
                 slot.fetching = False
                 slot.generation += 1
@@ -277,7 +275,7 @@ class TokenProvider:
                     extra=failure_fields(exc),
                 )
                 return still_valid
-            if _retryable(exc) and now + retry_in < deadline:
+            if retryable(exc) and now + retry_in < deadline:
                 logger.info("token fetch failed, retrying in %.1f s: %s", retry_in, exc)
                 return None
             raise
@@ -289,7 +287,9 @@ class TokenProvider:
             raise
         self._metrics.fetch_finished(outcome="ok", seconds=time.perf_counter() - started)
         self._metrics.token_updated(expires_at=token.expires_at)
-        refresh_at = self._refresh_at(token)
+        refresh_at = schedule_refresh(
+            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=self._random()
+        )
         with slot.cond:
             slot.fetches += 1
             slot.token = token
@@ -310,22 +310,6 @@ class TokenProvider:
         )
         return token
 
-    def _refresh_at(self, token: Token) -> float:
-        # Uniform in fraction ± jitter, like Kafka's ExpiringCredentialRefreshingLogin.
-        spread = self._settings.refresh_jitter * (2.0 * self._random() - 1.0)
-        return token.issued_at + token.lifetime * (self._settings.refresh_fraction + spread)
-
-    def _backoff(self, failures: int, exc: OAuthBearerError) -> float:
-        # "Full jitter": uniform in [0, min(cap, base * 2^(n-1))] spreads retries of many
-        # clients that failed together.
-        growth = 2.0 ** min(failures - 1, 32)  # capped exponent: no float overflow after weeks
-        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * growth)
-        delay = self._random() * ceiling
-        if isinstance(exc, TokenEndpointError) and exc.retry_after is not None:
-            # RFC 9110 §10.2.3 / RFC 6585 §4: do not come back before Retry-After.
-            delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER))
-        return delay
-
     def _last_error(self) -> OAuthBearerError:
         error = self._slot.last_error
         if error is not None:
@@ -337,9 +321,3 @@ def _fresh(exc: OAuthBearerError) -> OAuthBearerError:
     # The same instance is raised again for every caller during an outage; re-raising it
     # as is would chain each raise onto its traceback and keep every frame alive for hours.
     return exc.with_traceback(None)
-
-
-def _retryable(exc: OAuthBearerError) -> bool:
-    if isinstance(exc, TokenRequestError):
-        return True
-    return isinstance(exc, TokenEndpointError) and exc.retryable
