@@ -5,7 +5,7 @@ one FlatBuffers table: in an HTTP body ``{"type": "Event", "obj": "<base64>"}`` 
 HTTP generation, ``format=FLATBUFFER``) or as a base64 Kafka record value (its Kafka
 generation, Keycloak 26). Its schema file is AGPL, so it is not copied here: the tables
 below *describe* the wire layout (slot order and types, ../shared/CONTRACT.md §7), and
-the ``flatbuffers`` runtime's :class:`~flatbuffers.table.Table` reads them.
+:mod:`~oauthbearer.sidecar.revocation.flatbuffer_tables` reads them.
 
 What comes out is the JSON shape Keycloak's own serialisation has (``type`` as a name,
 ``operationType`` as a name, ``time`` in ms), so :func:`~oauthbearer.sidecar.revocation.
@@ -14,11 +14,9 @@ dedupes across them.
 
 The two generations differ in three ways: the ``EventType``/``ResourceType`` ordinals
 (Keycloak inserted values), the ``AdminEvent`` layout (a ``details`` slot inserted after
-``authDetails``) and ``AuthDetails`` (``username`` added). A table from an untrusted peer
-is bounds-checked at every step: the runtime itself reads wherever an offset points
-(Python's ``unpack_from`` even accepts negative offsets), so a truncated or hostile
-buffer raises :class:`~oauthbearer.sidecar.revocation.events.MalformedEvent` here and
-never an ``IndexError`` or a read of the wrong bytes.
+``authDetails``) and ``AuthDetails`` (``username`` added). A truncated or hostile
+buffer raises :class:`~oauthbearer.sidecar.revocation.events.MalformedEvent`, never an
+``IndexError`` or a read of the wrong bytes (the reader checks every bound).
 
 Example:
     >>> import flatbuffers
@@ -37,13 +35,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
-from flatbuffers import number_types
-from flatbuffers.table import Table
-
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent, keycloak_event
+from oauthbearer.sidecar.revocation.flatbuffer_tables import (
+    BYTE,
+    LONG,
+    STRING,
+    TABLE,
+    TABLES,
+    Field,
+    Layout,
+    layout,
+    read_root,
+)
 
 __all__ = [
     "Generation",
@@ -59,77 +64,63 @@ __all__ = [
 #: produces to Kafka (Keycloak 26 schema).
 Generation = Literal["http", "kafka"]
 
-_LONG, _BYTE, _STRING, _TABLE, _TABLES = "long", "byte", "string", "table", "tables"
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    name: str
-    kind: str
-    layout: tuple[_Field, ...] = ()
-
-
-def _layout(*fields: _Field) -> tuple[_Field, ...]:
-    return fields
-
-
 # -- the layouts: one entry per vtable slot, in slot order ------------------------------
 
-_TUPLE = _layout(_Field("key", _STRING), _Field("value", _STRING))
+_TUPLE = layout(Field("key", STRING), Field("value", STRING))
 
-_EVENT = _layout(
-    _Field("uid", _LONG),
-    _Field("time", _LONG),
-    _Field("type", _BYTE),
-    _Field("realmId", _STRING),
-    _Field("clientId", _STRING),
-    _Field("userId", _STRING),
-    _Field("sessionId", _STRING),
-    _Field("ipAddress", _STRING),
-    _Field("error", _STRING),
-    _Field("details", _TABLES, _TUPLE),
+_EVENT = layout(
+    Field("uid", LONG),
+    Field("time", LONG),
+    Field("type", BYTE),
+    Field("realmId", STRING),
+    Field("clientId", STRING),
+    Field("userId", STRING),
+    Field("sessionId", STRING),
+    Field("ipAddress", STRING),
+    Field("error", STRING),
+    Field("details", TABLES, _TUPLE),
 )
 
-_AUTH_DETAILS: dict[Generation, tuple[_Field, ...]] = {
-    "http": _layout(
-        _Field("realmId", _STRING),
-        _Field("clientId", _STRING),
-        _Field("userId", _STRING),
-        _Field("ipAddress", _STRING),
+_AUTH_DETAILS: dict[Generation, Layout] = {
+    "http": layout(
+        Field("realmId", STRING),
+        Field("clientId", STRING),
+        Field("userId", STRING),
+        Field("ipAddress", STRING),
     ),
-    "kafka": _layout(
-        _Field("realmId", _STRING),
-        _Field("clientId", _STRING),
-        _Field("userId", _STRING),
-        _Field("username", _STRING),
-        _Field("ipAddress", _STRING),
+    "kafka": layout(
+        Field("realmId", STRING),
+        Field("clientId", STRING),
+        Field("userId", STRING),
+        Field("username", STRING),
+        Field("ipAddress", STRING),
     ),
 }
 
 _ADMIN_TAIL = (
-    _Field("resourceType", _BYTE),
-    _Field("operationType", _BYTE),
-    _Field("resourcePath", _STRING),
-    _Field("representation", _STRING),
-    _Field("error", _STRING),
+    Field("resourceType", BYTE),
+    Field("operationType", BYTE),
+    Field("resourcePath", STRING),
+    Field("representation", STRING),
+    Field("error", STRING),
 )
 
-_ADMIN_EVENT: dict[Generation, tuple[_Field, ...]] = {
-    "http": _layout(
-        _Field("uid", _LONG),
-        _Field("time", _LONG),
-        _Field("realmId", _STRING),
-        _Field("authDetails", _TABLE, _AUTH_DETAILS["http"]),
+_ADMIN_EVENT: dict[Generation, Layout] = {
+    "http": layout(
+        Field("uid", LONG),
+        Field("time", LONG),
+        Field("realmId", STRING),
+        Field("authDetails", TABLE, _AUTH_DETAILS["http"]),
         *_ADMIN_TAIL,
     ),
     # The Kafka generation inserted ``details`` after ``authDetails``: every later slot
     # moved by one.
-    "kafka": _layout(
-        _Field("uid", _LONG),
-        _Field("time", _LONG),
-        _Field("realmId", _STRING),
-        _Field("authDetails", _TABLE, _AUTH_DETAILS["kafka"]),
-        _Field("details", _TABLES, _TUPLE),
+    "kafka": layout(
+        Field("uid", LONG),
+        Field("time", LONG),
+        Field("realmId", STRING),
+        Field("authDetails", TABLE, _AUTH_DETAILS["kafka"]),
+        Field("details", TABLES, _TUPLE),
         *_ADMIN_TAIL,
     ),
 }
@@ -178,7 +169,7 @@ _RESOURCE_TYPES: dict[Generation, dict[int, str]] = {
 
 def decode_event(buf: bytes, generation: Generation) -> dict[str, Any]:
     """One ``Event`` table → Keycloak's JSON shape; raises :class:`MalformedEvent`."""
-    raw = _read(buf, _EVENT)
+    raw = read_root(buf, _EVENT)
     ordinal = raw.pop("type", 0)
     if not 0 <= ordinal <= _UNKNOWN_TYPE[generation]:
         raise MalformedEvent(f"EventType ordinal {ordinal} is outside the schema")
@@ -192,7 +183,7 @@ def decode_event(buf: bytes, generation: Generation) -> dict[str, Any]:
 
 def decode_admin_event(buf: bytes, generation: Generation) -> dict[str, Any]:
     """One ``AdminEvent`` table → Keycloak's JSON shape; raises :class:`MalformedEvent`."""
-    raw = _read(buf, _ADMIN_EVENT[generation])
+    raw = read_root(buf, _ADMIN_EVENT[generation])
     operation = raw.pop("operationType", 0)
     if not 0 <= operation < len(_OPERATIONS):
         raise MalformedEvent(f"OperationType ordinal {operation} is outside the schema")
@@ -241,7 +232,7 @@ def is_flatbuffer_body(data: object) -> TypeGuard[dict[str, Any]]:
     return isinstance(data, dict) and "obj" in data and data.get("type") in ("Event", "AdminEvent")
 
 
-# -- reading ---------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------
 
 
 def _common(raw: dict[str, Any]) -> dict[str, Any]:
@@ -264,77 +255,3 @@ def _base64(value: bytes | str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise MalformedEvent("not base64") from None
-
-
-_U32 = number_types.UOffsetTFlags
-_S32 = number_types.SOffsetTFlags
-_U16 = number_types.VOffsetTFlags
-_SCALARS = {_LONG: number_types.Int64Flags, _BYTE: number_types.Int8Flags}
-
-
-def _need(buf: bytes, pos: int, size: int) -> None:
-    if pos < 0 or size < 0 or pos + size > len(buf):
-        raise MalformedEvent("truncated or corrupt FlatBuffers table")
-
-
-def _read(buf: bytes, layout: tuple[_Field, ...]) -> dict[str, Any]:
-    _need(buf, 0, 4)
-    root = Table(buf, 0).Get(_U32, 0)
-    return _read_table(buf, root, layout)
-
-
-def _table(buf: bytes, pos: int) -> Table:
-    """A :class:`Table` at ``pos`` whose vtable lies wholly inside ``buf``."""
-    _need(buf, pos, 4)
-    table = Table(buf, pos)
-    vtable = pos - table.Get(_S32, pos)
-    _need(buf, vtable, 4)
-    vtable_size = table.Get(_U16, vtable)
-    if vtable_size < 4 or vtable_size % 2:
-        raise MalformedEvent("corrupt FlatBuffers vtable")
-    _need(buf, vtable, vtable_size)
-    return table
-
-
-def _indirect(buf: bytes, table: Table, pos: int) -> int:
-    _need(buf, pos, 4)
-    return pos + int(table.Get(_U32, pos))
-
-
-def _read_table(buf: bytes, pos: int, layout: tuple[_Field, ...]) -> dict[str, Any]:
-    table = _table(buf, pos)
-    out: dict[str, Any] = {}
-    for slot, field in enumerate(layout):
-        offset = table.Offset(4 + 2 * slot)
-        if offset == 0:
-            continue  # absent: a default scalar, or an unset string/table/vector
-        at = table.Pos + offset
-        if field.kind in _SCALARS:
-            flags = _SCALARS[field.kind]
-            _need(buf, at, flags.bytewidth)
-            out[field.name] = table.Get(flags, at)
-        elif field.kind == _STRING:
-            out[field.name] = _string(buf, table, at)
-        elif field.kind == _TABLE:
-            out[field.name] = _read_table(buf, _indirect(buf, table, at), field.layout)
-        else:
-            vector = _indirect(buf, table, at)
-            _need(buf, vector, 4)
-            count = table.Get(_U32, vector)
-            _need(buf, vector + 4, 4 * count)  # also bounds the loop by the buffer's size
-            out[field.name] = [
-                _read_table(buf, _indirect(buf, table, vector + 4 + 4 * i), field.layout)
-                for i in range(count)
-            ]
-    return out
-
-
-def _string(buf: bytes, table: Table, at: int) -> str:
-    start = _indirect(buf, table, at)
-    _need(buf, start, 4)
-    length = table.Get(_U32, start)
-    _need(buf, start + 4, length)
-    try:
-        return bytes(buf[start + 4 : start + 4 + length]).decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedEvent("a FlatBuffers string is not UTF-8") from None
