@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from oauthbearer._secret import FileSecret, Secret, SecretSource
+from oauthbearer.client.auth_methods import AUTH_METHODS, auth_method
 from oauthbearer.client.sasl import validate_extensions
 from oauthbearer.client.validation import (
-    AUTH_METHODS,
     GRANT_CLIENT_CREDENTIALS,
     GRANT_JWT_BEARER,
     GRANT_PASSWORD,
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
     TOKEN_TYPE_JWT,
-    auth_method,
     check_endpoint,
     check_files,
     check_grant,

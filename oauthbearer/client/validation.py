@@ -21,21 +21,14 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from oauthbearer._secret import SecretSource
 from oauthbearer.client.variables import (
     V_ACTOR_TOKEN,
     V_ACTOR_TOKEN_TYPE,
     V_ASSERTION,
-    V_ASSERTION_ALG,
-    V_AUTH_METHOD,
-    V_AUTHORIZATION,
     V_BACKOFF_BASE,
     V_BACKOFF_MAX,
     V_CA_FILE,
     V_CERT_FILE,
-    V_CLIENT_ASSERTION,
-    V_CLIENT_ID,
-    V_CLIENT_SECRET,
     V_CLOCK_SKEW,
     V_DEADLINE,
     V_ENDPOINT,
@@ -45,7 +38,6 @@ from oauthbearer.client.variables import (
     V_KEY_FILE,
     V_MAX_LIFETIME,
     V_PASSWORD,
-    V_PRIVATE_KEY,
     V_REFRESH_FRACTION,
     V_REFRESH_JITTER,
     V_REFRESH_TOKEN,
@@ -63,14 +55,12 @@ if TYPE_CHECKING:
     from oauthbearer.client.settings import ClientSettings
 
 __all__ = [
-    "AUTH_METHODS",
     "GRANT_CLIENT_CREDENTIALS",
     "GRANT_JWT_BEARER",
     "GRANT_PASSWORD",
     "GRANT_REFRESH_TOKEN",
     "GRANT_TOKEN_EXCHANGE",
     "TOKEN_TYPE_JWT",
-    "auth_method",
     "check_endpoint",
     "check_files",
     "check_grant",
@@ -96,21 +86,6 @@ _GRANTS = {
     "token_exchange": GRANT_TOKEN_EXCHANGE,
     "token-exchange": GRANT_TOKEN_EXCHANGE,
 }
-
-#: Client authentication methods (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2, OIDC Core §9),
-#: plus ``authorization_header``: jairsjunior's ``OAUTH_AUTHORIZATION`` sent verbatim.
-AUTH_METHODS = (
-    "authorization_header",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "client_assertion",
-    "tls_client_auth",
-    "none",
-)
-_HMAC_ALGS = ("HS256", "HS384", "HS512")
-_KEY_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 # RFC 8693 §3
 TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a URN
@@ -203,70 +178,6 @@ def check_grant(s: ClientSettings) -> None:
             )
 
 
-def auth_method(s: ClientSettings) -> tuple[str, str]:
-    """The client authentication method (given or inferred) and its assertion algorithm
-    (``""`` for methods that sign nothing), once everything the method needs is there."""
-    method = s.auth_method or _inferred_auth_method(s)
-    if method not in AUTH_METHODS:
-        raise ConfigurationError(
-            V_AUTH_METHOD, f"must be one of {', '.join(AUTH_METHODS)}, got {method!r}"
-        )
-    if s.authorization is not None and method != "authorization_header":
-        raise ConfigurationError(
-            V_AUTHORIZATION, f"is sent verbatim, so it cannot be combined with {method}"
-        )
-    if method == "client_assertion" and s.client_assertion is None:
-        raise ConfigurationError(V_CLIENT_ASSERTION + "_FILE", "is required for client_assertion")
-    if method == "authorization_header" and s.authorization is None:
-        raise ConfigurationError(V_AUTHORIZATION, "is required for authorization_header")
-    needs_id = method in (
-        "client_secret_basic",
-        "client_secret_post",
-        "client_secret_jwt",
-        "private_key_jwt",
-        "tls_client_auth",
-    )
-    if needs_id and not s.client_id:
-        raise ConfigurationError(V_CLIENT_ID, f"is required for {method}")
-    if method in ("client_secret_basic", "client_secret_post", "client_secret_jwt") and (
-        s.client_secret is None
-    ):
-        raise ConfigurationError(V_CLIENT_SECRET, f"is required for {method}")
-    alg = s.assertion_alg
-    if method == "client_secret_jwt":
-        alg = alg or "HS256"
-        if alg not in _HMAC_ALGS:
-            raise ConfigurationError(
-                V_ASSERTION_ALG, f"client_secret_jwt signs with {', '.join(_HMAC_ALGS)}"
-            )
-    elif method == "private_key_jwt":
-        if s.private_key is None:
-            raise ConfigurationError(V_PRIVATE_KEY + "_FILE", "is required for private_key_jwt")
-        alg = alg or "RS256"
-        if alg not in _KEY_ALGS:
-            raise ConfigurationError(
-                V_ASSERTION_ALG, f"private_key_jwt signs with {', '.join(_KEY_ALGS)}"
-            )
-        _check_private_key(s.private_key, alg)
-    elif method == "tls_client_auth" and s.cert_file is None:
-        raise ConfigurationError(V_CERT_FILE, "is required for tls_client_auth (RFC 8705 §2)")
-    return method, alg
-
-
-def _inferred_auth_method(s: ClientSettings) -> str:
-    if s.authorization is not None:
-        return "authorization_header"
-    if s.client_secret is not None:
-        return "client_secret_basic"
-    if s.private_key is not None:
-        return "private_key_jwt"
-    if s.client_assertion is not None:
-        return "client_assertion"
-    if s.cert_file is not None:
-        return "tls_client_auth"
-    return "none"
-
-
 def check_files(s: ClientSettings) -> None:
     """The TLS files exist, and a client key comes with its certificate."""
     for name, variable in (
@@ -316,19 +227,3 @@ def check_numbers(s: ClientSettings) -> None:
             raise ConfigurationError(variable, f"must be between {low} and {high}, got {value}")
     if s.refresh_fraction + s.refresh_jitter >= 1.0:
         raise ConfigurationError(V_REFRESH_JITTER, f"plus {V_REFRESH_FRACTION} must stay below 1")
-
-
-def _check_private_key(source: SecretSource, alg: str) -> None:
-    # Imported here: joserfc is only needed by private_key_jwt users.
-    from joserfc.jwk import ECKey, RSAKey
-
-    key_type = ECKey if alg.startswith("ES") else RSAKey
-    problem = f"is not a PEM {key_type.key_type} private key for {alg}"
-    try:
-        key = key_type.import_key(source.reveal())
-    except ConfigurationError:
-        raise
-    except Exception as exc:  # joserfc raises several unrelated types for bad PEM
-        raise ConfigurationError(V_PRIVATE_KEY + "_FILE", problem) from exc
-    if not key.is_private:
-        raise ConfigurationError(V_PRIVATE_KEY + "_FILE", problem + " (it is a public key)")
