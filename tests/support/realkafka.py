@@ -125,7 +125,11 @@ def debug_log4j(path: Path, logger: str) -> Path:
 
 
 class RealKafka:
-    """One single-node KRaft broker; ``listener`` is its client listener's protocol."""
+    """One single-node KRaft broker; ``listener`` is its client listener's protocol.
+
+    ``listener_name`` names that listener when it is not named after its protocol (a
+    shipped configuration's ``CLIENT``); ``listener.name.<name>.*`` options then apply.
+    """
 
     def __init__(
         self,
@@ -135,6 +139,7 @@ class RealKafka:
         name: str = "kafka",
         plugin: str | None = None,
         listener: str = "PLAINTEXT",
+        listener_name: str | None = None,
         properties: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         jvm_flags: tuple[str, ...] = ("-Xmx512m",),
@@ -152,7 +157,8 @@ class RealKafka:
         self._data = log_dir / f"{name}-data"
         self._config = log_dir / f"{name}.properties"
         self.log_path = log_dir / f"{name}.log"
-        self._listener = listener
+        self._protocol = listener
+        self._listener = listener_name or listener
         self._properties = dict(properties or {})
         self._env = {**os.environ, **(env or {})}
         self._jvm_flags = jvm_flags
@@ -178,7 +184,7 @@ class RealKafka:
             f"INTERNAL://127.0.0.1:{self._internal}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,"
-            f"{self._listener}:{self._listener}",
+            f"{self._listener}:{self._protocol}",
             "inter.broker.listener.name": "INTERNAL",
             "log.dirs": str(self._data),
             "offsets.topic.replication.factor": "1",
