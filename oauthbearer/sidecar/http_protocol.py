@@ -180,6 +180,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             return None
         if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
             return None  # pipelined behind a response still being made: keep the order
+        if self.flow.write_paused:
+            return None  # the client is not reading: uvicorn's cycle waits for the drain
         if self.parser.should_upgrade():
             return None
         authorization, length = request_headers(self.headers)
@@ -230,6 +232,23 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if not keep_alive:
             self.transport.close()
         self.on_response_complete()  # uvicorn's own bookkeeping: keep-alive timer, flow
+
+    def pause_writing(self) -> None:
+        """The client reads slower than it asks: stop reading its requests until it catches up.
+
+        uvicorn stops reading a connection whose answers back up only when a request is
+        pipelined behind an ASGI response still waiting to be sent. Answers written here
+        wait for nothing, so without this a client that never reads could make the
+        sidecar hold every answer it asked for in memory.
+        """
+        super().pause_writing()
+        self.flow.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        # Unless uvicorn keeps reading paused for its own cycle (it resumes when that ends).
+        if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+            self.flow.resume_reading()
 
     def shutdown(self) -> None:
         """Graceful shutdown: a request being read is answered first, then the connection

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,6 +52,14 @@ class Served:
         self.asgi_calls: list[str] = []
         self.upstream_gate = asyncio.Event()
         self.upstream_gate.set()
+        self.server: uvicorn.Server | None = None
+
+    def held_bytes(self) -> int:
+        """Answers written but not yet sent, over every open connection."""
+        assert self.server is not None
+        return sum(
+            c.transport.get_write_buffer_size() for c in self.server.server_state.connections
+        )
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection("127.0.0.1", self.port)
@@ -119,7 +128,7 @@ async def served(rsa_key: RSAKey) -> AsyncIterator[Served]:
         lifespan="on",
         **uvicorn_options(),
     )
-    server = uvicorn.Server(config)
+    server = it.server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -188,6 +197,41 @@ async def test_what_needs_io_goes_the_asgi_way_and_pipelined_answers_keep_their_
     assert b'"sub":"orders-service"' in answers[1]  # the JWT's answer, second as asked
     # The JWT, behind a response still being made, was answered by the app as well.
     assert served.asgi_calls == ["/oauth2/introspect?"] * 3
+
+
+async def test_a_client_that_never_reads_its_answers_stops_being_read(served: Served) -> None:
+    # Pipelined requests (no credentials needed: each is a 401), never reading a byte back.
+    # Once the answers back up, the protocol stops reading the connection, as uvicorn does
+    # for its own responses; the client's sends then block, and what the sidecar holds for
+    # it stays bounded instead of growing with everything the client cares to send.
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(client, ("127.0.0.1", served.port))
+    batch = request("x", authorization=None) * 2000
+    offered, sent = 32_000_000, 0
+    try:
+        while sent < offered:
+            await asyncio.wait_for(loop.sock_sendall(client, batch), 1.0)
+            sent += len(batch)
+    except TimeoutError:
+        pass  # blocked: the sidecar stopped reading
+    try:
+        assert sent < offered / 2, f"the sidecar read all {sent} bytes of requests"
+        assert served.held_bytes() < 2_000_000
+        # Reading again, the client gets every answer: reading resumed with writing.
+        expected = sent // len(request("x", authorization=None))
+        status = b"HTTP/1.1 401 "
+        answered, tail = 0, b""
+        while answered < expected:
+            chunk = await asyncio.wait_for(loop.sock_recv(client, 1 << 20), 5)
+            assert chunk, f"closed after {answered} of {expected} answers"
+            data = tail + chunk
+            answered += data.count(status)
+            tail = data[-(len(status) - 1) :]
+    finally:
+        client.close()
 
 
 async def test_many_requests_share_one_kept_alive_connection(
