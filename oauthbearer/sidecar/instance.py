@@ -157,7 +157,6 @@ class Sidecar:
             claim_rules=settings.claim_rules,
             default_lifetime=settings.cache_ttl,
             response_issuer=settings.response_issuer,
-            clock_skew=settings.clock_skew,
             revocations=self.revocations.store,
         )
         self.answer = IntrospectionAnswer(

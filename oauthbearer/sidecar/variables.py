@@ -74,7 +74,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "OAUTHBEARER_CLOCK_SKEW",
         "30",
-        "seconds of clock skew tolerated on exp/nbf/iat of local JWTs",
+        "seconds of clock skew tolerated on nbf/iat of local JWTs (none on exp)",
     ),
     Variable(
         "OAUTHBEARER_JWKS_REFRESH_INTERVAL",

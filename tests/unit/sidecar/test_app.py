@@ -197,8 +197,11 @@ async def test_jwt_verified_locally_without_upstream(harness: Harness, rsa_key: 
         {"active": False, "error": "revoked", "sub": "someone"},
         # Active but no usable subject (CONTRACT §4 requires a non-empty string sub).
         {"active": True, "exp": int(NOW) + 60},
-        # Active but already expired by our clock: never answered active past exp.
+        # Active but already expired by our clock: never answered active past exp,
+        # not even within the clock skew (an active answer with an exp already past).
         {"active": True, "sub": "x", "exp": int(NOW) - 3600},
+        {"active": True, "sub": "x", "exp": int(NOW) - 10},
+        {"active": True, "sub": "x", "exp": int(NOW)},
     ],
 )
 async def test_inactive_is_only_active_false(harness: Harness, upstream: dict[str, Any]) -> None:
@@ -206,6 +209,20 @@ async def test_inactive_is_only_active_false(harness: Harness, upstream: dict[st
     response = await harness.introspect(OPAQUE)
     assert response.status_code == 200
     assert response.content == b'{"active":false}'
+
+
+@pytest.mark.parametrize("expired_for", [0, 10, 29])
+async def test_a_jwt_past_its_exp_is_inactive_within_the_clock_skew(
+    harness: Harness, rsa_key: RSAKey, expired_for: int
+) -> None:
+    # The skew (30 s here) forgives nbf and iat from a fast issuer clock, never exp: an
+    # answer "active" whose exp is already past contradicts itself (CONTRACT §2, §3).
+    token = sign(rsa_key, {"exp": int(NOW) - expired_for, "iat": int(NOW) - 300})
+    for path in ("/oauth2/introspect", "/oauth2/introspect/jairsjunior-ms"):
+        response = await harness.introspect(token, path=path)
+        assert response.content == b'{"active":false}', path
+    fresh = sign(rsa_key, {"nbf": int(NOW) + 20, "iat": int(NOW) + 20})  # issuer 20 s ahead
+    assert (await harness.introspect(fresh)).json()["active"] is True
 
 
 async def test_garbage_token_is_inactive_without_upstream_call(harness: Harness) -> None:
