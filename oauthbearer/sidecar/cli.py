@@ -1,4 +1,4 @@
-"""The sidecar's subcommand ``oauthbearer serve``, and :func:`describe` for ``check``.
+"""The sidecar's subcommands ``oauthbearer serve`` and ``probe``, and :func:`describe`.
 
 ``serve`` reads its configuration from the environment (every variable is listed in its
 ``--help``), runs uvicorn with graceful shutdown (in-flight requests get
@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from oauthbearer.errors import MissingExtra
+from oauthbearer.sidecar.probe_command import DESCRIPTION as PROBE_DESCRIPTION
+from oauthbearer.sidecar.probe_command import add_arguments as add_probe_arguments
+from oauthbearer.sidecar.probe_command import run as run_probe
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
 from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
 
@@ -71,6 +74,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="log level (overrides OAUTHBEARER_LOG_LEVEL; default INFO)",
     )
     serve.set_defaults(handler=_serve)
+    probe = subparsers.add_parser(
+        "probe",
+        help="ask the local sidecar's /healthz or /readyz (container health checks)",
+        description=PROBE_DESCRIPTION,
+    )
+    add_probe_arguments(probe)
+    probe.set_defaults(handler=lambda args: run_probe(args.check, args.timeout, os.environ))
 
 
 def _environ(args: argparse.Namespace) -> dict[str, str]:

@@ -97,3 +97,34 @@ def test_serve_answers_both_sources_and_shuts_down_gracefully(
     text = log.read_text()
     for secret in (opaque, jwt_token, CALLER[1], idp.authorization("introspector").split()[1]):
         assert secret not in text
+
+
+def probe(check: str, listen: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``oauthbearer probe`` as an exec probe runs it: the container's environment only."""
+    return subprocess.run(
+        [sys.executable, "-m", "oauthbearer.cli", "probe", check],
+        cwd=ROOT,
+        env={**os.environ, "OAUTHBEARER_LISTEN": listen, **env},
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+
+
+def test_probe_asks_the_sidecar_at_its_listen_address(
+    served: tuple[str, subprocess.Popen[str], Path],
+) -> None:
+    base, proc, _log = served
+    port = base.rpartition(":")[2]
+    for check in ("healthz", "readyz"):
+        # A wildcard listen address is asked on loopback, as inside a pod.
+        for listen in (f"127.0.0.1:{port}", f"0.0.0.0:{port}"):
+            answer = probe(check, listen)
+            assert answer.returncode == 0, answer.stderr
+    proc.kill()
+    proc.wait(5)
+    gone = probe("healthz", f"127.0.0.1:{port}")
+    assert gone.returncode == 1
+    assert f"http://127.0.0.1:{port}/healthz" in gone.stderr
+    assert "Traceback" not in gone.stderr

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,3 +196,31 @@ def test_a_renewed_certificate_reaches_new_connections_and_spares_old_ones(
         assert _serial(established) == old_serial
         assert answered >= 2
     assert https.proc.poll() is None  # no restart
+
+
+def test_probe_speaks_https_when_the_sidecar_does(https: Served) -> None:
+    # The container's own environment: the probe follows OAUTHBEARER_TLS_CERT_FILE.
+    env = {
+        **os.environ,
+        "OAUTHBEARER_LISTEN": f"0.0.0.0:{https.port}",
+        "OAUTHBEARER_TLS_CERT_FILE": "/var/run/oauthbearer-tls/tls.crt",
+    }
+    for check in ("healthz", "readyz"):
+        answer = subprocess.run(
+            [sys.executable, "-m", "oauthbearer.cli", "probe", check],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
+        assert answer.returncode == 0, answer.stderr
+    plain = subprocess.run(
+        [sys.executable, "-m", "oauthbearer.cli", "probe"],
+        env={**env, "OAUTHBEARER_TLS_CERT_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+    assert plain.returncode == 1  # plain HTTP to an HTTPS listener is not an answer

@@ -122,8 +122,8 @@ def test_sidecar_containers_are_probed_non_root_and_take_secrets_from_secrets() 
     containers = _containers_named("oauthbearer")
     assert len(containers) == 2  # in the broker pod, and standalone
     for container in containers:
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert _probed(container["readinessProbe"]) == "readyz"
+        assert _probed(container["livenessProbe"]) == "healthz"
         assert container["securityContext"]["runAsUser"] >= 1000
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert "requests" in container["resources"]
@@ -133,10 +133,43 @@ def test_sidecar_containers_are_probed_non_root_and_take_secrets_from_secrets() 
         assert env["OAUTHBEARER_CALLERS_FILE"]["value"].startswith("/var/run/")
 
 
-def test_in_pod_sidecar_listens_on_loopback_only() -> None:
+def _probed(probe: dict[str, Any]) -> str:
+    """What a probe asks: ``healthz`` or ``readyz``, by HTTP or by ``oauthbearer probe``."""
+    if "httpGet" in probe:
+        path: str = probe["httpGet"]["path"]
+        return path.removeprefix("/")
+    command = probe["exec"]["command"]
+    assert command[:2] == ["oauthbearer", "probe"], command
+    check: str = command[2]
+    return check
+
+
+def test_in_pod_sidecar_listens_on_loopback_only_and_is_probed_from_inside() -> None:
     (in_pod,) = [c for c in _containers_named("oauthbearer") if c.get("restartPolicy")]
     env = {e["name"]: e.get("value") for e in in_pod["env"]}
     assert env["OAUTHBEARER_LISTEN"] == "127.0.0.1:8080"
+    # The kubelet's httpGet goes to the pod's IP (or, with a host, to the node's own
+    # loopback): neither reaches a sidecar on the pod's loopback.
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert "httpGet" not in in_pod[kind], kind
+        assert _probed(in_pod[kind]) in ("healthz", "readyz")
+
+
+def test_the_probe_command_the_manifests_run_exists() -> None:
+    from oauthbearer.sidecar.probe_command import CHECKS
+
+    for container in _containers_named("oauthbearer"):
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+            if kind in container and "exec" in container[kind]:
+                assert _probed(container[kind]) in CHECKS
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert 'CMD ["oauthbearer", "probe", "healthz"]' in text
+    assert _compose()["services"]["sidecar"]["healthcheck"]["test"] == [
+        "CMD",
+        "oauthbearer",
+        "probe",
+        "readyz",
+    ]
 
 
 def test_dockerfile_runs_serve_as_numeric_non_root_with_a_healthcheck() -> None:
@@ -147,7 +180,7 @@ def test_dockerfile_runs_serve_as_numeric_non_root_with_a_healthcheck() -> None:
     assert int(user.group(1)) >= 1000
     assert 'ENTRYPOINT ["oauthbearer"]' in final_stage
     assert 'CMD ["serve"]' in final_stage
-    assert "/healthz" in final_stage
+    assert "HEALTHCHECK" in final_stage
     for line in text.splitlines():
         if line.startswith(("ENV", "ARG")):
             assert not re.search(r"SECRET|AUTHORIZATION|CALLERS|PASSWORD", line), line
