@@ -232,3 +232,24 @@ def test_documented_commands_exist() -> None:
     for documented in re.findall(r"`oauthbearer (\w+)", readme):
         assert documented in subcommands, documented
     assert (DEPLOY / "examples" / "produce.py").is_file()
+
+
+def test_broker_egress_lets_the_sidecar_read_its_topics_and_the_brokers_replicate() -> None:
+    (policy,) = [d for name, d in _k8s_documents() if name == "networkpolicy-broker.yaml"]
+    (in_pod,) = [c for c in _containers_named("oauthbearer") if c.get("restartPolicy")]
+    env = {e["name"]: e.get("value") for e in in_pod["env"]}
+    events_port = int(env["OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS"].rpartition(":")[2])
+    to_brokers = {
+        port["port"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule.get("to", [])
+        if peer.get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/name": "kafka"}
+        for port in rule["ports"]
+    }
+    # The metadata answer sends the consumer on to the other brokers on that port; the
+    # brokers themselves need the controller quorum and replication.
+    assert {events_port, 9091, 9093} <= to_brokers
+    (statefulset,) = [d for _, d in _k8s_documents() if d["kind"] == "StatefulSet"]
+    services = {d["metadata"]["name"]: d for _, d in _k8s_documents() if d["kind"] == "Service"}
+    governing = services[statefulset["spec"]["serviceName"]]
+    assert governing["spec"]["clusterIP"] == "None"

@@ -115,9 +115,9 @@ def test_both_point_at_the_sidecar_over_https_and_trust_its_ca() -> None:
             )
 
 
-KUBERNETES = [
-    (name, doc) for name, doc in _documents() if doc["kind"] not in ("Kafka", "Certificate")
-]
+#: Kinds whose schema does not ship with kubernetes-validate (Strimzi's, cert-manager's).
+CUSTOM_KINDS = ("Kafka", "KafkaUser", "Certificate")
+KUBERNETES = [(name, doc) for name, doc in _documents() if doc["kind"] not in CUSTOM_KINDS]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_kubernetes_kinds_are_valid(name: str, doc: dict[str, Any]) -> None:
 
 
 def test_the_sidecar_set_is_complete_and_served_over_https() -> None:
-    kinds = {doc["kind"]: doc for _, doc in _documents() if doc["kind"] != "Kafka"}
+    kinds = {doc["kind"]: doc for name, doc in _documents() if name == "sidecar.yaml"}
     assert set(kinds) == {
         "Certificate",
         "Deployment",
@@ -146,3 +146,82 @@ def test_the_sidecar_set_is_complete_and_served_over_https() -> None:
     assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     assert kinds["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
     assert kinds["Deployment"]["spec"]["replicas"] >= 2
+
+
+def _sidecar_container() -> dict[str, Any]:
+    (deployment,) = [
+        d for n, d in _documents() if n == "sidecar.yaml" and d["kind"] == "Deployment"
+    ]
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _mounted_secrets(container: dict[str, Any]) -> dict[str, str]:
+    """Mount path of each Secret the sidecar's pod mounts, by Secret name."""
+    (deployment,) = [
+        d for n, d in _documents() if n == "sidecar.yaml" and d["kind"] == "Deployment"
+    ]
+    volumes = {
+        v["name"]: v["secret"]["secretName"]
+        for v in deployment["spec"]["template"]["spec"]["volumes"]
+        if "secret" in v
+    }
+    return {volumes[m["name"]]: m["mountPath"] for m in container["volumeMounts"]}
+
+
+@pytest.mark.parametrize("filename", sorted({name for name, _ in KAFKAS}))
+def test_the_sidecar_reads_revocations_through_a_listener_it_does_not_validate(
+    filename: str,
+) -> None:
+    # Through the OAuth listener, the sidecar would log in through itself, and it is
+    # ready only once it has read the topics: a cold start would wait forever.
+    docs = [doc for name, doc in _documents() if name == filename]
+    (kafka,) = [d for d in docs if d["kind"] == "Kafka"]
+    (user,) = [d for d in docs if d["kind"] == "KafkaUser"]
+    assert user["apiVersion"] == kafka["apiVersion"]
+    assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    assert "userOperator" in kafka["spec"]["entityOperator"]
+    (scram,) = [
+        listener
+        for listener in kafka["spec"]["kafka"]["listeners"]
+        if listener["authentication"]["type"] == user["spec"]["authentication"]["type"]
+    ]
+    assert scram["tls"] is True
+
+    container = _sidecar_container()
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    cluster = kafka["metadata"]["name"]
+    assert env["OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS"] == (
+        f"{cluster}-kafka-bootstrap.kafka.svc:{scram['port']}"
+    )
+    assert env["OAUTHBEARER_EVENTS_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["OAUTHBEARER_EVENTS_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env["OAUTHBEARER_EVENTS_SASL_USERNAME"] == user["metadata"]["name"]
+    secrets = _mounted_secrets(container)
+    # The User Operator's Secret (named after the user) and the cluster CA's.
+    assert env["OAUTHBEARER_EVENTS_SASL_PASSWORD_FILE"] == (
+        secrets[user["metadata"]["name"]] + "/password"
+    )
+    assert env["OAUTHBEARER_EVENTS_CA_FILE"] == secrets[f"{cluster}-cluster-ca-cert"] + "/ca.crt"
+
+
+def test_the_brokers_may_read_the_caller_secret_the_config_provider_names() -> None:
+    (kafka,) = [d for _, d in KAFKAS if d["apiVersion"] == "kafka.strimzi.io/v1"]
+    jaas = kafka["spec"]["kafka"]["listeners"][0]["authentication"]["listenerConfig"][
+        "oauthbearer.sasl.jaas.config"
+    ]
+    namespace, secret = jaas.split("${strimzisecrets:", 1)[1].split(":", 1)[0].split("/")
+    rbac = {d["kind"]: d for n, d in _documents() if n == "broker-caller-secret-rbac.yaml"}
+    (rule,) = rbac["Role"]["rules"]
+    assert rule["resources"] == ["secrets"]
+    assert rule["resourceNames"] == [secret]
+    assert rule["verbs"] == ["get"]
+    assert rbac["Role"]["metadata"]["namespace"] == namespace
+    (subject,) = rbac["RoleBinding"]["subjects"]
+    # Strimzi runs every broker of a cluster under the ServiceAccount <cluster>-kafka.
+    assert subject == {
+        "kind": "ServiceAccount",
+        "name": f"{kafka['metadata']['name']}-kafka",
+        "namespace": namespace,
+    }
+    assert rbac["RoleBinding"]["roleRef"]["name"] == rbac["Role"]["metadata"]["name"]
