@@ -43,7 +43,8 @@ from oauthbearer.sidecar.response import render_milliseconds
 
 __all__ = ["IntrospectionAnswer"]
 
-_CHALLENGE = b'Basic realm="oauthbearer-introspection", charset="UTF-8"'
+_BASIC_CHALLENGE = b'Basic realm="oauthbearer-introspection", charset="UTF-8"'
+_BEARER_CHALLENGE = b'Bearer realm="oauthbearer-introspection"'
 
 
 def _error(status: int, error: str, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
@@ -96,7 +97,7 @@ class IntrospectionAnswer:
         started = time.perf_counter()
         caller = self._caller(authorization, client_cert)
         if caller is None:
-            return self._unauthorized(started)
+            return self._unauthorized(started, authorization)
         answer = self._answer_without_io(caller, body, started, ms)
         return None if isinstance(answer, _NeedsIo) else answer
 
@@ -116,7 +117,7 @@ class IntrospectionAnswer:
         started = time.perf_counter()
         caller = self._caller(authorization, client_cert)
         if caller is None:
-            return self._unauthorized(started)
+            return self._unauthorized(started, authorization)
         try:
             body = await read_body()
         except BodyTooLarge:
@@ -168,14 +169,17 @@ class IntrospectionAnswer:
             return f"cert:{client_cert}"
         return self._callers.authenticate(authorization)
 
-    def _unauthorized(self, started: float) -> Answer:
+    def _unauthorized(self, started: float, authorization: str | None) -> Answer:
         self._metrics.request("unauthorized", "none")
         self._decisions.decision(
             None, None, "unauthorized", "none", started, "caller not authenticated"
         )
-        # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 with the
-        # scheme the client should use.
-        return _error(401, "invalid_client", [(b"www-authenticate", _CHALLENGE)])
+        # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 whose
+        # challenge matches the scheme the client used (Strimzi may send a static Bearer
+        # token); Basic for a client that sent none.
+        scheme = authorization.lstrip()[:7].lower() if authorization else ""
+        challenge = _BEARER_CHALLENGE if scheme == "bearer " else _BASIC_CHALLENGE
+        return _error(401, "invalid_client", [(b"www-authenticate", challenge)])
 
     def _token(self, caller: str, body: bytes, started: float) -> str | Answer:
         """The one token parameter of ``body``, or the 400 answer refusing it."""

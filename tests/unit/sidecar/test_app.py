@@ -287,7 +287,10 @@ async def test_wrong_caller_is_401(harness: Harness, authorization: str | None) 
         "/oauth2/introspect", content=b"token=" + OPAQUE.encode(), headers=headers
     )
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    # RFC 6749 §5.2: the challenge matches the scheme the client used (Basic without one).
+    used_bearer = authorization is not None and authorization.startswith("Bearer ")
+    expected = "Bearer " if used_bearer else "Basic "
+    assert response.headers["WWW-Authenticate"].startswith(expected)
     assert response.json() == {"error": "invalid_client"}
     assert route.call_count == 0
 
@@ -562,6 +565,7 @@ async def test_static_bearer_caller(router: respx.MockRouter, clock: FakeClock) 
         assert ok.json()["active"] is True
         bad = await h.introspect(OPAQUE, authorization="Bearer fake-static-bearex")
         assert bad.status_code == 401
+        assert bad.headers["WWW-Authenticate"] == 'Bearer realm="oauthbearer-introspection"'
 
 
 # --- status codes never used, methods, other routes -------------------------------------

@@ -151,6 +151,7 @@ async def test_the_protocol_answers_what_needs_no_io_with_the_asgi_paths_bytes(
         "forged JWT": request(jwt[:-4] + "AAAA"),
         "wrong caller": request(jwt, authorization=basic(CALLER_ID, "fake-wrong")),
         "no caller": request(jwt, authorization=None),
+        "wrong bearer": request(jwt, authorization="Bearer fake-unknown"),
         "no token": request("", extra=b"x-case: empty\r\n"),
     }
     direct = {name: await served.exchange(raw) for name, raw in cases.items()}
@@ -170,6 +171,7 @@ async def test_the_protocol_answers_what_needs_no_io_with_the_asgi_paths_bytes(
         "forged JWT": b"200",
         "wrong caller": b"401",
         "no caller": b"401",
+        "wrong bearer": b"401",
         "no token": b"400",
     }
     assert direct["cold JWT"][0].endswith(b"}")
@@ -177,6 +179,7 @@ async def test_the_protocol_answers_what_needs_no_io_with_the_asgi_paths_bytes(
     assert b'"exp":%d000' % (int(NOW) + 300) in direct["milliseconds path"][0]
     assert direct["forged JWT"][0].endswith(b'\r\n\r\n{"active":false}')
     assert re.search(rb"\r\ndate: ", direct["cold JWT"][0])  # uvicorn's own header kept
+    assert b"www-authenticate: Bearer " in direct["wrong bearer"][0]
 
 
 async def test_what_needs_io_goes_the_asgi_way_and_pipelined_answers_keep_their_order(
