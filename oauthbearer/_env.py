@@ -26,7 +26,41 @@ from urllib.parse import urlsplit
 from oauthbearer._secret import FileSecret, Secret, SecretSource
 from oauthbearer.errors import ConfigurationError
 
-__all__ = ["Env"]
+__all__ = ["IGNORED_SETTINGS", "Env", "ignored_settings"]
+
+
+#: jairsjunior's variables we read and deliberately do not honour, with what to do instead.
+_IGNORED = {
+    "OAUTH_ACCEPT_UNSECURE_SERVER": (
+        "is ignored: oauthbearer always verifies TLS certificates (jairsjunior's trust-all "
+        "for the whole JVM is not copied); trust a private CA with OAUTHBEARER_LOGIN_CA_FILE "
+        "(client) or OAUTHBEARER_CA_FILE (the sidecar's upstream)"
+    ),
+}
+
+
+#: Their names: read (to warn), never honoured.
+IGNORED_SETTINGS = frozenset(_IGNORED)
+
+
+def ignored_settings(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for jairsjunior settings that are set but not honoured here.
+
+    An existing deployment switches without renaming anything; one that relied on such a
+    setting must hear why it no longer applies, not find out from a TLS failure.
+
+    Example:
+        >>> print(*ignored_settings({"OAUTH_ACCEPT_UNSECURE_SERVER": "TRUE"}))
+        ... # doctest: +ELLIPSIS
+        OAUTH_ACCEPT_UNSECURE_SERVER=true is ignored: oauthbearer always verifies TLS ...
+        >>> ignored_settings({"OAUTH_ACCEPT_UNSECURE_SERVER": "false"})
+        []
+    """
+    return [
+        f"{name}=true {why}"
+        for name, why in _IGNORED.items()
+        if (environ.get(name) or "").strip().lower() == "true"
+    ]
 
 
 class Env:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from oauthbearer import __version__
+from oauthbearer._env import ignored_settings
 from oauthbearer.errors import ConfigurationError, OAuthBearerError
 
 __all__ = ["main"]
@@ -62,7 +63,8 @@ _TOOLING_PREFIX = "OAUTHBEARER_TEST_"
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """One warning per ``OAUTHBEARER_*`` variable that no half reads, with the closest
-    known name: a misspelt variable otherwise silently does nothing.
+    known name: a misspelt variable otherwise silently does nothing. Also one per
+    jairsjunior setting that is set but deliberately not honoured.
 
     Example:
         >>> env = {"OAUTHBEARER_CACHE_TTTL": "5", "OAUTHBEARER_CACHE_TTL": "5"}
@@ -71,7 +73,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """
     known = _variables_of("client") | _variables_of("sidecar")
     suffixes = {k.removeprefix(_PREFIX) for k in known if k.startswith(_PREFIX)}
-    warnings = []
+    warnings = ignored_settings(environ)
     for name in sorted(environ):
         if not name.startswith(_PREFIX) or name in known:
             continue

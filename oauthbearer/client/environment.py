@@ -13,12 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
-from oauthbearer._env import Env
+from oauthbearer._env import Env, ignored_settings
 from oauthbearer._secret import FileSecret, Secret, SecretSource
 from oauthbearer.client.azure import workload_identity
 from oauthbearer.client.sasl import parse_extensions
@@ -70,12 +71,18 @@ from oauthbearer.client.variables import (
 )
 from oauthbearer.errors import ConfigurationError
 
+logger = logging.getLogger("oauthbearer.client")
+
 __all__ = ["settings_from_env"]
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSettings:
     """:class:`ClientSettings` from environment variables (``os.environ`` when ``None``)."""
-    env = Env(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    # oauth_cb users never run the CLI that prints these: the log is where they look.
+    for warning in ignored_settings(environ):
+        logger.warning("%s", warning)
+    env = Env(environ)
     server = env.host_port(V_SERVER)
     token_url = env.url(V_TOKEN_URL)
     endpoint_variable = V_TOKEN_URL

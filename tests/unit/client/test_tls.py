@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import logging
 import ssl
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from oauthbearer.cli import unknown_variables
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import ConfigurationError, TokenRequestError
@@ -161,6 +163,17 @@ def test_tls_client_auth_presents_the_certificate_and_sends_client_id(
     ]
 
 
+def assert_untrusted(settings: ClientSettings, clock: FakeClock) -> None:
+    """The fetch fails on the server's certificate, before a request is sent."""
+    fetcher = TokenFetcher(settings, clock=clock)
+    try:
+        with pytest.raises(TokenRequestError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetcher.fetch()
+    finally:
+        fetcher.close()
+    assert _Handler.seen == []
+
+
 def test_without_the_ca_bundle_the_private_ca_is_not_trusted(
     pki: Pki, mtls_server: str, clock: FakeClock
 ) -> None:
@@ -170,13 +183,7 @@ def test_without_the_ca_bundle_the_private_ca_is_not_trusted(
         cert_file=str(pki.client_cert),
         key_file=str(pki.client_key),
     )
-    fetcher = TokenFetcher(settings, clock=clock)
-    try:
-        with pytest.raises(TokenRequestError, match="CERTIFICATE_VERIFY_FAILED"):
-            fetcher.fetch()
-    finally:
-        fetcher.close()
-    assert _Handler.seen == []
+    assert_untrusted(settings, clock)
 
 
 def test_unloadable_client_certificate_names_the_variable(pki: Pki, clock: FakeClock) -> None:
@@ -187,3 +194,24 @@ def test_unloadable_client_certificate_names_the_variable(pki: Pki, clock: FakeC
     )
     with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_LOGIN_CERT_FILE: cannot load"):
         TokenFetcher(settings, clock=clock)
+
+
+def test_jairsjunior_trust_all_is_reported_and_changes_nothing(
+    pki: Pki, mtls_server: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ = {
+        "OAUTHBEARER_LOGIN_TOKEN_URL": mtls_server,
+        "OAUTHBEARER_LOGIN_CLIENT_ID": "kafka-client",
+        "OAUTHBEARER_LOGIN_CERT_FILE": str(pki.client_cert),
+        "OAUTHBEARER_LOGIN_KEY_FILE": str(pki.client_key),
+        # The original's trust-all for the whole JVM: read only to say it is ignored.
+        "OAUTH_ACCEPT_UNSECURE_SERVER": "true",
+    }
+    with caplog.at_level(logging.WARNING, logger="oauthbearer.client"):
+        settings = ClientSettings.from_env(environ)
+    (logged,) = [r.getMessage() for r in caplog.records]
+    assert logged.startswith("OAUTH_ACCEPT_UNSECURE_SERVER=true is ignored")
+    assert "OAUTHBEARER_LOGIN_CA_FILE" in logged
+    assert unknown_variables(environ) == [logged]  # what serve, token and check print
+    assert_untrusted(settings, clock)
+    assert unknown_variables({**environ, "OAUTH_ACCEPT_UNSECURE_SERVER": "false"}) == []
