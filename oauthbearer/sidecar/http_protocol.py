@@ -1,102 +1,35 @@
-"""One socket write per response: uvicorn's httptools protocol with coalesced writes.
+"""uvicorn's httptools protocol, answering what needs no I/O itself, one write per response.
 
-uvicorn writes a response's status line and headers in one ``transport.write`` and its
-body in another, and uvloop sends each at once: two ``send`` syscalls and two TCP
-segments for every introspection answer, which profiling (py-spy, cache-hit load)
-showed as the largest single cost of the fast path. :class:`CoalescingTransport` holds
-the writes made in one turn of the event loop and sends them together at the end of
-that turn, so a response leaves in one syscall. Nothing waits for a timer: the flush
-is scheduled with ``call_soon``, before the loop next polls for I/O.
+:class:`CoalescingHttpToolsProtocol` writes through a
+:class:`~oauthbearer.sidecar.coalescing.CoalescingTransport` (a response leaves in one
+``send``), answers introspection requests itself when the app offers
+:class:`~oauthbearer.sidecar.direct.DirectAnswers` and the answer needs no I/O (no ASGI
+cycle, no task: see :mod:`oauthbearer.sidecar.direct`), and bounds how a request may arrive
+(:mod:`oauthbearer.sidecar.stalled`).
 
 Example:
-    >>> import asyncio
-    >>> class Sink:
-    ...     sent: list[bytes] = []
-    ...     def write(self, data: bytes) -> None: self.sent.append(bytes(data))
-    ...     def is_closing(self) -> bool: return False
-    >>> async def demo() -> list[bytes]:
-    ...     sink = Sink()
-    ...     t = CoalescingTransport(sink, asyncio.get_running_loop())  # type: ignore[arg-type]
-    ...     t.write(b"HTTP/1.1 200 OK\\r\\n\\r\\n"); t.write(b"{}")
-    ...     await asyncio.sleep(0)
-    ...     return sink.sent
-    >>> asyncio.run(demo())
-    [b'HTTP/1.1 200 OK\\r\\n\\r\\n{}']
-
-:class:`CoalescingHttpToolsProtocol` also answers introspection requests itself when the
-app offers :class:`~oauthbearer.sidecar.direct.DirectAnswers` and the answer needs no
-I/O: no ASGI cycle, no task (see :mod:`oauthbearer.sidecar.direct`).
+    >>> response_bytes((200, [], b"{}"), [(b"date", b"now")], keep_alive=True)
+    ... # doctest: +NORMALIZE_WHITESPACE
+    b'HTTP/1.1 200 OK\\r\\ndate: now\\r\\ncontent-type: application/json\\r\\ncache-control:
+    no-store\\r\\npragma: no-cache\\r\\ncontent-length: 2\\r\\n\\r\\n{}'
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from oauthbearer.sidecar.coalescing import CoalescingTransport
 from oauthbearer.sidecar.direct import STATE_KEY, DirectAnswers
 from oauthbearer.sidecar.fastpath import SERVER_ERROR, Answer, answer_headers, request_headers
+from oauthbearer.sidecar.stalled import MAX_HEAD_BYTES, watch
 from oauthbearer.sidecar.tls import client_identity
 
 logger = logging.getLogger("oauthbearer.sidecar")
 
-__all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport", "response_bytes"]
-
-
-class CoalescingTransport:
-    """A transport proxy that sends the writes of one event-loop turn as one write.
-
-    Everything but ``write``/``writelines`` and the calls that end or inspect the
-    outgoing stream is passed through; those first flush what is held, so ordering and
-    close semantics are the wrapped transport's own.
-    """
-
-    __slots__ = ("_loop", "_pending", "_scheduled", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-        self._scheduled = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
-            return
-        self._pending.append(bytes(data))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
-
-    def writelines(self, lines: Any) -> None:
-        for data in lines:
-            self.write(data)
-
-    def flush(self) -> None:
-        """Send what is held now (called by the loop; also before close and EOF)."""
-        self._scheduled = False
-        if not self._pending:
-            return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
-    def get_write_buffer_size(self) -> int:
-        held = sum(len(data) for data in self._pending)
-        return held + self._transport.get_write_buffer_size()
-
-    def write_eof(self) -> None:
-        self.flush()
-        self._transport.write_eof()
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
+__all__ = ["CoalescingHttpToolsProtocol", "response_bytes"]
 
 
 def response_bytes(
@@ -147,6 +80,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     _direct: DirectAnswers | None = None
     _held: _Held | None = None
     _closing = False  # the server is shutting down: answer what is being read, then close
+    #: When the request being read began (loop time), None between requests (stalled.py).
+    reading_since: float | None = None
+    _head_open = False  # a request's head is being read
+    _head_bytes = 0  # bytes read while it was
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing = CoalescingTransport(transport, self.loop)
@@ -159,13 +96,44 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._client_cert = name
         direct = self.app_state.get(STATE_KEY)
         self._direct = direct if isinstance(direct, DirectAnswers) else None
+        # A connection that sends nothing is as stalled as a request that stops halfway.
+        self.reading_since = self.loop.time()
+        watch(self.server_state, self.connections, self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._head_open:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self.refuse(431)
+
+    def refuse(self, status: int) -> None:
+        """Close the connection for how its request arrives (431 too large, 408 too slow),
+        saying so unless a response is being sent on it."""
+        if self.transport.is_closing():
+            return
+        logger.warning(
+            "request refused with %d, connection closed (%s)",
+            status,
+            self.client[0] if self.client else "?",
+        )
+        if self.cycle is None or self.cycle.response_complete:
+            answer: Answer = (status, [], b'{"error":"invalid_request"}')
+            self.transport.write(
+                response_bytes(answer, self.server_state.default_headers, keep_alive=False)
+            )
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.reading_since = self.loop.time()
+        self._head_open = True
         if self._tls_extension is not None:
             self.scope["extensions"] = {"tls": self._tls_extension}
 
     def on_headers_complete(self) -> None:
+        self._head_open = False
+        self._head_bytes = 0
         self._held = self._hold()
         if self._held is None:
             super().on_headers_complete()
@@ -198,6 +166,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._held.chunks.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading_since = None
         held, self._held = self._held, None
         if held is None:
             super().on_message_complete()

@@ -161,3 +161,12 @@ async def running(
     async with asgi_client(app, raise_app_exceptions=False) as client:
         yield Harness(app, client, router)
     await upstream_client.aclose()
+
+
+@pytest.fixture
+async def served(rsa_key: RSAKey) -> AsyncIterator[Any]:
+    """The sidecar behind a real uvicorn on loopback (tests/unit/sidecar/real_uvicorn.py)."""
+    from tests.unit.sidecar.real_uvicorn import serve  # it imports this module's helpers
+
+    async with serve(rsa_key) as it:
+        yield it

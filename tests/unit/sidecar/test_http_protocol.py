@@ -10,7 +10,8 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from oauthbearer.sidecar.cli import uvicorn_options
-from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol, CoalescingTransport
+from oauthbearer.sidecar.coalescing import CoalescingTransport
+from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol
 from tests.support.ports import free_port
 from tests.support.transport import RecordingTransport
 
