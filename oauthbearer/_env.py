@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from oauthbearer._secret import FileSecret, Secret, SecretSource
 from oauthbearer.errors import ConfigurationError
 
-__all__ = ["IGNORED_SETTINGS", "Env", "ignored_settings"]
+__all__ = ["IGNORED_SETTINGS", "Env", "header_value", "ignored_settings"]
 
 
 #: jairsjunior's variables we read and deliberately do not honour, with what to do instead.
@@ -192,3 +192,27 @@ def _check_range(name: str, number: float, minimum: float | None, maximum: float
         raise ConfigurationError(name, f"must be at least {minimum}, got {number}")
     if maximum is not None and number > maximum:
         raise ConfigurationError(name, f"must be at most {maximum}, got {number}")
+
+
+def header_value(variable: str, value: str) -> str:
+    """``value`` if HTTP can carry it as a header; else a :class:`ConfigurationError` naming
+    ``variable``, and never the value (it is a credential).
+
+    ``base64`` wraps its output at 76 characters, so ``Basic $(echo -n id:secret | base64)``
+    holds a line break once the credentials are long; a copied non-breaking space is not
+    ASCII. Either would be refused by the HTTP library with the value in its message.
+
+    Example:
+        >>> header_value("OAUTH_AUTHORIZATION", "Basic YTpi")
+        'Basic YTpi'
+        >>> header_value("OAUTH_AUTHORIZATION", "Basic YTpi\\nYw==")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        oauthbearer.errors.ConfigurationError: OAUTH_AUTHORIZATION: holds a line break ...
+    """
+    if "\r" in value or "\n" in value:
+        problem = "a line break (write the base64 on one line: base64 -w0)"
+    elif not all(" " <= c <= "~" or c == "\t" for c in value):
+        problem = "a character that is not printable ASCII"
+    else:
+        return value
+    raise ConfigurationError(variable, f"holds {problem}; an HTTP header cannot carry it")

@@ -83,6 +83,12 @@ class Secret:
         return hash(self._value)
 
 
+def _unreadable(source: FileSecret, problem: str) -> Exception:
+    from oauthbearer.errors import ConfigurationError  # errors imports this module
+
+    return ConfigurationError(source.variable or str(source.path), problem)
+
+
 class FileSecret:
     """A secret read from a file, re-read when the file changes.
 
@@ -103,21 +109,24 @@ class FileSecret:
         return self._path
 
     def reveal(self) -> str:
+        """The file's text without trailing newlines; :class:`ConfigurationError` naming
+        the variable if it cannot be read, is not UTF-8 or is empty (a directory given
+        for the file, or the instant a rotation has truncated it)."""
         # stat on every use is cheap; reading only when (mtime, size) moved keeps it so.
         try:
             st = self._path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            with self._lock:
+                if stamp != self._stamp:
+                    value = self._path.read_text(encoding="utf-8").rstrip("\r\n")
+                    if not value:
+                        raise _unreadable(self, "the secret file is empty")
+                    self._value, self._stamp = value, stamp
+                return self._value
         except OSError as exc:
-            from oauthbearer.errors import ConfigurationError
-
-            raise ConfigurationError(
-                self.variable or str(self._path), f"cannot read secret file: {exc.strerror}"
-            ) from None
-        stamp = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if stamp != self._stamp:
-                self._value = self._path.read_text(encoding="utf-8").rstrip("\r\n")
-                self._stamp = stamp
-            return self._value
+            raise _unreadable(self, f"cannot read secret file: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise _unreadable(self, "the secret file is not UTF-8 text") from None
 
     def reload(self) -> None:
         with self._lock:

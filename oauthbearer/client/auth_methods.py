@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oauthbearer._env import header_value
 from oauthbearer._secret import SecretSource
 from oauthbearer.client.variables import (
     V_ASSERTION_ALG,
@@ -70,6 +71,13 @@ def auth_method(s: ClientSettings) -> tuple[str, str]:
         raise ConfigurationError(
             V_AUTHORIZATION, f"is sent verbatim, so it cannot be combined with {method}"
         )
+    if s.authorization is not None:
+        header_value(V_AUTHORIZATION, s.authorization.reveal())
+        if s.client_secret is not None:
+            # It would be ignored: the header is the whole client authentication.
+            raise ConfigurationError(
+                V_CLIENT_SECRET, f"is not used when {V_AUTHORIZATION} is set; set one of them"
+            )
     if method == "client_assertion" and s.client_assertion is None:
         raise ConfigurationError(V_CLIENT_ASSERTION + "_FILE", "is required for client_assertion")
     if method == "authorization_header" and s.authorization is None:

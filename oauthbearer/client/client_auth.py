@@ -27,6 +27,7 @@ from urllib.parse import quote
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
+from oauthbearer._env import header_value
 from oauthbearer._secret import SecretSource
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.settings import need as _need
@@ -97,7 +98,7 @@ class AuthorizationHeader(_Sourced):
     method = "authorization_header"
 
     def apply(self, form: Params, headers: dict[str, str], token_url: str) -> None:
-        headers["Authorization"] = self._reveal()
+        headers["Authorization"] = header_value(V_AUTHORIZATION, self._reveal())
 
 
 class ClientSecretBasic(_Sourced):

@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from oauthbearer.client.failures import log_failure
 from oauthbearer.client.provider import TokenProvider
-from oauthbearer.errors import OAuthBearerError
 
 __all__ = ["OAuthCallback", "default_provider", "make_oauth_cb", "oauth_cb"]
 
@@ -85,7 +84,8 @@ def oauth_cb(oauthbearer_config: str | None, /) -> OAuthResult:
     """
     try:
         provider = default_provider()
-    except OAuthBearerError as exc:
+    except Exception as exc:
+        # Whatever it is, confluent-kafka discards it: this line is all the operator gets.
         log_failure("oauth_cb", "(not configured)", exc)
         raise
     return _answer(provider, oauthbearer_config)

@@ -32,6 +32,7 @@ import httpx
 from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
 from oauthbearer.client.grants import grant_for
+from oauthbearer.client.redaction import redact, secret_spellings
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.token import Token, parse_token_response
 from oauthbearer.client.variables import V_CA_FILE, V_CERT_FILE
@@ -167,8 +168,14 @@ class TokenFetcher:
             return self._http.request(method, url, headers=headers, content=content, timeout=bounds)
         except httpx.TimeoutException as exc:
             raise TokenRequestError(self._host, f"timed out after {timeout:g} s") from exc
+        except httpx.LocalProtocolError:
+            # Its text quotes the offending request, header values included: never ours.
+            raise TokenRequestError(
+                self._host, "the request could not be written (a header value HTTP forbids)"
+            ) from None
         except httpx.HTTPError as exc:
-            raise TokenRequestError(self._host, f"{type(exc).__name__}: {exc}") from exc
+            said = redact(str(exc), secret_spellings(self._settings))
+            raise TokenRequestError(self._host, f"{type(exc).__name__}: {said}") from exc
         except httpx.InvalidURL as exc:
             raise TokenRequestError(self._host, f"invalid URL: {exc}") from exc
 
@@ -181,9 +188,12 @@ class TokenFetcher:
         if isinstance(body, dict):
             # RFC 6749 §5.2: error (REQUIRED), error_description (OPTIONAL), both ASCII.
             raw_error, raw_description = body.get("error"), body.get("error_description")
-            error = _printable(raw_error, 80) if isinstance(raw_error, str) else None
+            # A server may echo the request back: our secrets are taken out first.
+            spellings = secret_spellings(self._settings)
+            if isinstance(raw_error, str):
+                error = _printable(redact(raw_error, spellings), 80)
             if isinstance(raw_description, str):
-                description = _printable(raw_description, _MAX_DESCRIPTION)
+                description = _printable(redact(raw_description, spellings), _MAX_DESCRIPTION)
         return TokenEndpointError(
             self._host,
             response.status_code,

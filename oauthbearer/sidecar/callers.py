@@ -145,10 +145,15 @@ class SharedSecretAuthenticator:
         if decoded is None:
             return None
         user, sep, password = decoded.partition(b":")
-        # Read per request: a rotated _FILE applies without a restart.
-        expected = self._secret.reveal().encode()
+        # Read per request: a rotated _FILE applies without a restart. A secret that cannot
+        # be read (a rotation truncated the file, it went missing) refuses everyone, and an
+        # empty one can never match: "attacker:" must not pass for the emitter.
+        try:
+            expected = self._secret.reveal().encode()
+        except ConfigurationError:
+            return None
         ok = hmac.compare_digest(password, expected)
-        if not (ok and sep and user):
+        if not (ok and sep and user and expected):
             return None
         return user.decode("utf-8", "replace")
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from oauthbearer._env import Env
+from oauthbearer._env import Env, header_value
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules
 from oauthbearer.sidecar.credentials import parse_credentials
@@ -57,6 +57,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
         scheme = "https" if env.flag("OAUTH_WITH_SSL", default=True) else "http"
         upstream_url = f"{scheme}://{server}{endpoint}"
     authorization = env.secret("OAUTH_INTROSPECT_AUTHORIZATION")
+    if authorization is not None:
+        header_value("OAUTH_INTROSPECT_AUTHORIZATION", authorization.reveal())
 
     jwks_url = env.url("OAUTHBEARER_JWKS_URL")
     if upstream_url is None and jwks_url is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,23 @@ def test_file_secret_reload_forces_a_read(tmp_path: Path) -> None:
 
 def test_fingerprint_is_short_and_stable() -> None:
     assert fingerprint("abc") == fingerprint(b"abc") == "sha256:ba7816bf8f01"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p.mkdir(), "cannot read secret file"),  # the Secret's directory, not its key
+        (lambda p: p.write_text("\n"), "the secret file is empty"),
+        (lambda p: p.write_bytes(b"\xff\xfe"), "the secret file is not UTF-8"),
+        (lambda p: None, "cannot read secret file"),  # missing
+    ],
+)
+def test_a_secret_file_that_cannot_serve_names_its_variable(
+    tmp_path: Path, make: Any, problem: str
+) -> None:
+    path = tmp_path / "secret"
+    make(path)
+    with pytest.raises(
+        ConfigurationError, match=f"^OAUTHBEARER_LOGIN_CLIENT_SECRET_FILE: {problem}"
+    ):
+        FileSecret(path, "OAUTHBEARER_LOGIN_CLIENT_SECRET_FILE").reveal()

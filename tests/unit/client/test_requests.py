@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, quote_plus, unquote_plus
 
 import httpx
 import pytest
@@ -476,3 +476,81 @@ def test_a_rotated_secret_file_is_used_on_the_next_request(
     f.fetch()
     secrets = [dict(form(call.request))["client_secret"] for call in idp.calls]
     assert secrets == ["first-secret", "second-secret-rotated"]
+
+
+def test_a_server_echoing_the_request_never_puts_a_secret_in_the_error(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    secret = "fake s3cret+value/x"
+    basic_credentials = base64.b64encode(b"kafka:fake%20s3cret%2Bvalue%2Fx").decode()
+    echo = (
+        f"cannot parse body client_secret={quote_plus(secret)} raw {secret} "
+        f"header Basic {basic_credentials}"
+    )
+    idp.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            400, json={"error": f"invalid_request {secret}", "error_description": echo}
+        )
+    )
+    settings = ClientSettings(token_url=TOKEN_URL, client_id="kafka", client_secret=Secret(secret))
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(settings, clock).fetch()
+    said = f"{info.value} {info.value.error} {info.value.error_description}"
+    for spelling in (secret, quote_plus(secret), basic_credentials):
+        assert spelling not in said, spelling
+    assert "cannot parse body client_secret=[redacted]" in said
+
+
+def test_a_request_the_http_library_refuses_to_write_is_described_without_it(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    # httpx quotes the offending request (header values included) in this exception.
+    leak = "Illegal header value b'Basic ZmFrZS1pZDpmYWtlLXNlY3JldA=='"
+    idp.post(TOKEN_URL).mock(side_effect=httpx.LocalProtocolError(leak))
+    with pytest.raises(TokenRequestError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    assert "ZmFrZS1pZDpmYWtlLXNlY3JldA" not in str(info.value)
+    assert info.value.__cause__ is None
+    assert "could not be written" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        # GNU base64 wraps at 76 characters: long credentials hold a line break.
+        ("Basic " + "QUJD" * 19 + "\n" + "QUJD", "line break"),
+        ("Basic\u00a0ZmFrZQ==", "not printable ASCII"),  # a copied non-breaking space
+    ],
+)
+def test_an_authorization_header_http_cannot_carry_is_refused_naming_the_variable(
+    value: str, problem: str, tmp_path: Path, idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    from oauthbearer.client.environment import settings_from_env
+    from oauthbearer.errors import ConfigurationError
+
+    environ = {"OAUTHBEARER_LOGIN_TOKEN_URL": TOKEN_URL, "OAUTH_AUTHORIZATION": value}
+    with pytest.raises(ConfigurationError, match=f"^OAUTH_AUTHORIZATION: holds .*{problem}") as at:
+        settings_from_env(environ)
+    assert value not in str(at.value)
+    # From a file that turns bad after start-up (a rotation): refused per request, no call.
+    path = tmp_path / "authorization"
+    path.write_text("Basic ZmFrZQ==\n")
+    s = ClientSettings(token_url=TOKEN_URL, authorization=FileSecret(path, "OAUTH_AUTHORIZATION"))
+    f = fetcher(s, clock)
+    f.fetch()
+    path.write_text(value + "\n")
+    with pytest.raises(ConfigurationError, match=problem):
+        f.fetch()
+    assert len(idp.calls) == 1
+
+
+def test_a_client_secret_beside_a_verbatim_header_is_refused_not_ignored() -> None:
+    from oauthbearer.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_LOGIN_CLIENT_SECRET: is not used"):
+        ClientSettings(
+            token_url=TOKEN_URL,
+            client_id="kafka",
+            authorization=Secret("Basic ZmFrZQ=="),
+            client_secret=Secret("fake-ignored-secret"),
+        )
