@@ -29,6 +29,6 @@ def unverified_claims(token: str) -> dict[str, Any]:
     segment = parts[1]
     try:
         claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
         return {}
     return claims if isinstance(claims, dict) else {}

@@ -97,7 +97,6 @@ def _event_routes(sidecar: Sidecar) -> EventRoutes:
         callers,
         emitter=emitter,
         publisher=publisher,
-        max_body_bytes=settings.max_body_bytes,
     )
 
 

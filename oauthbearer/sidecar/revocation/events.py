@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ __all__ = [
     "KEYCLOAK_USER_TYPES",
     "Event",
     "MalformedEvent",
+    "finite_seconds",
     "fusionauth_event",
     "keycloak_event",
     "parse_fusionauth",
@@ -109,7 +111,7 @@ class Event:
 def _load(payload: bytes | str) -> dict[str, Any]:
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         # The message names the position only: the payload may quote anything.
         raise MalformedEvent(f"not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
@@ -129,10 +131,26 @@ def _ident(value: object) -> str | None:
     return _text(value)
 
 
-def _millis(value: object) -> float | None:
+def finite_seconds(value: object) -> float | None:
+    """``value`` as a float if it is a finite JSON number; None otherwise (a bool, NaN,
+    Infinity, an integer beyond any float: json reads them all, and none is a time).
+
+    Example:
+        >>> finite_seconds(5), finite_seconds(float("nan")), finite_seconds(10**400)
+        (5.0, None, None)
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) / 1000.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _millis(value: object) -> float | None:
+    seconds = finite_seconds(value)
+    return seconds / 1000.0 if seconds is not None else None
 
 
 def parse_fusionauth(payload: bytes | str) -> Event:
@@ -211,7 +229,7 @@ def _still_enabled(representation: object) -> bool:
     if isinstance(representation, str):
         try:
             representation = json.loads(representation)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
     return isinstance(representation, dict) and representation.get("enabled") is True
 

@@ -50,7 +50,6 @@ from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    OFFSET_END,
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaException,
@@ -58,7 +57,7 @@ from confluent_kafka import (
 )
 
 from oauthbearer.sidecar.revocation.consumer import EventConsumer, next_batch
-from oauthbearer.sidecar.revocation.events import Event, MalformedEvent
+from oauthbearer.sidecar.revocation.events import Event
 from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason
 from oauthbearer.sidecar.revocation.topic_readers import Item, TopicReader
 
@@ -125,7 +124,7 @@ class KafkaEventSource:
         """Create the consumer (configuration errors raise here) and start the thread."""
         consumer = self._consumer_factory(self._config)
         self._thread = threading.Thread(
-            target=self._run, args=(consumer,), name="oauthbearer-revocation", daemon=True
+            target=self._keep_running, args=(consumer,), name="oauthbearer-revocation", daemon=True
         )
         self._thread.start()
 
@@ -138,14 +137,35 @@ class KafkaEventSource:
 
     # -- the thread -------------------------------------------------------------------
 
+    def _keep_running(self, consumer: EventConsumer) -> None:
+        """Read until stopped; after anything unexpected, start over with a new consumer.
+
+        A thread that ended would stop revocations silently while ``/readyz`` still said
+        ready. Starting over replays the window again, which the store's event ids make
+        harmless.
+        """
+        while True:
+            self._run(consumer)
+            if self._stop.wait(self._retry_interval):
+                return
+            try:
+                consumer = self._consumer_factory(self._config)
+            except Exception as exc:  # noqa: BLE001 - logged; tried again after the interval
+                logger.error("revocation event consumer cannot restart: %s", type(exc).__name__)  # noqa: TRY400
+                continue
+            self._positions.clear()
+            self._targets.clear()
+
     def _run(self, consumer: EventConsumer) -> None:
         try:
             if self._assign(consumer):
                 self._consume(consumer)
-        # Anything at all: a dead thread would silently stop revocations.
-        except Exception as exc:  # noqa: BLE001 - logged, and the thread must end cleanly
+        # Anything at all: _keep_running starts over.
+        except Exception as exc:  # noqa: BLE001 - logged, and the consumer closed cleanly
             logger.error(  # noqa: TRY400 - the type only: a traceback may quote a payload
-                "revocation event consumer stopped: %s", type(exc).__name__
+                "revocation event consumer failed (%s); starting over in %g s",
+                type(exc).__name__,
+                self._retry_interval,
             )
         finally:
             consumer.close()
@@ -164,9 +184,11 @@ class KafkaEventSource:
                     _low, high = consumer.get_watermark_offsets(
                         TopicPartition(tp.topic, tp.partition), timeout=_METADATA_TIMEOUT_S
                     )
-                    # -1: no record at or after start_ms, so nothing to replay there.
+                    # -1: no record at or after start_ms, so nothing to replay there. Read
+                    # from the end offset just seen, not "the end" when assigned: a record
+                    # written in between would be skipped while we report caught up.
                     if tp.offset < 0:
-                        tp.offset = OFFSET_END
+                        tp.offset = high
                         self._positions[tp.topic, tp.partition] = high
                     else:
                         self._positions[tp.topic, tp.partition] = tp.offset
@@ -233,7 +255,9 @@ class KafkaEventSource:
                 value = message.value()
                 try:
                     items.append((reader.channel, reader.decode(value or b"")))
-                except MalformedEvent:
+                # Anything at all (a RecursionError from JSON nested too deep, an
+                # OverflowError): one record must not stop every revocation after it.
+                except Exception:  # noqa: BLE001 - counted as malformed, and read on
                     items.append((reader.channel, Event.malformed(reader.channel)))
             if items:
                 self._deliver(items)

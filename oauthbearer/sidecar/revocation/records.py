@@ -84,7 +84,7 @@ class RevocationRecord:
         """Parse and validate one record value; raises :class:`MalformedEvent`."""
         try:
             data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise MalformedEvent("a revocation record is not JSON") from None
         if not isinstance(data, dict) or data.get("v") != _VERSION:
             raise MalformedEvent("not a version-1 revocation record")
@@ -105,8 +105,13 @@ class RevocationRecord:
 
 
 def _is_number(value: object) -> bool:
-    # json.loads reads NaN and Infinity: neither is a time.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # json.loads reads NaN and Infinity, and integers of any length: none is a time.
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _is_hex_digest(value: str) -> bool:

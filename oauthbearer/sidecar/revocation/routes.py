@@ -49,6 +49,7 @@ from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
 from oauthbearer.sidecar.revocation.events import (
     Event,
     MalformedEvent,
+    finite_seconds,
     fusionauth_event,
     keycloak_event,
 )
@@ -61,6 +62,13 @@ from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.revocation.service import Revocations
 
 __all__ = ["EventRoutes", "Publisher"]
+
+#: The largest event body taken (413 beyond). An identity provider's event can carry a
+#: whole user representation (FusionAuth's user.deactivate, a Keycloak admin update with
+#: its attributes): far more than an introspection request, whose limit is
+#: OAUTHBEARER_MAX_BODY_BYTES. An event refused for its size would never be applied, and
+#: its sender would re-send it forever.
+EVENT_MAX_BODY_BYTES = 1024 * 1024
 
 _JSON = "application/json"
 _CHALLENGE = 'Basic realm="oauthbearer-events", charset="UTF-8"'
@@ -108,7 +116,7 @@ class EventRoutes:
         *,
         emitter: SharedSecretAuthenticator | None = None,
         publisher: Publisher | None = None,
-        max_body_bytes: int = 65_536,
+        max_body_bytes: int = EVENT_MAX_BODY_BYTES,
     ) -> None:
         self._revocations = revocations
         self._callers = callers
@@ -202,7 +210,7 @@ class EventRoutes:
         body = await read_body(request.receive, self._max_body, declared)
         try:
             return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Invalid("not JSON") from None
 
 
@@ -216,8 +224,8 @@ def _revocation(data: Any) -> tuple[str, str, float | None]:
     if not isinstance(value, str) or not value:
         raise _Invalid("the value must be a non-empty string")
     exp = data.get("exp")
-    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
-        raise _Invalid("exp must be a number")
+    if exp is not None and finite_seconds(exp) is None:
+        raise _Invalid("exp must be a number of seconds")
     if kinds[0] == "sub" and exp is not None:
         raise _Invalid("exp applies to jti and token only")
-    return kinds[0], value, float(exp) if exp is not None else None
+    return kinds[0], value, finite_seconds(exp)

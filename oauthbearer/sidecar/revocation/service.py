@@ -9,7 +9,7 @@ revocations are enforced when a cached answer is served (see
 
 Example:
     >>> from oauthbearer.sidecar.cache import ResultCache
-    >>> from oauthbearer.sidecar.revocation.events import parse_fusionauth
+    >>> from oauthbearer.sidecar.revocation.events import parse_fusionauth, finite_seconds
     >>> clock = lambda: 1000.0
     >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=0,
     ...                     negative_max_entries=1, clock=clock)
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache, token_key
-from oauthbearer.sidecar.revocation.events import Event
+from oauthbearer.sidecar.revocation.events import Event, finite_seconds
 from oauthbearer.sidecar.revocation.records import RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
 
@@ -143,7 +143,4 @@ class Revocations:
 def _jwt_exp(token: str) -> float | None:
     # Unverified on purpose: the exp only bounds how long the denial is kept. A forged
     # payload changes the token, hence its hash, so it cannot shorten another's denial.
-    exp = unverified_claims(token).get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        return None
-    return float(exp)
+    return finite_seconds(unverified_claims(token).get("exp"))

@@ -263,7 +263,7 @@ def start(
         deliver=received.deliver,
         on_caught_up=received.on_caught_up,
         clock=lambda: NOW,
-        consumer_factory=lambda _config: consumer,
+        consumer_factory=options.pop("consumer_factory", lambda _config: consumer),
         **options,
     )
     source.start()
@@ -303,7 +303,8 @@ def test_an_empty_topic_is_caught_up_at_once(
     consumer = FakeConsumer(partitions=3)
     start(consumer, received, sources)
     assert received.caught_up.wait(WAIT_S)
-    assert consumer.assigned == [[(0, OFFSET_END), (1, OFFSET_END), (2, OFFSET_END)]]
+    # From the end offsets read at start (here 0), not "the end" at assignment time.
+    assert consumer.assigned == [[(0, 0), (1, 0), (2, 0)]]
     assert received.events == []
 
 
@@ -313,10 +314,12 @@ def test_a_malformed_record_is_reported_and_reading_goes_on(
     consumer = FakeConsumer(partitions=1)
     consumer.append(0, NOW - 5, b"\xff not json")
     consumer.append(0, NOW - 4, None)  # a tombstone
+    consumer.append(0, NOW - 4, b"[" * 5000)  # nested too deep for json: RecursionError
     consumer.append(0, NOW - 3, logout("u-after", NOW - 3))
     start(consumer, received, sources)
-    events = received.wait_for(3)
+    events = received.wait_for(4)
     assert [(e.type, e.principal) for e in events] == [
+        ("malformed", None),
         ("malformed", None),
         ("malformed", None),
         ("LOGOUT", "u-after"),
@@ -385,14 +388,25 @@ def test_a_topic_created_after_start_is_waited_for(
     assert received.caught_up.wait(WAIT_S)
 
 
-def test_a_failing_consumer_ends_the_thread_logged_and_closed(
+def test_a_failing_consumer_is_closed_logged_and_replaced(
     received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
 ) -> None:
-    consumer = FakeConsumer(partitions=1)
-    consumer.fail_consume = KafkaException(KafkaError(KafkaError._TRANSPORT))
-    start(consumer, received, sources)
-    assert consumer.closed.wait(WAIT_S)
-    assert "revocation event consumer stopped: KafkaException" in revocation_log.lines
+    # A thread that ended would stop every later revocation while /readyz said ready.
+    failing = FakeConsumer(partitions=1)
+    failing.fail_consume = KafkaException(KafkaError(KafkaError._TRANSPORT))
+    healthy = FakeConsumer(partitions=1)
+    healthy.append(0, NOW - 5, logout("u-after-restart", NOW - 5))
+    consumers = iter([failing, healthy])
+    start(
+        failing,
+        received,
+        sources,
+        consumer_factory=lambda _config: next(consumers),
+        retry_interval=0.01,
+    )
+    assert failing.closed.wait(WAIT_S)
+    assert "revocation event consumer failed (KafkaException)" in " ".join(revocation_log.lines)
+    assert received.wait_for(1)[0].principal == "u-after-restart"
 
 
 def test_stop_closes_the_consumer(received: Received, sources: list[KafkaEventSource]) -> None:
@@ -447,3 +461,17 @@ def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_waited_for(
     consumer.add_topic("keycloak-events")
     assert received.caught_up.wait(WAIT_S)
     assert created == ["ours"]  # created once; the identity provider's is never created
+
+
+def test_a_record_written_while_the_reader_starts_is_not_skipped(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    class WrittenDuringStart(FakeConsumer):
+        def assign(self, partitions: list[TopicPartition]) -> None:
+            # After the end offsets were read, before the partitions are assigned.
+            self.append(0, NOW, logout("u-racing", NOW))
+            super().assign(partitions)
+
+    start(WrittenDuringStart(partitions=1), received, sources)
+    assert received.caught_up.wait(WAIT_S)
+    assert received.wait_for(1)[0].principal == "u-racing"

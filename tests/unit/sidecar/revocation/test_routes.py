@@ -17,6 +17,7 @@ from joserfc.jwk import RSAKey
 
 from oauthbearer._secret import Secret
 from oauthbearer.sidecar.app import create_app
+from oauthbearer.sidecar.revocation.routes import EVENT_MAX_BODY_BYTES
 from tests.unit.sidecar.conftest import (
     JWKS_URL,
     NOW,
@@ -122,6 +123,13 @@ async def test_urlsafe_basic_is_accepted(harness: Harness) -> None:
         ("/revocations", b'{"sub": "a", "exp": 5}'),
         ("/revocations", b'{"jti": "a", "exp": "soon"}'),
         ("/revocations", b'{"user": "a"}'),
+        # JSON nested too deep for the parser (RecursionError), numbers beyond any float,
+        # NaN: each was a 500, or an "applied" revocation that did nothing.
+        ("/events/keycloak", b"[" * 5000),
+        ("/events/fusionauth", b"[" * 5000),
+        ("/revocations", b"[" * 5000),
+        ("/revocations", b'{"jti": "a", "exp": ' + b"9" * 400 + b"}"),
+        ("/revocations", b'{"jti": "a", "exp": NaN}'),
     ],
 )
 async def test_malformed_is_400_and_changes_nothing(
@@ -135,10 +143,14 @@ async def test_malformed_is_400_and_changes_nothing(
     assert harness.sidecar.revocations.store.seen_ids == 0
 
 
-async def test_body_over_the_limit_is_413(harness: Harness) -> None:
-    response = await post(harness, "/revocations", {"sub": "x" * 20_000})
+async def test_events_may_be_large_and_a_body_over_their_limit_is_413(harness: Harness) -> None:
+    # Far over the introspection limit: a user representation with its attributes.
+    attributes = {f"attribute-{i}": "x" * 200 for i in range(400)}
+    large = {"type": "user.deactivate", "id": "e-big", "user": {"id": "u-big", "data": attributes}}
+    assert (await post(harness, "/events/fusionauth", {"event": large})).status_code == 200
+    assert harness.sidecar.revocations.store.watermark("u-big") is not None
+    response = await post(harness, "/revocations", {"sub": "x" * (EVENT_MAX_BODY_BYTES + 1)})
     assert response.status_code == 413
-    assert store_size(harness) == 0
 
 
 async def test_routes_do_not_exist_without_event_callers(
