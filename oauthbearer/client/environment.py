@@ -99,9 +99,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSetting
         endpoint_variable = V_SERVER
     elif env.text(V_ENDPOINT) is not None:
         raise ConfigurationError(V_SERVER, f"is required with {V_ENDPOINT}")
+    # Azure's variables are injected into every pod with workload identity: they are
+    # used only when nothing else says where tokens come from (an issuer to discover,
+    # a token URL, a client assertion of the application's own).
     azure = (
         workload_identity(env)
-        if token_url is None and env.text(V_CLIENT_ASSERTION + "_FILE") is None
+        if token_url is None
+        and env.text(V_CLIENT_ASSERTION + "_FILE") is None
+        and env.text(V_ISSUER) is None
         else None
     )
     if azure is not None:

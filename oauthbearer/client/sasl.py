@@ -25,7 +25,10 @@ __all__ = ["is_bearer_token", "parse_extensions", "validate_extensions"]
 _TOKEN = re.compile(r"[-_~+/.a-zA-Z0-9]+=*")
 # RFC 7628 §3.1: key = 1*(ALPHA); value = *(VCHAR / SP / HTAB / CR / LF).
 _KEY = re.compile(r"[A-Za-z]+")
-_VALUE = re.compile(r"[\x21-\x7E \t\r\n]*")
+# RFC 7628 §3.1 "value = *(VCHAR / SP / HTAB / CR / LF)", but Kafka's broker parses
+# "[\x21-\x7E \t\r\n]+" (OAuthBearerClientInitialResponse): an empty value is refused there
+# with a bare "Invalid OAUTHBEARER client first message", so it is refused here, named.
+_VALUE = re.compile(r"[\x21-\x7E \t\r\n]+")
 
 
 def is_bearer_token(token: str) -> bool:
@@ -54,7 +57,9 @@ def validate_extensions(
         if key in seen:
             raise ConfigurationError(variable, f"extension key {key!r} appears twice")
         if _VALUE.fullmatch(value) is None:
-            raise ConfigurationError(variable, f"extension {key!r} value must be printable ASCII")
+            raise ConfigurationError(
+                variable, f"extension {key!r} value must be non-empty printable ASCII"
+            )
         seen.add(key)
         result.append((key, value))
     return tuple(result)

@@ -33,6 +33,9 @@ def test_empty_means_none() -> None:
         ([("a", "caf\u00e9")], "printable ASCII"),
         ([("a", "x\x00y")], "printable ASCII"),
         ([("a", "x\x01y")], "printable ASCII"),
+        # Kafka's broker parses values as [\x21-\x7E \t\r\n]+: an empty one is refused
+        # there with nothing but "Invalid OAUTHBEARER client first message".
+        ([("identityPoolId", "")], "non-empty"),
     ],
 )
 def test_invalid_extensions_are_refused_naming_the_variable(

@@ -87,6 +87,26 @@ def test_azure_workload_identity_needs_only_the_scope(
     assert body["scope"] == "https://ns.servicebus.windows.net/.default"
 
 
+def test_an_issuer_of_the_applications_own_wins_over_azures(tmp_path: Path) -> None:
+    # Workload identity injects AZURE_* into every pod; an issuer to discover says where
+    # this application's tokens come from.
+    federated = tmp_path / "azure-identity-token"
+    federated.write_text("eyJ.federated.sig")
+    settings = ClientSettings.from_env(
+        {
+            "OAUTHBEARER_LOGIN_ISSUER": "https://idp.example/realms/kafka",
+            "OAUTHBEARER_LOGIN_CLIENT_ID": "orders",
+            "OAUTHBEARER_LOGIN_CLIENT_SECRET": "fake-orders-secret",
+            "AZURE_CLIENT_ID": "client-1",
+            "AZURE_TENANT_ID": "tenant-1",
+            "AZURE_FEDERATED_TOKEN_FILE": str(federated),
+        }
+    )
+    assert settings.token_url is None
+    assert settings.issuer == "https://idp.example/realms/kafka"
+    assert settings.auth_method == "client_secret_basic"
+
+
 def test_configured_login_variables_win_over_azures(tmp_path: Path) -> None:
     federated = tmp_path / "azure-identity-token"
     federated.write_text("eyJ.federated.sig")
