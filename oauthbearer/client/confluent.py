@@ -93,7 +93,8 @@ def oauth_cb(oauthbearer_config: str | None, /) -> OAuthResult:
 
 def _answer(provider: TokenProvider, oauthbearer_config: str | None) -> OAuthResult:
     try:
-        token = provider.token()
+        # librdkafka calls back when its own schedule says a refresh is due (CONTRACT §6).
+        token = provider.token(scheduled_refresh=True)
     except Exception as exc:
         # confluent-kafka discards this exception's text: this line is the operator's only
         # clue. Our exception messages carry status, OAuth error and host, never secrets.

@@ -147,11 +147,17 @@ class TokenProvider:
                 return token
         return None
 
-    def token(self) -> Token:
+    def token(self, *, scheduled_refresh: bool = False) -> Token:
         """A valid token: cached, refreshed, or fetched now (blocking, at most ``deadline``).
 
         Raises :class:`~oauthbearer.errors.TokenError` (or ConfigurationError when a secret
         file became unreadable) only when no valid token exists.
+
+        ``scheduled_refresh``: the caller keeps its own refresh schedule (librdkafka calls
+        ``oauth_cb`` at 80 % of the lifetime it was told) and asks because a refresh is
+        due. A token past the *start* of the jitter window is then refreshed: handing the
+        old one back would make librdkafka ask again only at 96 %, leaving a few seconds
+        of margin on a short-lived token.
 
         Example:
             >>> # provider.token().access_token  -> "eyJhbGciOi..."
@@ -165,7 +171,8 @@ class TokenProvider:
             with slot.cond:
                 current = slot.token
                 if current is not None and current.is_valid(now):
-                    if now < slot.refresh_at or slot.fetching or now < slot.retry_at:
+                    due = slot.refresh_from if scheduled_refresh else slot.refresh_at
+                    if now < due or slot.fetching or now < slot.retry_at:
                         # Fresh; or due for refresh while someone refreshes or we back off.
                         return current
                     still_valid = current
@@ -290,10 +297,14 @@ class TokenProvider:
         refresh_at = schedule_refresh(
             self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=self._random()
         )
+        refresh_from = schedule_refresh(
+            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=0.0
+        )
         with slot.cond:
             slot.fetches += 1
             slot.token = token
             slot.refresh_at = refresh_at
+            slot.refresh_from = refresh_from
             slot.failures = 0
             slot.retry_at = 0.0
             slot.last_error = None

@@ -28,6 +28,7 @@ class TokenSlot:
         "generation",
         "last_error",
         "refresh_at",
+        "refresh_from",
         "retry_at",
         "token",
     )
@@ -36,6 +37,7 @@ class TokenSlot:
         self.cond = threading.Condition(threading.Lock())
         self.token: Token | None = None
         self.refresh_at = 0.0
+        self.refresh_from = 0.0  # the start of the jitter window refresh_at was drawn from
         self.fetching = False
         self.failures = 0
         self.retry_at = 0.0
@@ -71,7 +73,7 @@ class TokenCache:
         for slot in slots:
             with slot.cond:
                 slot.token = None
-                slot.refresh_at = slot.retry_at = 0.0
+                slot.refresh_at = slot.refresh_from = slot.retry_at = 0.0
                 slot.failures = 0
                 slot.last_error = None
 

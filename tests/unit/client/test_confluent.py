@@ -157,3 +157,23 @@ def test_a_real_producer_accepts_the_callback(make_provider: ProviderFactory) ->
         assert route.call_count == 1  # the constructor waited for our token, and got it
     finally:
         producer.flush(0)
+
+
+@respx.mock
+def test_librdkafkas_own_refresh_call_gets_a_new_token_whatever_the_jitter(
+    clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    # librdkafka calls oauth_cb again at 80 % of the lifetime it was told. A refresh point
+    # drawn late in the 80 % ± 5 % window (here 84.5 %) must not hand the old token back:
+    # librdkafka would then ask only at 96 %, a few seconds before the end.
+    respx.post(TOKEN_URL).mock(
+        side_effect=[token_response("fake-first"), token_response("fake-second")]
+    )
+    provider = make_provider(random=lambda: 0.95)
+    cb = make_oauth_cb(provider)
+    token, expiry, _principal, _extensions = cb(None)
+    assert token == "fake-first"
+    clock.now = START + 0.8 * (expiry - START)  # librdkafka's scheduled call
+    assert provider.token().access_token == "fake-first"  # not yet due by our own draw
+    assert cb(None)[0] == "fake-second"
+    assert len(respx.calls) == 2
