@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
 
-__all__ = ["kafka_reason"]
+__all__ = ["kafka_reason", "unknown_topic"]
 
 
 def kafka_reason(exc: KafkaException) -> str:
@@ -24,3 +24,15 @@ def kafka_reason(exc: KafkaException) -> str:
     if isinstance(error, str):
         return error
     return type(exc).__name__
+
+
+def unknown_topic(exc: KafkaException) -> bool:
+    """The topic does not exist (as opposed to the cluster being out of reach)."""
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, str):
+        return error == "unknown topic"  # raised by kafka_source with our own words
+    code = getattr(error, "code", None)
+    return callable(code) and code() in (
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_TOPIC,
+    )

@@ -58,7 +58,7 @@ from confluent_kafka import (
 
 from oauthbearer.sidecar.revocation.consumer import EventConsumer, next_batch
 from oauthbearer.sidecar.revocation.events import Event
-from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason
+from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason, unknown_topic
 from oauthbearer.sidecar.revocation.topic_readers import Item, TopicReader
 
 __all__ = ["Deliver", "KafkaEventSource"]
@@ -112,6 +112,7 @@ class KafkaEventSource:
         self._positions: dict[Partition, int] = {}
         self._targets: dict[Partition, int] = {}
         self._start_ms = 0
+        self._missing: set[str] = set()  # topics found missing, until they appear
         self.caught_up = False
         self.lag = 0
         self.records = 0
@@ -177,7 +178,16 @@ class KafkaEventSource:
                 self._start_ms = start_ms = int((self._clock() - self._replay_seconds) * 1000)
                 wanted: list[TopicPartition] = []
                 for topic in self._readers:
-                    partitions = self._partitions_or_create(consumer, topic)
+                    try:
+                        partitions = self._partitions_or_create(consumer, topic)
+                    except KafkaException as exc:
+                        if not unknown_topic(exc):
+                            raise
+                        # Not there yet (Keycloak's admin-event topic appears with the
+                        # first admin event): the others are read meanwhile, and this
+                        # one from its beginning once it appears (_add_new_partitions).
+                        self._note_missing(topic)
+                        continue
                     wanted += [TopicPartition(topic, p, start_ms) for p in partitions]
                 found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
                 for tp in found:
@@ -277,12 +287,18 @@ class KafkaEventSource:
             try:
                 partitions = self._partitions(consumer, topic)
             except KafkaException as exc:
-                logger.warning(
-                    "revocation events: cannot look for new partitions of %s (%s)",
-                    topic,
-                    kafka_reason(exc),
-                )
+                if unknown_topic(exc):
+                    self._note_missing(topic)
+                else:
+                    logger.warning(
+                        "revocation events: cannot look for new partitions of %s (%s)",
+                        topic,
+                        kafka_reason(exc),
+                    )
                 continue
+            if topic in self._missing:
+                self._missing.discard(topic)
+                logger.info("revocation events: topic %s appeared; reading it", topic)
             added += [(topic, p) for p in partitions if (topic, p) not in self._positions]
         if not added:
             return
@@ -299,6 +315,16 @@ class KafkaEventSource:
             "revocation events: reading new partitions %s from their beginning",
             ", ".join(f"{topic}[{p}]" for topic, p in added),
         )
+
+    def _note_missing(self, topic: str) -> None:
+        """Say once that ``topic`` does not exist (yet): a misspelt name must be noticed."""
+        if topic not in self._missing:
+            self._missing.add(topic)
+            logger.warning(
+                "revocation events: topic %s does not exist yet; the others are read "
+                "meanwhile, and it from its beginning once it appears",
+                topic,
+            )
 
     def _sync_positions(self, consumer: EventConsumer) -> None:
         # The next fetch offset also steps over records never delivered (transaction

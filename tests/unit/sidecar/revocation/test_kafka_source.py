@@ -372,20 +372,24 @@ def revocation_log() -> Iterator[LogLines]:
     logger.setLevel(level)
 
 
-def test_a_topic_created_after_start_is_waited_for(
+def test_a_topic_created_after_start_is_read_from_its_beginning_once_it_appears(
     received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
 ) -> None:
     consumer = FakeConsumer(partitions=1, topic_exists=False)
-    source = start(consumer, received, sources, retry_interval=0.01)
-    assert revocation_log.arrived.wait(WAIT_S)  # the source found no topic at least once
-    assert "cannot assign identity-events yet (unknown topic)" in revocation_log.lines[0]
-    assert not source.caught_up
+    source = start(
+        consumer, received, sources, retry_interval=0.01, partition_refresh_interval=0.01
+    )
+    # Nothing to replay from a topic that does not exist: ready meanwhile, and said once.
+    assert received.caught_up.wait(WAIT_S)
+    assert source.caught_up
+    assert revocation_log.arrived.wait(WAIT_S)
+    assert "topic identity-events does not exist yet" in revocation_log.lines[0]
 
     consumer.append(0, NOW, logout("u-1", NOW))
     with consumer.cond:
         consumer.topic_exists = True
     assert received.wait_for(1)[0].principal == "u-1"
-    assert received.caught_up.wait(WAIT_S)
+    assert sum("does not exist yet" in line for line in revocation_log.lines) == 1
 
 
 def test_a_failing_consumer_is_closed_logged_and_replaced(
@@ -438,9 +442,11 @@ def test_one_consumer_reads_every_topic_each_with_its_reader(
     assert consumer.assigned_topics == [[TOPIC, "revocations"]]
 
 
-def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_waited_for(
+def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_does_not_hold_it_up(
     received: Received, sources: list[KafkaEventSource], revocation_log: LogLines
 ) -> None:
+    # Keycloak 26's admin-event topic appears with the first admin event: until then the
+    # replicas' own revocations must still be read, and the replica be ready.
     consumer = FakeConsumer(partitions=1)
     created: list[str] = []
 
@@ -450,17 +456,31 @@ def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_waited_for(
 
     readers = {
         "ours": replicated_revocations(),
-        "keycloak-events": identity_provider_events(),
+        "keycloak-admin-events": identity_provider_events(),
     }
-    source = start(
-        consumer, received, sources, readers=readers, create_topic=create, retry_interval=0.01
+    start(
+        consumer,
+        received,
+        sources,
+        readers=readers,
+        create_topic=create,
+        retry_interval=0.01,
+        partition_refresh_interval=0.01,
     )
-    assert revocation_log.arrived.wait(WAIT_S)
-    assert "cannot assign keycloak-events yet (unknown topic)" in revocation_log.lines[0]
-    assert not source.caught_up
-    consumer.add_topic("keycloak-events")
     assert received.caught_up.wait(WAIT_S)
     assert created == ["ours"]  # created once; the identity provider's is never created
+    assert "topic keycloak-admin-events does not exist yet" in revocation_log.lines[0]
+    consumer.append(
+        0, NOW, RevocationRecord("principal", "u-ours", NOW, "api", "api:2").encode(), "ours"
+    )
+    (ours,) = received.wait_for_items(1)
+    assert isinstance(ours, RevocationRecord)
+    assert ours.value == "u-ours"
+    consumer.add_topic("keycloak-admin-events")
+    consumer.append(0, NOW, logout("u-admin", NOW), "keycloak-admin-events")
+    items = received.wait_for_items(2)
+    assert isinstance(items[1], Event)
+    assert items[1].principal == "u-admin"
 
 
 def test_a_record_written_while_the_reader_starts_is_not_skipped(
