@@ -144,14 +144,14 @@ class Metrics:
             "oauthbearer_sidecar_revocation_events",
             "Revocation events received by source (kafka: an identity provider's topic, "
             "replicated: the revocations topic, keycloak, fusionauth, api), type (the known "
-            "event types, other, malformed; principal, jti, token for records) and outcome "
-            "(applied, duplicate, ignored, malformed).",
+            "event types, other, malformed; principal, jti, token, session for records) and "
+            "outcome (applied, duplicate, ignored, malformed).",
             ["source", "type", "outcome"],
             registry=self.registry,
         )
         self._revocations_applied = Counter(
             "oauthbearer_sidecar_revocations_applied",
-            "Revocations applied by kind (principal, jti, token).",
+            "Revocations applied by kind (principal, jti, token, session).",
             ["kind"],
             registry=self.registry,
         )

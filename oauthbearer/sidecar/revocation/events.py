@@ -102,6 +102,13 @@ class Event:
     principal: str | None
     at: float | None
     event_id: str | None
+    #: A single session ended (Keycloak's admin "Sign out" of one session): the tokens
+    #: whose ``sid`` claim is this one are revoked, not every token of the user.
+    session: str | None = None
+
+    @property
+    def revokes(self) -> bool:
+        return self.principal is not None or self.session is not None
 
     @classmethod
     def malformed(cls, source: str) -> Event:
@@ -212,6 +219,16 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
         raise MalformedEvent("Keycloak admin events carry operationType and resourcePath")
     kind = f"admin.{operation}"
     parts = path.strip("/").split("/")
+    if (
+        data.get("resourceType") == "USER_SESSION"
+        and operation == "DELETE"
+        and parts[-1]
+        and not data.get("error")
+        and parts[0] != "users"
+    ):
+        # The admin console's "Sign out" of one session (DELETE sessions/<id>): Keycloak
+        # emits no user LOGOUT for it, and the session's tokens carry its id as sid.
+        return Event("keycloak", kind, None, at, event_id, session=parts[-1])
     if len(parts) < 2 or parts[0] != "users" or not parts[1] or data.get("error"):
         return Event("keycloak", kind, None, at, event_id)
     user_id = parts[1]

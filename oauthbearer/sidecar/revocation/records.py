@@ -38,7 +38,7 @@ from oauthbearer.sidecar.revocation.events import MalformedEvent
 
 __all__ = ["KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
 
-KINDS = ("principal", "jti", "token")
+KINDS = ("principal", "jti", "token", "session")
 #: Closed: a record's source becomes a metric label.
 SOURCES = ("keycloak", "fusionauth", "api")
 _VERSION = 1

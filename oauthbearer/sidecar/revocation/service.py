@@ -70,12 +70,17 @@ class Revocations:
         """
         if event.type == "malformed":
             outcome, record = "malformed", None
-        elif event.principal is None:
+        elif not event.revokes:
             outcome, record = "ignored", None
         else:
+            kind, value = (
+                ("principal", event.principal)
+                if event.principal is not None
+                else ("session", event.session or "")
+            )
             record = RevocationRecord(
-                "principal",
-                event.principal,
+                kind,
+                value,
                 event.at if event.at is not None else self.store.now(),
                 event.source,
                 event.event_id or new_event_id(event.source),
@@ -106,6 +111,8 @@ class Revocations:
             changed = self.revoke_principal(record.value, record.at)
         elif record.kind == "jti":
             changed = self.revoke_jti(record.value, record.exp)
+        elif record.kind == "session":
+            changed = self.store.revoke_session(record.value)
         else:
             changed = self.store.revoke_token_key(bytes.fromhex(record.value), record.exp)
         return "applied" if changed else "ignored"

@@ -60,7 +60,7 @@ def _nothing(_kind: str) -> None:
 
 
 class RevocationStore:
-    """Watermarks by principal and a jti/token-hash denylist, bounded and self-expiring.
+    """Watermarks by principal and a jti/token-hash/session denylist, bounded and self-expiring.
 
     ``max_lifetime`` is the longest lifetime of any access token (seconds): watermarks
     are kept that long after ``T`` (plus ``clock_skew``, which token validation tolerates
@@ -79,6 +79,7 @@ class RevocationStore:
         "_max_lifetime",
         "_observe",
         "_seen",
+        "_sessions",
         "_skew",
         "_watermarks",
         "principal_claim",
@@ -112,6 +113,7 @@ class RevocationStore:
         self._watermarks: OrderedDict[str, float] = OrderedDict()
         self._jtis: OrderedDict[str, float] = OrderedDict()
         self._keys: OrderedDict[bytes, float] = OrderedDict()
+        self._sessions: OrderedDict[str, float] = OrderedDict()
         self._seen: OrderedDict[str, float] = OrderedDict()
 
     def now(self) -> float:
@@ -144,6 +146,10 @@ class RevocationStore:
     def revoke_jti(self, jti: str, until: float | None = None) -> bool:
         """Deny the token whose ``jti`` is ``jti`` until ``until`` (its ``exp``)."""
         return self._deny(self._jtis, jti, until, "jti")
+
+    def revoke_session(self, sid: str) -> bool:
+        """Deny every token of the session ``sid`` (its ``sid`` claim) for the max lifetime."""
+        return self._deny(self._sessions, sid, None, "session")
 
     def revoke_token_key(self, key: bytes, until: float | None = None) -> bool:
         """Deny the token whose :func:`token_key` is ``key`` until ``until`` (its ``exp``)."""
@@ -241,7 +247,7 @@ class RevocationStore:
         ``principal_claim == "sub"`` a principal without a watermark costs one dict
         lookup. The rendered answer is decoded only when its iat or jti is really needed.
         """
-        if not (self._watermarks or self._jtis or self._keys):
+        if not (self._watermarks or self._jtis or self._keys or self._sessions):
             return None
         if self._keys and self.denies_token_key(key):
             self._observe("denied:token")
@@ -267,6 +273,13 @@ class RevocationStore:
             if isinstance(jti, str) and self.denies_jti(jti):
                 self._observe("denied:jti")
                 return "jti revoked"
+        if self._sessions:
+            claims = claims if claims is not None else _claims(verdict)
+            sid = claims.get("sid")
+            until = self._sessions.get(sid) if isinstance(sid, str) else None
+            if until is not None and self._clock() < until:
+                self._observe("denied:session")
+                return "session revoked"
         return None
 
     def purge(self) -> None:
@@ -275,11 +288,12 @@ class RevocationStore:
         _purge(self._watermarks, self._lifetime_cutoff(now))
         _purge(self._jtis, now)
         _purge(self._keys, now)
+        _purge(self._sessions, now)
         _purge(self._seen, self._seen_cutoff(now))
 
     def __len__(self) -> int:
         """Revocations held (watermarks and denied tokens; event ids not counted)."""
-        return len(self._watermarks) + len(self._jtis) + len(self._keys)
+        return len(self._watermarks) + len(self._jtis) + len(self._keys) + len(self._sessions)
 
     @property
     def seen_ids(self) -> int:
@@ -289,7 +303,7 @@ class RevocationStore:
         # Counts only: principals are not secrets, but a repr is no place to list them.
         return (
             f"RevocationStore(watermarks={len(self._watermarks)}, jtis={len(self._jtis)}, "
-            f"tokens={len(self._keys)})"
+            f"tokens={len(self._keys)}, sessions={len(self._sessions)})"
         )
 
 

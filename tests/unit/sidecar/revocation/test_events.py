@@ -163,6 +163,7 @@ def test_keycloak_admin_delete_of_a_user() -> None:
         ("CREATE", f"users/{USER}", json.dumps({"id": USER}), False),
         ("DELETE", "clients/abc", None, False),
         ("DELETE", "users", None, False),
+        ("DELETE", "sessions/3f1d", None, False),  # a session: see the next test
     ],
 )
 def test_keycloak_admin_events(
@@ -239,3 +240,18 @@ def test_keycloak_events_as_the_kafka_listener_serialises_them() -> None:
         "9f4e2d1c-user",
         "keycloak:f2a9e1d0-admin",
     )
+
+
+def test_keycloak_admin_sign_out_of_one_session_names_the_session() -> None:
+    # The admin console's "Sign out" on one session: DELETE sessions/<id>, resource type
+    # USER_SESSION, and no user LOGOUT event from Keycloak.
+    body = {
+        **KEYCLOAK_ADMIN_DELETE,
+        "operationType": "DELETE",
+        "resourceType": "USER_SESSION",
+        "resourcePath": "sessions/3f1d-session",
+    }
+    event = parse_keycloak(json.dumps(body))
+    assert (event.principal, event.session, event.revokes) == (None, "3f1d-session", True)
+    failed = parse_keycloak(json.dumps({**body, "error": "not_found"}))
+    assert not failed.revokes

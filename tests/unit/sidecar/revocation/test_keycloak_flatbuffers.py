@@ -248,3 +248,15 @@ def test_a_flipped_byte_decodes_or_is_malformed(position: int, byte: int) -> Non
     table[position % len(table)] = byte
     with contextlib.suppress(MalformedEvent):
         decode_admin_event(bytes(table), "kafka")
+
+
+@pytest.mark.parametrize("generation", ["http", "kafka"])
+def test_an_admin_sign_out_of_one_session_revokes_that_session(generation: Generation) -> None:
+    resource = RESOURCE_USER_SESSION[generation]
+    sign_out = AdminEvent(14, TIME_MS, DELETE, resource, "sessions/3f1d-session")
+    table = admin_event_table(sign_out, generation)
+    if generation == "http":
+        event = http_flatbuffer_event(http_body(table, "AdminEvent"))
+    else:
+        event = kafka_admin_record(kafka_value(table))
+    assert (event.type, event.principal, event.session) == ("admin.DELETE", None, "3f1d-session")

@@ -294,3 +294,24 @@ def test_openapi_documents_the_routes_when_configured() -> None:
     app = create_app(make_settings(event_callers=Secret("a:b")))
     paths = {r.path for r in app.routes}  # type: ignore[attr-defined]
     assert {"/events/keycloak", "/events/fusionauth", "/revocations"} <= paths
+
+
+async def test_an_admin_sign_out_of_one_session_revokes_its_tokens_only(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    signed_out = sign(rsa_key, {"sub": "payments", "sid": "session-a", "jti": "sa"})
+    other = sign(rsa_key, {"sub": "payments", "sid": "session-b", "jti": "sb"})
+    for token in (signed_out, other):
+        assert (await harness.introspect(token)).json()["active"] is True
+    sign_out = {
+        "uid": 4242,
+        "time": int(NOW * 1000),
+        "realmId": "kafka",
+        "operationType": "DELETE",
+        "resourceType": "USER_SESSION",
+        "resourcePath": "sessions/session-a",
+    }
+    response = await post(harness, "/events/keycloak", sign_out)
+    assert response.status_code == 200
+    assert (await harness.introspect(signed_out)).json() == {"active": False}
+    assert (await harness.introspect(other)).json()["active"] is True
