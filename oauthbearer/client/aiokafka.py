@@ -43,7 +43,8 @@ class AiokafkaTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # aio
         return self._provider
 
     async def token(self) -> str:
-        cached = self._provider.current()
+        # A connection waits for this: a due refresh runs in the background instead.
+        cached = self._provider.token_without_waiting()
         if cached is not None:
             return cached.access_token
         try:

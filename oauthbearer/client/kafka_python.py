@@ -2,7 +2,8 @@
 
 kafka-python ≥ 3.0 keeps the base class in ``kafka.net.sasl.oauth`` (2.x:
 ``kafka.sasl.oauth``) and checks ``isinstance`` against it, so we subclass the real one.
-It calls ``token()`` synchronously for every (re-)authentication.
+It calls ``token()`` synchronously, inside its network loop, for every (re-)authentication:
+a cached token is handed out at once, and a due refresh runs in the background.
 
 Example (needs a broker, so shown rather than run)::
 
@@ -45,6 +46,10 @@ class KafkaPythonTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # 
         return self._provider
 
     def token(self) -> str:
+        # Called inside kafka-python's network loop: a due refresh must not block it.
+        cached = self._provider.token_without_waiting()
+        if cached is not None:
+            return cached.access_token
         try:
             return self._provider.token().access_token
         except Exception as exc:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -45,13 +46,11 @@ import httpx
 
 from oauthbearer.client.failures import failure_fields, log_failure
 from oauthbearer.client.fetcher import TokenFetcher
-from oauthbearer.client.metrics import MetricsHook, NullMetrics, outcome_of
-from oauthbearer.client.schedule import backoff, retryable
-from oauthbearer.client.schedule import refresh_at as schedule_refresh
+from oauthbearer.client.leader import FetchLeader
+from oauthbearer.client.metrics import MetricsHook, NullMetrics
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.token import Token
 from oauthbearer.client.token_cache import SHARED_CACHE, TokenCache
-from oauthbearer.errors import OAuthBearerError, TokenRequestError
 
 __all__ = ["SHARED_CACHE", "TokenCache", "TokenProvider", "failure_fields", "log_failure"]
 
@@ -59,7 +58,6 @@ logger = logging.getLogger("oauthbearer.client")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-_WAIT_SLICE = 1.0  # real seconds between re-checks while waiting for another fetch
 
 
 class TokenProvider:
@@ -103,6 +101,15 @@ class TokenProvider:
         claims = (settings.principal_claim, "sub", "client_id")
         self._principal_claims = tuple(dict.fromkeys(claims))
         self._extensions = dict(settings.sasl_extensions)
+        self._leader = FetchLeader(
+            settings,
+            self._fetcher,
+            self._slot,
+            clock=clock,
+            random=random,
+            metrics=self._metrics,
+            principal=self.principal,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TokenProvider:
@@ -178,20 +185,58 @@ class TokenProvider:
                     still_valid = current
                     slot.fetching = True  # we are the one refresh; others keep the old token
                 elif slot.fetching:
-                    self._wait_for_fetch(deadline - now)
+                    self._leader.wait(deadline - now)
                     continue
                 elif now < slot.retry_at:
                     pause = slot.retry_at - now
                     if now + pause > deadline:
-                        raise self._last_error()
+                        raise self._leader.last_error()
                 else:
                     slot.fetching = True  # we are the one fetch; others wait for it
             if pause:
                 self._sleep(pause)
                 continue
-            result = self._fetch_as_leader(still_valid, deadline)
+            result = self._leader.fetch(still_valid, deadline)
             if result is not None:
                 return result
+
+    def token_without_waiting(self) -> Token | None:
+        """A valid cached token at once, or None when there is none (then call :meth:`token`).
+
+        A refresh that is due runs on a background thread while the current token is
+        handed out: kafka-python asks for a token inside its network loop, and aiokafka on
+        every connection, so waiting there for the authorization server would stall every
+        connection of the client for up to the request timeout.
+
+        Example:
+            >>> from oauthbearer.client.settings import ClientSettings
+            >>> p = TokenProvider(ClientSettings(token_url="https://idp/t"), cache=TokenCache())
+            >>> p.token_without_waiting() is None
+            True
+        """
+        now = self._clock()
+        slot = self._slot
+        with slot.cond:
+            current = slot.token
+            if current is None or not current.is_valid(now):
+                return None
+            if now < slot.refresh_at or slot.fetching or now < slot.retry_at:
+                return current
+            slot.fetching = True  # this call leads the refresh; others keep the old token
+        deadline = now + self._settings.deadline
+        threading.Thread(
+            target=self._refresh_in_background,
+            args=(current, deadline),
+            name="oauthbearer-refresh",
+            daemon=True,
+        ).start()
+        return current
+
+    def _refresh_in_background(self, still_valid: Token, deadline: float) -> None:
+        try:
+            self._leader.fetch(still_valid, deadline)
+        except Exception:
+            logger.exception("background token refresh failed")
 
     def prefetch(self) -> Token:
         """Fetch now (if needed) so that Kafka clients built next find a token waiting.
@@ -233,102 +278,3 @@ class TokenProvider:
             f"TokenProvider(endpoint_host={self.endpoint_host!r}, "
             f"grant_type={self._settings.grant_type!r}, auth_method={self._settings.auth_method!r})"
         )
-
-    # --- internals ---------------------------------------------------------------------
-    def _wait_for_fetch(self, remaining: float) -> None:
-        """Wait (lock held) for the fetch in flight; raise its error if it is final."""
-        slot = self._slot
-        if remaining <= 0:
-            raise self._last_error()
-        seen = slot.generation
-        slot.cond.wait(min(remaining, _WAIT_SLICE))
-        error = slot.last_error
-        if slot.generation != seen and error is not None and not retryable(error):
-            raise _fresh(error)  # the shared outcome of the fetch we waited for
-
-    def _fetch_as_leader(self, still_valid: Token | None, deadline: float) -> Token | None:
-        """Do the one fetch. Returns a token to hand out, or None to go round again."""
-        slot = self._slot
-        budget = self._settings.timeout
-        if still_valid is None:
-            budget = max(0.1, min(budget, deadline - self._clock()))
-        started = time.perf_counter()
-        try:
-            token = self._fetcher.fetch(timeout=budget)
-        except OAuthBearerError as exc:
-            self._metrics.fetch_finished(
-                outcome=outcome_of(exc), seconds=time.perf_counter() - started
-            )
-            now = self._clock()
-            with slot.cond:
-                slot.fetches += 1
-                slot.failures += 1
-                slot.retry_at = now + backoff(
-                    self._settings, failures=slot.failures, exc=exc, draw=self._random()
-                )
-                slot.last_error = exc
-                slot.fetching = False
-                slot.generation += 1
-                slot.cond.notify_all()
-                retry_in = slot.retry_at - now
-            if still_valid is not None:
-                logger.warning(
-                    "token refresh failed, keeping the current token (%s, valid %.0f s more); "
-                    "next attempt in %.1f s: %s",
-                    still_valid.fingerprint,
-                    still_valid.remaining(now),
-                    retry_in,
-                    exc,
-                    extra=failure_fields(exc),
-                )
-                return still_valid
-            if retryable(exc) and now + retry_in < deadline:
-                logger.info("token fetch failed, retrying in %.1f s: %s", retry_in, exc)
-                return None
-            raise
-        except BaseException:
-            with slot.cond:
-                slot.fetching = False
-                slot.generation += 1
-                slot.cond.notify_all()
-            raise
-        self._metrics.fetch_finished(outcome="ok", seconds=time.perf_counter() - started)
-        self._metrics.token_updated(expires_at=token.expires_at)
-        refresh_at = schedule_refresh(
-            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=self._random()
-        )
-        refresh_from = schedule_refresh(
-            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=0.0
-        )
-        with slot.cond:
-            slot.fetches += 1
-            slot.token = token
-            slot.refresh_at = refresh_at
-            slot.refresh_from = refresh_from
-            slot.failures = 0
-            slot.retry_at = 0.0
-            slot.last_error = None
-            slot.fetching = False
-            slot.generation += 1
-            slot.cond.notify_all()
-        logger.info(
-            "token %s from %s: principal=%s, expires in %.0f s, refresh in %.0f s",
-            token.fingerprint,
-            self.endpoint_host,
-            self.principal(token),
-            token.lifetime,
-            refresh_at - token.issued_at,
-        )
-        return token
-
-    def _last_error(self) -> OAuthBearerError:
-        error = self._slot.last_error
-        if error is not None:
-            return _fresh(error)
-        return TokenRequestError(self.endpoint_host, "gave up waiting for a token")
-
-
-def _fresh(exc: OAuthBearerError) -> OAuthBearerError:
-    # The same instance is raised again for every caller during an outage; re-raising it
-    # as is would chain each raise onto its traceback and keep every frame alive for hours.
-    return exc.with_traceback(None)

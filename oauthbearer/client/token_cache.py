@@ -45,6 +45,31 @@ class TokenSlot:
         self.generation = 0  # bumped after every fetch, so waiters know theirs finished
         self.fetches = 0
 
+    # How one fetch ends, with ``cond`` held: the state, then everyone waiting woken.
+    def fetched(self, token: Token, *, refresh_at: float, refresh_from: float) -> None:
+        """The fetch brought ``token``: failures and backoff are forgotten."""
+        self.fetches += 1
+        self.token = token
+        self.refresh_at, self.refresh_from = refresh_at, refresh_from
+        self.failures, self.retry_at, self.last_error = 0, 0.0, None
+        self._finished()
+
+    def failed(self, error: OAuthBearerError, *, retry_at: float) -> None:
+        """The fetch failed with ``error``: no attempt before ``retry_at``."""
+        self.fetches += 1
+        self.failures += 1
+        self.retry_at, self.last_error = retry_at, error
+        self._finished()
+
+    def abandoned(self) -> None:
+        """The fetch ended without an outcome (interrupted): the next caller fetches."""
+        self._finished()
+
+    def _finished(self) -> None:
+        self.fetching = False
+        self.generation += 1
+        self.cond.notify_all()
+
 
 class TokenCache:
     """Token slots keyed by request identity. :data:`SHARED_CACHE` is the process-wide one.

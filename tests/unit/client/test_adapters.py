@@ -20,7 +20,7 @@ from oauthbearer.client.kafka_python import KafkaPythonTokenProvider
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import TokenEndpointError
 
-from .conftest import TOKEN_URL, ProviderFactory, token_response
+from .conftest import TOKEN_URL, FakeClock, ProviderFactory, token_response
 
 SETTINGS = ClientSettings(token_url=TOKEN_URL, sasl_extensions=(("logicalCluster", "lkc-7"),))
 
@@ -131,3 +131,44 @@ def test_kafka_python_failure_is_logged_and_raised(
         "kafka-python" in r.getMessage() and "invalid_client" in r.getMessage()
         for r in caplog.records
     )
+
+
+@pytest.mark.parametrize("library", ["kafka-python", "aiokafka"])
+async def test_a_due_refresh_never_holds_up_the_librarys_connection(
+    library: str, make_provider: ProviderFactory, clock: FakeClock
+) -> None:
+    # kafka-python asks inside its network loop, aiokafka on every connection: with a
+    # valid token cached, a due refresh runs in the background and the old token is
+    # handed out at once, however slow the authorization server is.
+    entered, release = threading.Event(), threading.Event()
+    tokens = iter(["fake-first", "fake-second"])
+
+    def slow_second(request: httpx.Request) -> httpx.Response:
+        token = next(tokens)
+        if token == "fake-second":
+            entered.set()
+            release.wait(10)
+        return token_response(token)
+
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(side_effect=slow_second)
+        provider = make_provider()
+        kafka_python = KafkaPythonTokenProvider(provider)
+        aiokafka = AiokafkaTokenProvider(provider)
+
+        async def ask() -> str:
+            return kafka_python.token() if library == "kafka-python" else await aiokafka.token()
+
+        assert await ask() == "fake-first"
+        clock.now += 0.9 * 270  # past the refresh point, the token still valid
+        assert await ask() == "fake-first"  # at once: the refresh is in the background
+        assert entered.wait(5)
+        assert await ask() == "fake-first"  # one refresh in flight, not one per call
+        release.set()
+        for _ in range(500):
+            current = provider.current()
+            if current is not None and current.access_token == "fake-second":
+                break
+            await asyncio.sleep(0.01)  # polling the background thread, bounded
+        assert await ask() == "fake-second"
+        assert len(respx.calls) == 2

@@ -1,0 +1,142 @@
+"""The one fetch for a cache slot of a TokenProvider, and how it ends.
+
+Whoever finds a token missing or due claims the slot's ``fetching`` flag and becomes the
+leader; :class:`FetchLeader` then fetches, records the outcome on the slot (token and
+refresh point, or failure and backoff), wakes everyone waiting, and logs what happened.
+Callers without a token wait for the leader (:meth:`FetchLeader.wait`) instead of
+fetching themselves: one request per refresh cycle for every client sharing the cache.
+
+Example:
+    >>> # leader.fetch(still_valid=None, deadline=clock() + 8)  -> Token, or None to retry
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from oauthbearer.client.failures import failure_fields
+from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.metrics import MetricsHook, outcome_of
+from oauthbearer.client.schedule import backoff, retryable
+from oauthbearer.client.schedule import refresh_at as schedule_refresh
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.client.token import Token
+from oauthbearer.client.token_cache import TokenSlot
+from oauthbearer.errors import OAuthBearerError, TokenRequestError
+
+__all__ = ["FetchLeader"]
+
+logger = logging.getLogger("oauthbearer.client")
+
+_WAIT_SLICE = 1.0  # real seconds between re-checks while waiting for another fetch
+
+
+class FetchLeader:
+    """Fetches for ``slot`` and records the outcome there (the slot's ``cond`` guards it)."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        fetcher: TokenFetcher,
+        slot: TokenSlot,
+        *,
+        clock: Callable[[], float],
+        random: Callable[[], float],
+        metrics: MetricsHook,
+        principal: Callable[[Token], str],
+    ) -> None:
+        self._settings = settings
+        self._fetcher = fetcher
+        self._slot = slot
+        self._clock = clock
+        self._random = random
+        self._metrics = metrics
+        self._principal = principal
+
+    def wait(self, remaining: float) -> None:
+        """Wait (lock held) for the fetch in flight; raise its error if it is final."""
+        slot = self._slot
+        if remaining <= 0:
+            raise self.last_error()
+        seen = slot.generation
+        slot.cond.wait(min(remaining, _WAIT_SLICE))
+        error = slot.last_error
+        if slot.generation != seen and error is not None and not retryable(error):
+            raise _fresh(error)  # the shared outcome of the fetch we waited for
+
+    def fetch(self, still_valid: Token | None, deadline: float) -> Token | None:
+        """Do the one fetch. Returns a token to hand out, or None to go round again.
+
+        ``still_valid``: the token in hand when this is a refresh (it is handed out again
+        if the refresh fails); ``deadline``: when a caller without a token gives up.
+        """
+        slot = self._slot
+        budget = self._settings.timeout
+        if still_valid is None:
+            budget = max(0.1, min(budget, deadline - self._clock()))
+        started = time.perf_counter()
+        try:
+            token = self._fetcher.fetch(timeout=budget)
+        except OAuthBearerError as exc:
+            self._metrics.fetch_finished(
+                outcome=outcome_of(exc), seconds=time.perf_counter() - started
+            )
+            now = self._clock()
+            with slot.cond:
+                failures = slot.failures + 1
+                delay = backoff(self._settings, failures=failures, exc=exc, draw=self._random())
+                slot.failed(exc, retry_at=now + delay)
+            retry_in = delay
+            if still_valid is not None:
+                logger.warning(
+                    "token refresh failed, keeping the current token (%s, valid %.0f s more); "
+                    "next attempt in %.1f s: %s",
+                    still_valid.fingerprint,
+                    still_valid.remaining(now),
+                    retry_in,
+                    exc,
+                    extra=failure_fields(exc),
+                )
+                return still_valid
+            if retryable(exc) and now + retry_in < deadline:
+                logger.info("token fetch failed, retrying in %.1f s: %s", retry_in, exc)
+                return None
+            raise
+        except BaseException:
+            with slot.cond:
+                slot.abandoned()
+            raise
+        self._metrics.fetch_finished(outcome="ok", seconds=time.perf_counter() - started)
+        self._metrics.token_updated(expires_at=token.expires_at)
+        refresh_at = schedule_refresh(
+            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=self._random()
+        )
+        refresh_from = schedule_refresh(
+            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=0.0
+        )
+        with slot.cond:
+            slot.fetched(token, refresh_at=refresh_at, refresh_from=refresh_from)
+        logger.info(
+            "token %s from %s: principal=%s, expires in %.0f s, refresh in %.0f s",
+            token.fingerprint,
+            self._fetcher.endpoint_host,
+            self._principal(token),
+            token.lifetime,
+            refresh_at - token.issued_at,
+        )
+        return token
+
+    def last_error(self) -> OAuthBearerError:
+        """The error to raise for a caller that gave up: the last fetch's, or a timeout."""
+        error = self._slot.last_error
+        if error is not None:
+            return _fresh(error)
+        return TokenRequestError(self._fetcher.endpoint_host, "gave up waiting for a token")
+
+
+def _fresh(exc: OAuthBearerError) -> OAuthBearerError:
+    # The same instance is raised again for every caller during an outage; re-raising it
+    # as is would chain each raise onto its traceback and keep every frame alive for hours.
+    return exc.with_traceback(None)
