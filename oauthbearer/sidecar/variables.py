@@ -271,7 +271,7 @@ VARIABLES: tuple[Variable, ...] = (
         "OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT",
         "5",
         "seconds a webhook waits for Kafka to acknowledge its revocation record; then 503, "
-        "and the identity provider retries",
+        "and the record is published again in the background until Kafka takes it",
     ),
     Variable(
         "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL",

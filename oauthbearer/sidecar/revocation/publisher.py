@@ -124,6 +124,8 @@ class RevocationPublisher:
         producer_factory: Callable[[dict[str, Any]], RecordProducer] = Producer,
         observe: Callable[[str], None] = lambda _outcome: None,
         report_slack: float = 5.0,
+        retry_interval: float = 5.0,
+        max_outbox: int = 10_000,
     ) -> None:
         self.topic = topic
         self._report_slack = report_slack
@@ -136,6 +138,13 @@ class RevocationPublisher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Records Kafka did not take, by event id, published again in the background until
+        # it does: the sender's retries are not to be relied on (FusionAuth gives up after a
+        # few), and without them no other replica would ever hear of the revocation.
+        self._outbox: dict[str, RevocationRecord] = {}
+        self._max_outbox = max_outbox
+        self._retry_interval = retry_interval
+        self._retrying: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Create the producer (configuration errors raise here) and its poll thread."""
@@ -145,8 +154,22 @@ class RevocationPublisher:
         )
         self._thread.start()
 
+    @property
+    def outbox(self) -> int:
+        """Records waiting to be published again (for tests and the logs)."""
+        return len(self._outbox)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (at most ``timeout`` seconds), then stop the thread."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+        if self._outbox:
+            logger.warning(
+                "%d revocation record(s) never reached %s; only the senders' retries can "
+                "bring them to the other replicas now",
+                len(self._outbox),
+                self.topic,
+            )
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -160,8 +183,44 @@ class RevocationPublisher:
 
         Raises :class:`PublishFailed` when any is refused or not acknowledged within the
         timeout; the caller answers 503 and the sender retries the whole delivery (the
-        records dedupe on their event id, so a partial success does no harm).
+        records dedupe on their event id, so a partial success does no harm). The records
+        are also kept and published again in the background until Kafka takes them.
         """
+        try:
+            await self._send(records)
+        except PublishFailed:
+            self._keep(records)
+            raise
+        for record in records:  # a sender's retry got through: nothing left to resend
+            self._outbox.pop(record.event_id, None)
+
+    def _keep(self, records: Sequence[RevocationRecord]) -> None:
+        for record in records:
+            self._outbox.pop(record.event_id, None)
+            self._outbox[record.event_id] = record
+        while len(self._outbox) > self._max_outbox:
+            del self._outbox[next(iter(self._outbox))]  # the oldest go first
+            self._observe("dropped")
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._resend())
+
+    async def _resend(self) -> None:
+        """Publish the outbox again, backing off to a minute, until it is empty."""
+        delay = self._retry_interval
+        while self._outbox and not self._stop.is_set():
+            await asyncio.sleep(delay)
+            waiting = list(self._outbox.values())
+            try:
+                await self._send(waiting)
+            except PublishFailed:
+                delay = min(delay * 2, 60.0)
+                continue
+            for record in waiting:
+                self._outbox.pop(record.event_id, None)
+            logger.info("revocation record(s) published on retry: %d", len(waiting))
+            delay = self._retry_interval
+
+    async def _send(self, records: Sequence[RevocationRecord]) -> None:
         if not records:
             return
         loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ a fatal producer error, a report that never comes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -193,3 +194,43 @@ async def test_a_producer_raising_fatal_is_replaced(publisher: RevocationPublish
         await publisher.publish([PRINCIPAL])
     await publisher.publish([PRINCIPAL])  # the next delivery gets a new producer
     assert len(FakeProducer.instances) == 2
+
+
+async def test_a_record_kafka_refused_is_published_again_until_it_lands() -> None:
+    # The sender's retry is not to be relied on (FusionAuth gives up after a few): the
+    # replica keeps what Kafka did not take and publishes it again in the background.
+    FakeProducer.instances.clear()
+    publisher = RevocationPublisher(
+        {}, "revocations", timeout=0.2, producer_factory=fake_producer, retry_interval=0.01
+    )
+    publisher.start()
+    try:
+        producer = FakeProducer.instances[0]
+        producer.refuse = KafkaError(KafkaError._MSG_TIMED_OUT)
+        with pytest.raises(PublishFailed):
+            await publisher.publish([PRINCIPAL])
+        assert publisher.outbox == 1
+        await asyncio.sleep(0.05)  # a few retries, refused as well
+        assert publisher.outbox == 1
+        producer.refuse = None  # the cluster is back
+        for _ in range(200):
+            if publisher.outbox == 0:
+                break
+            await asyncio.sleep(0.01)  # polling the background retry, bounded
+        assert publisher.outbox == 0
+        delivered = [RevocationRecord.decode(value) for _, _, value in producer.produced]
+        assert delivered[-1] == PRINCIPAL
+    finally:
+        publisher.stop()
+
+
+async def test_a_senders_retry_that_lands_empties_the_outbox(
+    publisher: RevocationPublisher,
+) -> None:
+    producer = FakeProducer.instances[0]
+    producer.refuse = KafkaError(KafkaError._MSG_TIMED_OUT)
+    with pytest.raises(PublishFailed):
+        await publisher.publish([PRINCIPAL, TOKEN])
+    producer.refuse = None
+    await publisher.publish([PRINCIPAL, TOKEN])  # the webhook delivered again
+    assert publisher.outbox == 0
