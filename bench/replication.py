@@ -32,8 +32,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from oauthbearer.sidecar.revocation.publisher import create_topic
 from oauthbearer.sidecar.revocation.records import RevocationRecord
+from oauthbearer.sidecar.revocation.topic_admin import create_topic
 from tests.support.realkafka import RealKafka, bundle_path
 from tests.support.sidecar_process import SidecarProcess
 from tests.support.tansu import Tansu

@@ -34,10 +34,10 @@ from oauthbearer.sidecar.revocation.keycloak_flatbuffers import (
 )
 from oauthbearer.sidecar.revocation.publisher import (
     RevocationPublisher,
-    create_topic,
     producer_settings,
 )
 from oauthbearer.sidecar.revocation.service import Revocations
+from oauthbearer.sidecar.revocation.topic_admin import create_topic
 from oauthbearer.sidecar.revocation.topic_readers import (
     Item,
     TopicReader,

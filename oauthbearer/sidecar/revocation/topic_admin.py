@@ -1,0 +1,47 @@
+"""Creating the revocations topic when it does not exist (the replicas' shared record).
+
+Example (needs a broker, so shown rather than run)::
+
+    create_topic(kafka_config(settings), "oauthbearer-revocations", retention_seconds=3600)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason
+
+__all__ = ["create_topic"]
+
+logger = logging.getLogger("oauthbearer.sidecar.revocation")
+
+
+def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) -> None:
+    """Create the revocations topic if it does not exist yet (run on a worker thread).
+
+    One partition is plenty (a revocation is a few dozen bytes, and every replica reads
+    every partition anyway); the replication factor is the cluster's default. Records are
+    kept at least ``retention_seconds`` (the replay window) and never less than Kafka's
+    usual week. A refusal (no ACL to create topics) is logged: an operator may create it
+    beforehand, and until it exists ``/readyz`` says the topic is not replayed.
+    """
+    week_ms = 7 * 86_400_000
+    retention_ms = max(week_ms, int(retention_seconds * 1000))
+    spec = NewTopic(
+        topic, num_partitions=1, replication_factor=-1, config={"retention.ms": str(retention_ms)}
+    )
+    admin = AdminClient({k: v for k, v in base.items() if k != "error_cb"})
+    try:
+        admin.create_topics([spec], operation_timeout=10, request_timeout=10)[topic].result(15)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return
+        logger.warning("revocations topic %s could not be created: %s", topic, kafka_reason(exc))
+        return
+    logger.info("revocations topic %s created (retention %d ms)", topic, retention_ms)
