@@ -140,43 +140,18 @@ def compose_broker_env() -> dict[str, str]:
 
 JAAS_FILE_FLAG = f"-Djava.security.auth.login.config={BROKER / 'jairsjunior-jaas.conf'}"
 
-Case = Callable[[Path, Path, SidecarHandle, str], RealKafka]
-CASES: dict[str, Case] = {
-    "compose-strimzi-server.properties": lambda bundle, work, sidecar, issuer: shipped_broker(
-        bundle,
-        work,
-        "compose-strimzi-server.properties",
-        plugin="strimzi",
-        sidecar=sidecar,
-        issuer=issuer,
+#: The plugin each shipped file is for, and the broker environment it ships with (if any).
+EnvOf = Callable[[SidecarHandle], Mapping[str, str]]
+CASES: dict[str, tuple[str, EnvOf | None]] = {
+    "compose-strimzi-server.properties": ("strimzi", None),
+    "strimzi-introspection.properties": ("strimzi", None),
+    "compose-jairsjunior-server.properties": (
+        "jairs",
+        lambda sidecar: jairsjunior_env(compose_broker_env(), sidecar),
     ),
-    "strimzi-introspection.properties": lambda bundle, work, sidecar, issuer: shipped_broker(
-        bundle,
-        work,
-        "strimzi-introspection.properties",
-        plugin="strimzi",
-        sidecar=sidecar,
-        issuer=issuer,
-    ),
-    "compose-jairsjunior-server.properties": lambda bundle, work, sidecar, issuer: shipped_broker(
-        bundle,
-        work,
-        "compose-jairsjunior-server.properties",
-        plugin="jairs",
-        sidecar=sidecar,
-        issuer=issuer,
-        env=jairsjunior_env(compose_broker_env(), sidecar),
-        jvm_flags=(JAAS_FILE_FLAG,),
-    ),
-    "jairsjunior-introspection.properties": lambda bundle, work, sidecar, issuer: shipped_broker(
-        bundle,
-        work,
-        "jairsjunior-introspection.properties",
-        plugin="jairs",
-        sidecar=sidecar,
-        issuer=issuer,
-        env=jairsjunior_env(read_env_file(BROKER / "jairsjunior.env"), sidecar),
-        jvm_flags=(JAAS_FILE_FLAG,),
+    "jairsjunior-introspection.properties": (
+        "jairs",
+        lambda sidecar: jairsjunior_env(read_env_file(BROKER / "jairsjunior.env"), sidecar),
     ),
 }
 
@@ -194,7 +169,18 @@ def test_shipped_broker_configuration_starts_and_authenticates_through_the_sidec
     use_login_env: Callable[[Idp, Kind], None],
     tmp_path: Path,
 ) -> None:
-    broker = CASES[filename](kafka_bundle, tmp_path, deploy_sidecar, idp.issuer)
+    plugin, env_of = CASES[filename]
+    broker = shipped_broker(
+        kafka_bundle,
+        tmp_path,
+        filename,
+        plugin=plugin,
+        sidecar=deploy_sidecar,
+        issuer=idp.issuer,
+        env=env_of(deploy_sidecar) if env_of is not None else None,
+        # jairsjunior's handler reads the JAAS file the compose file and snippet ship.
+        jvm_flags=(JAAS_FILE_FLAG,) if plugin == "jairs" else (),
+    )
     broker.start()  # fails with the broker's own words if the file stops it
     try:
         use_login_env(idp, "jwt")
