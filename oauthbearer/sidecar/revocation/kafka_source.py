@@ -59,6 +59,7 @@ from confluent_kafka import (
 from oauthbearer.sidecar.revocation.consumer import EventConsumer, next_batch
 from oauthbearer.sidecar.revocation.events import Event
 from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason, unknown_topic
+from oauthbearer.sidecar.revocation.replay_progress import Partition, ReplayProgress
 from oauthbearer.sidecar.revocation.topic_readers import Item, TopicReader
 
 __all__ = ["Deliver", "KafkaEventSource"]
@@ -68,7 +69,6 @@ logger = logging.getLogger("oauthbearer.sidecar.revocation")
 Clock = Callable[[], float]
 #: ``deliver(batch)``: ``(channel, item)`` pairs in the order they were read.
 Deliver = Callable[[list[tuple[str, Item]]], None]
-Partition = tuple[str, int]
 
 _METADATA_TIMEOUT_S = 5.0
 
@@ -109,12 +109,9 @@ class KafkaEventSource:
         self._create_topic = create_topic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._positions: dict[Partition, int] = {}
-        self._targets: dict[Partition, int] = {}
+        self._progress = ReplayProgress()
         self._start_ms = 0
         self._missing: set[str] = set()  # topics found missing, until they appear
-        self.caught_up = False
-        self.lag = 0
         self.records = 0
 
     @property
@@ -154,8 +151,7 @@ class KafkaEventSource:
             except Exception as exc:  # noqa: BLE001 - logged; tried again after the interval
                 logger.error("revocation event consumer cannot restart: %s", type(exc).__name__)  # noqa: TRY400
                 continue
-            self._positions.clear()
-            self._targets.clear()
+            self._progress.forget()
 
     def _run(self, consumer: EventConsumer) -> None:
         try:
@@ -199,10 +195,7 @@ class KafkaEventSource:
                     # written in between would be skipped while we report caught up.
                     if tp.offset < 0:
                         tp.offset = high
-                        self._positions[tp.topic, tp.partition] = high
-                    else:
-                        self._positions[tp.topic, tp.partition] = tp.offset
-                    self._targets[tp.topic, tp.partition] = high
+                    self._progress.starts((tp.topic, tp.partition), at=tp.offset, end=high)
                 consumer.assign(found)
             except KafkaException as exc:
                 logger.warning(
@@ -210,8 +203,7 @@ class KafkaEventSource:
                     topic,
                     kafka_reason(exc),
                 )
-                self._positions.clear()
-                self._targets.clear()
+                self._progress.forget()
                 self._stop.wait(self._retry_interval)
                 continue
             logger.info(
@@ -220,7 +212,7 @@ class KafkaEventSource:
                 len(found),
                 self._replay_seconds,
             )
-            self._check_caught_up()
+            self._note_caught_up()
             return True
         return False
 
@@ -254,7 +246,7 @@ class KafkaEventSource:
                     continue
                 topic, partition, offset = message.topic(), message.partition(), message.offset()
                 if partition is not None and offset is not None:
-                    self._positions[topic, partition] = offset + 1
+                    self._progress.read((topic, partition), offset)
                 self.records += 1
                 kind, stamp = message.timestamp()
                 if kind != TIMESTAMP_NOT_AVAILABLE and stamp < self._start_ms:
@@ -271,13 +263,13 @@ class KafkaEventSource:
                     items.append((reader.channel, Event.malformed(reader.channel)))
             if items:
                 self._deliver(items)
-            elif not self.caught_up:
-                self._sync_positions(consumer)
+            elif not self._progress.caught_up:
+                self._progress.sync(consumer)
             now = time.monotonic()
             if messages or now - last_lag >= 1.0:
-                self._update_lag(consumer)
+                self._progress.update_lag(consumer)
                 last_lag = now
-            self._check_caught_up()
+            self._note_caught_up()
 
     def _add_new_partitions(self, consumer: EventConsumer) -> None:
         added: list[Partition] = []
@@ -299,7 +291,7 @@ class KafkaEventSource:
             if topic in self._missing:
                 self._missing.discard(topic)
                 logger.info("revocation events: topic %s appeared; reading it", topic)
-            added += [(topic, p) for p in partitions if (topic, p) not in self._positions]
+            added += [(topic, p) for p in partitions if not self._progress.knows((topic, p))]
         if not added:
             return
         try:
@@ -310,7 +302,7 @@ class KafkaEventSource:
             logger.warning("revocation events: cannot read new partitions (%s)", kafka_reason(exc))
             return
         for partition in added:
-            self._positions[partition] = 0
+            self._progress.added(partition)
         logger.info(
             "revocation events: reading new partitions %s from their beginning",
             ", ".join(f"{topic}[{p}]" for topic, p in added),
@@ -326,29 +318,16 @@ class KafkaEventSource:
                 topic,
             )
 
-    def _sync_positions(self, consumer: EventConsumer) -> None:
-        # The next fetch offset also steps over records never delivered (transaction
-        # markers), which "last offset + 1" would wait for forever.
-        assigned = [TopicPartition(topic, p) for topic, p in self._targets]
-        for tp in consumer.position(assigned):
-            if tp.offset >= 0:
-                where = (tp.topic, tp.partition)
-                self._positions[where] = max(self._positions.get(where, 0), tp.offset)
-
-    def _update_lag(self, consumer: EventConsumer) -> None:
-        lag = 0
-        for (topic, partition), position in self._positions.items():
-            # cached=True: the high watermark from the last fetch response, no request.
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), cached=True
-            )
-            if high >= 0:
-                lag += max(0, high - position)
-        self.lag = lag
-
-    def _check_caught_up(self) -> None:
-        if self.caught_up:
-            return
-        if all(self._positions.get(p, 0) >= high for p, high in self._targets.items()):
-            self.caught_up = True
+    def _note_caught_up(self) -> None:
+        if self._progress.just_caught_up():
             self._on_caught_up()
+
+    @property
+    def caught_up(self) -> bool:
+        """The replay reached the end offsets seen at start (``/readyz`` waits for it)."""
+        return self._progress.caught_up
+
+    @property
+    def lag(self) -> int:
+        """Records not yet read, summed over partitions (the consumer-lag gauge)."""
+        return self._progress.lag
