@@ -52,16 +52,18 @@ class Probes:
             checks["jwks"] = sidecar.jwks.loaded
         if settings.upstream_url is not None:
             upstream = sidecar.upstream
-            checks["upstream"] = upstream is not None and upstream.last_ok is not False
+            checks["upstream"] = upstream is not None and upstream.last_ok is True
         if settings.events_bootstrap_servers is not None:
             checks["revocation_events"] = sidecar.revocations.replayed
         return checks
 
     async def readyz(self, _request: Request) -> Response:
         upstream = self._sidecar.upstream
-        if upstream is not None and upstream.last_ok is False:
-            # Re-probe instead of reporting the last failure forever: an unready pod gets
-            # no traffic, so without this it could never observe the upstream recover.
+        if upstream is not None and upstream.last_ok is not True:
+            # Probe while the upstream has not been reached (at start, before any broker
+            # asked) or its last call failed: an unready pod gets no traffic, so without
+            # this it could never observe the upstream recover, and "ready" must not mean
+            # "never tried".
             with contextlib.suppress(UpstreamUnavailable):
                 await upstream.introspect(_PROBE_TOKEN)
         checks = self.readiness()

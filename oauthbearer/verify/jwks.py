@@ -76,6 +76,7 @@ class JwksStore:
         # Only unknown-kid refetches count against the rate limit: a periodic refresh
         # a second ago must not stop us from picking up a key rotated in since.
         self._last_refetch: float | None = None
+        self._last_refetch_failed = False
         self._inflight: asyncio.Task[None] | None = None
         self.loaded = False
         self.fetches = 0
@@ -130,15 +131,27 @@ class JwksStore:
         await asyncio.shield(self._inflight)
 
     async def refetch_for_unknown_kid(self) -> bool:
-        """Refetch because a token named a ``kid`` we lack; False if rate-limited."""
+        """Refetch because a token named a ``kid`` we lack; False if rate-limited.
+
+        Raises :class:`UpstreamUnavailable` when the JWKS cannot be fetched, and, until
+        the next refetch is allowed, again for every such token: while the key set cannot
+        be looked at, an unknown kid has no verdict (it may be a rotated key).
+        """
         now = self._clock()
         if self._inflight is not None and not self._inflight.done():
             await self.refresh()  # a fetch is already on its way: share it
             return True
         if self._last_refetch is not None and now - self._last_refetch < self._min_refetch_interval:
+            if self._last_refetch_failed:
+                raise UpstreamUnavailable(f"JWKS {self.url} unreachable at the last refetch")
             return False
         self._last_refetch = now
-        await self.refresh()
+        try:
+            await self.refresh()
+        except UpstreamUnavailable:
+            self._last_refetch_failed = True
+            raise
+        self._last_refetch_failed = False
         return True
 
     async def _fetch(self) -> None:

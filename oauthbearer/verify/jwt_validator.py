@@ -31,7 +31,6 @@ from joserfc.errors import JoseError
 from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
 
-from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.verify.compact import (
     MAX_HEADERS,
     CompactJws,
@@ -174,19 +173,19 @@ class JwtValidator:
         ``token`` may be what :meth:`parse` returned for it. ``exp_leeway`` replaces the
         clock skew for ``exp`` alone (a grace period must not loosen ``nbf``/``iat``). Raises
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
-        and the JWKS cannot be fetched: then we cannot judge at all (→ 503).
+        and the JWKS cannot be fetched, or when the token names a ``kid`` we lack and the
+        JWKS cannot be fetched to look for it: then we cannot judge at all (→ 503).
         """
         store, jws, accepted = self._with_header(token)
         if not store.loaded:
             await store.refresh()  # UpstreamUnavailable: we cannot judge yet
         candidates = self._keys_for(store, accepted)
-        if not candidates and accepted.kid is not None:
-            try:
-                refetched = await store.refetch_for_unknown_kid()
-            except UpstreamUnavailable:
-                refetched = False  # keep serving from the keys we have
-            if refetched:
-                candidates = self._keys_for(store, accepted)
+        # A kid we lack, and the JWKS cannot be reached to look for it: the issuer may have
+        # rotated its key, so there is no verdict (UpstreamUnavailable → 503, the caller
+        # retries), not a forgery. A refetch skipped because one was just made is an
+        # answer: the kid is not there.
+        if not candidates and accepted.kid is not None and await store.refetch_for_unknown_kid():
+            candidates = self._keys_for(store, accepted)
         if not candidates:
             raise InvalidJwt(f"no key for kid {accepted.kid!r} and alg {accepted.alg}", "signature")
         return self._verified(jws, accepted, candidates, exp_leeway)
@@ -222,7 +221,10 @@ class JwtValidator:
             signature = b64url_decode(signature_segment)
         except (ValueError, UnicodeEncodeError) as exc:
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
-        signing_input = f"{header}.{payload}".encode("ascii")
+        try:
+            signing_input = f"{header}.{payload}".encode("ascii")
+        except UnicodeEncodeError:  # base64url is ASCII: such a token is not a JWS
+            raise InvalidJwt("malformed JWS: not ASCII") from None
         model = accepted.model
         if not any(model.verify(signing_input, signature, key) for key in candidates):
             raise InvalidJwt("signature does not verify", "signature")

@@ -615,6 +615,15 @@ async def test_readyz_reports_failing_upstream_and_its_recovery(harness: Harness
     assert ready.status_code == 200
 
 
+async def test_readyz_probes_an_upstream_never_reached_and_says_not_ready(harness: Harness) -> None:
+    # At start no broker has asked yet: "ready" must mean reached, not "never tried".
+    route = harness.router.post(UPSTREAM_URL).mock(side_effect=httpx.ConnectError("down"))
+    ready = await harness.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["upstream"] is False
+    assert route.call_count == 1  # /readyz probed it itself
+
+
 async def test_unexpected_error_is_500_without_trace(harness: Harness) -> None:
     harness.router.post(UPSTREAM_URL).mock(side_effect=RuntimeError("secret internals"))
     response = await harness.introspect(OPAQUE)

@@ -489,3 +489,30 @@ async def test_verify_now_refuses_everything_verify_refuses(
         assert str(refusal) == str(by_verify.value), name
     # Only a kid our key set has no fitting key for waits for verify (and its refetch).
     assert deferred == ["RS256 naming an EC key"]
+
+
+async def test_a_key_rotated_in_during_a_jwks_outage_has_no_verdict_not_a_forgery(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
+) -> None:
+    from oauthbearer.errors import UpstreamUnavailable
+
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key))
+    await setup.validator.verify(sign(rsa_key))
+    route.respond(503)  # the JWKS is down; the issuer rotates in k2 meanwhile
+    for _ in range(3):  # the refetch, then the tokens within its interval: no verdict
+        with pytest.raises(UpstreamUnavailable):
+            await setup.validator.verify(sign(rsa_key2))
+    assert route.call_count == 2
+    await setup.validator.verify(sign(rsa_key))  # known keys keep working meanwhile
+    setup.clock.advance(10)
+    route.respond(200, json=jwks_of(rsa_key, rsa_key2))
+    assert (await setup.validator.verify(sign(rsa_key2)))["sub"] == "orders-service"
+
+
+async def test_a_token_that_is_not_ascii_is_malformed_not_an_error(
+    setup: Setup, rsa_key: RSAKey
+) -> None:
+    header, _payload, signature = sign(rsa_key).split(".")
+    with pytest.raises(InvalidJwt, match="not ASCII"):
+        await setup.validator.verify(f"{header}.\u00e9.{signature}")
