@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +35,7 @@ from typing import Literal
 
 import httpx
 
-from oauthbearer._secret import Secret, fingerprint
+from oauthbearer._secret import Secret
 from oauthbearer.client.fetcher import TokenFetcher, build_http_client
 from oauthbearer.client.settings import GRANT_TOKEN_EXCHANGE, ClientSettings
 from oauthbearer.client.token import Token
@@ -105,7 +106,7 @@ class TokenExchanger:
         self._clock = clock
         self._min_remaining = min_remaining
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, Token] = OrderedDict()
+        self._cache: OrderedDict[bytes, Token] = OrderedDict()
         self._lock = threading.Lock()
 
     def exchange(self, subject: VerifiedClaims) -> Token:
@@ -115,7 +116,9 @@ class TokenExchanger:
         (e.g. ``invalid_grant`` for a subject the server will not exchange),
         :class:`~oauthbearer.errors.TokenRequestError`, ...
         """
-        key = fingerprint(subject.token)
+        # The whole SHA-256, not the 48-bit fingerprint logs use: this cache hands out
+        # authorization, and a collision would give one user another's downstream token.
+        key = hashlib.sha256(subject.token.encode()).digest()
         now = self._clock()
         with self._lock:
             cached = self._cache.get(key)

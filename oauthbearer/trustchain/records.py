@@ -25,8 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,10 +48,22 @@ _CONFLUENT_NO_TIMESTAMP = 0
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
-    """The two things verification needs from a record: headers and timestamp (ms)."""
+    """The two things verification needs from a record: headers and timestamp (ms).
+
+    Its repr names the headers, never their values: one of them is a token.
+    """
 
     headers: HeadersIn
     timestamp_ms: int | None = None
+
+    def __repr__(self) -> str:
+        if self.headers is None:
+            names: list[str] = []
+        elif isinstance(self.headers, Mapping):
+            names = list(self.headers)
+        else:
+            names = [name for name, _value in self.headers]
+        return f"KafkaRecord(header_names={names!r}, timestamp_ms={self.timestamp_ms!r})"
 
     @property
     def timestamp(self) -> float | None:
@@ -92,8 +105,16 @@ def _judgement(
     clock_skew: float,
 ) -> tuple[float, float]:
     """(time to judge at, leeway) for ``record``; raises when it is too old."""
-    if grace < 0:
-        raise ValueError("grace must not be negative")
+    # NaN and infinity would skip expiry without a word ("now >= exp + nan" is never
+    # true): every bound must be a finite number, and judge_at one of the two words.
+    if not math.isfinite(grace) or grace < 0:
+        raise ValueError("grace must be a finite number of seconds, not negative")
+    if max_age is not None and (not math.isfinite(max_age) or max_age < 0):
+        raise ValueError("max_age must be a finite number of seconds, not negative")
+    if not math.isfinite(clock_skew) or clock_skew < 0:
+        raise ValueError("clock_skew must be a finite number of seconds, not negative")
+    if judge_at not in ("record", "now"):
+        raise ValueError(f'judge_at must be "record" or "now", not {judge_at!r}')
     now = clock()
     stamp = record.timestamp
     if max_age is not None and stamp is not None and now - stamp > max_age:

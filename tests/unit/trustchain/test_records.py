@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -285,3 +287,34 @@ def test_blocking_verifier_reuses_one_loop_across_threads(
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: blocking.verify(token, at=NOW)["sub"], range(20)))
     assert results == ["alice"] * 20
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"grace": float("nan")},
+        {"grace": float("inf")},
+        {"max_age": float("nan")},
+        {"judge_at": "NOW"},
+    ],
+)
+def test_bounds_that_would_skip_expiry_are_refused(bounds: dict[str, Any]) -> None:
+    from oauthbearer.trustchain.records import _judgement
+
+    record = KafkaRecord([], timestamp_ms=1_000)
+    options: dict[str, Any] = {
+        "grace": 0.0,
+        "judge_at": "record",
+        "max_age": None,
+        "clock": lambda: 2.0,
+        "clock_skew": 30.0,
+        **bounds,
+    }
+    with pytest.raises(ValueError, match="must be"):
+        _judgement(record, **options)
+
+
+def test_a_records_repr_names_its_headers_never_their_values() -> None:
+    record = KafkaRecord([("oauthbearer-token", b"eyJ.fake-payload.sig")], timestamp_ms=5)
+    assert "fake-payload" not in repr(record)
+    assert "oauthbearer-token" in repr(record)
