@@ -29,12 +29,11 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from oauthbearer.sidecar.revocation.events import MalformedEvent
+from oauthbearer.sidecar.revocation.events import MalformedEvent, finite_seconds
 
 __all__ = ["KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
 
@@ -96,22 +95,14 @@ class RevocationRecord:
             raise MalformedEvent("value and id must be non-empty strings")
         if kind == "token" and not _is_hex_digest(value):
             raise MalformedEvent("a token record carries a SHA-256 fingerprint, never a token")
-        if not isinstance(at, int | float) or not _is_number(at):
+        # json.loads reads NaN, Infinity and integers of any length: none is a time.
+        at_seconds = finite_seconds(at)
+        if at_seconds is None:
             raise MalformedEvent("at must be a number")
-        if exp is not None and not _is_number(exp):
+        until = finite_seconds(exp)
+        if exp is not None and until is None:
             raise MalformedEvent("exp must be a number")
-        until = float(exp) if exp is not None else None
-        return cls(kind, value, float(at), source, event_id, until)
-
-
-def _is_number(value: object) -> bool:
-    # json.loads reads NaN and Infinity, and integers of any length: none is a time.
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond any float
-        return False
+        return cls(kind, value, at_seconds, source, event_id, until)
 
 
 def _is_hex_digest(value: str) -> bool:
