@@ -179,8 +179,7 @@ class TokenProvider:
                 current = slot.token
                 if current is not None and current.is_valid(now):
                     due = slot.refresh_from if scheduled_refresh else slot.refresh_at
-                    if now < due or slot.fetching or now < slot.retry_at:
-                        # Fresh; or due for refresh while someone refreshes or we back off.
+                    if slot.keeps_current(now, due=due):
                         return current
                     still_valid = current
                     slot.fetching = True  # we are the one refresh; others keep the old token
@@ -220,7 +219,7 @@ class TokenProvider:
             current = slot.token
             if current is None or not current.is_valid(now):
                 return None
-            if now < slot.refresh_at or slot.fetching or now < slot.retry_at:
+            if slot.keeps_current(now, due=slot.refresh_at):
                 return current
             slot.fetching = True  # this call leads the refresh; others keep the old token
         deadline = now + self._settings.deadline

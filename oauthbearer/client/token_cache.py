@@ -45,6 +45,11 @@ class TokenSlot:
         self.generation = 0  # bumped after every fetch, so waiters know theirs finished
         self.fetches = 0
 
+    def keeps_current(self, now: float, *, due: float) -> bool:
+        """With a valid token cached (``cond`` held): hand it out rather than refresh, as
+        the refresh is not ``due`` yet, another caller is doing it, or we back off."""
+        return now < due or self.fetching or now < self.retry_at
+
     # How one fetch ends, with ``cond`` held: the state, then everyone waiting woken.
     def fetched(self, token: Token, *, refresh_at: float, refresh_from: float) -> None:
         """The fetch brought ``token``: failures and backoff are forgotten."""
