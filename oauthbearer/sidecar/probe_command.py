@@ -30,6 +30,7 @@ import os
 import ssl
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 __all__ = ["CHECKS", "DESCRIPTION", "add_arguments", "main", "probe_url", "run"]
 
@@ -45,32 +46,44 @@ _DEFAULT_LISTEN = "127.0.0.1:8080"
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - mapped away
 
 
-def probe_url(environ: Mapping[str, str], check: str) -> str:
-    """The URL the probe asks, from the sidecar's own listen and TLS settings."""
+class _Target(NamedTuple):
+    """Where the sidecar listens, as the probe reaches it."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def url(self, check: str) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{shown}:{self.port}/{check}"
+
+
+def _target(environ: Mapping[str, str]) -> _Target:
     listen = environ.get("OAUTHBEARER_LISTEN") or _DEFAULT_LISTEN
     host, _, port = listen.rpartition(":")
     host = _LOOPBACK.get(host.strip("[]"), host.strip("[]"))
     scheme = "https" if environ.get("OAUTHBEARER_TLS_CERT_FILE") else "http"
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}/{check}"
+    return _Target(scheme, host, int(port))
 
 
-def _ask(url: str, timeout: float) -> tuple[int, bytes]:
-    scheme, _, rest = url.partition("://")
-    address, _, path = rest.partition("/")
-    host, _, port = address.rpartition(":")
+def probe_url(environ: Mapping[str, str], check: str) -> str:
+    """The URL the probe asks, from the sidecar's own listen and TLS settings."""
+    return _target(environ).url(check)
+
+
+def _ask(target: _Target, check: str, timeout: float) -> tuple[int, bytes]:
     connection: http.client.HTTPConnection
-    if scheme == "https":
+    if target.scheme == "https":
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # the process beside us, on loopback
         connection = http.client.HTTPSConnection(
-            host.strip("[]"), int(port), timeout=timeout, context=context
+            target.host, target.port, timeout=timeout, context=context
         )
     else:
-        connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     try:
-        connection.request("GET", "/" + path)
+        connection.request("GET", "/" + check)
         response = connection.getresponse()
         return response.status, response.read(512)
     finally:
@@ -102,9 +115,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(check: str, timeout: float, environ: Mapping[str, str]) -> int:
     """Ask once; 0 for a 200, else 1 with one line on stderr."""
-    url = probe_url(environ, check)
     try:
-        status, body = _ask(url, timeout)
+        target = _target(environ)
+    except ValueError:
+        print("oauthbearer probe: OAUTHBEARER_LISTEN is not host:port", file=sys.stderr)
+        return 1
+    url = target.url(check)
+    try:
+        status, body = _ask(target, check, timeout)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         print(f"oauthbearer probe: {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
