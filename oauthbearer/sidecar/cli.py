@@ -145,10 +145,14 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         f"{s.cache_max_entries} entries; inactive {negative}"
     )
     rules = s.claim_rules
-    fallback = f"{rules.fallback_prefix}<{rules.fallback}>, " if rules.fallback else ""
+    sub_from = [",".join(rules.principal)]
+    if rules.fallback:
+        sub_from.append(f"{rules.fallback_prefix}<{rules.fallback}>")
+    if rules.subject_fallbacks:
+        sub_from.append(",".join(rules.subject_fallbacks))
     lines.append(
         f"  requests: token parameter {','.join(s.token_params)}; sub from "
-        f"{','.join(rules.principal)}, then {fallback}{','.join(rules.subject_fallbacks)}; "
+        f"{', then '.join(sub_from)}; "
         f"groups {rules.groups or 'not answered'}; scope from {','.join(rules.scopes)}; "
         f"body limit {s.max_body_bytes} bytes"
     )

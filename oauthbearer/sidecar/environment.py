@@ -18,7 +18,7 @@ from typing import Any
 
 from oauthbearer._env import Env, header_value
 from oauthbearer.errors import ConfigurationError
-from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules
+from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules, check_claim_path
 from oauthbearer.sidecar.credentials import parse_credentials
 from oauthbearer.sidecar.revocation_settings import revocation_settings
 from oauthbearer.sidecar.settings import ALLOWED_ALGORITHMS, SidecarSettings
@@ -119,10 +119,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
                 "OAUTHBEARER_CA_FILE", f"cannot read {ca_file!r}: {exc.strerror}"
             ) from None
 
-    subject_claims = env.csv("OAUTHBEARER_SUBJECT_CLAIMS")
-    subject_fallbacks = (
-        tuple(subject_claims) if subject_claims else DEFAULT_CLAIM_RULES.subject_fallbacks
-    )
     events = revocation_settings(env)
     return SidecarSettings(
         listen_host=host,
@@ -189,7 +185,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
             minimum=1,
         ),
         token_params=token_params,
-        claim_rules=_claim_rules(env, subject_fallbacks),
+        claim_rules=_claim_rules(env),
         response_issuer=env.text("OAUTHBEARER_RESPONSE_ISSUER"),
         max_body_bytes=env.integer(
             "OAUTHBEARER_MAX_BODY_BYTES",
@@ -206,23 +202,66 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
     )
 
 
-def _claim_rules(env: Env, subject_fallbacks: tuple[str, ...]) -> ClaimRules:
+def _claim_rules(env: Env) -> ClaimRules:
     """Where the answer's sub, groups and scope come from (see sidecar/claims.py)."""
-    principal = tuple(env.csv("OAUTHBEARER_PRINCIPAL_CLAIM")) or ("sub",)
+    principal = tuple(_claim_paths(env, "OAUTHBEARER_PRINCIPAL_CLAIM")) or ("sub",)
     prefix = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX") or ""
     fallback = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM")
     if prefix and fallback is None:
         raise ConfigurationError(
             "OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX", "needs OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM"
         )
+    groups = env.text("OAUTHBEARER_GROUPS_CLAIM")
+    for name, path in (
+        ("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM", fallback),
+        ("OAUTHBEARER_GROUPS_CLAIM", groups),
+    ):
+        if path is not None:
+            _check_path(name, path)
+    delimiter = env.text("OAUTHBEARER_GROUPS_CLAIM_DELIMITER", ",") or ","
     return ClaimRules(
         principal=principal,
-        subject_fallbacks=subject_fallbacks,
+        subject_fallbacks=_subject_fallbacks(env),
         fallback=fallback,
         fallback_prefix=prefix,
-        groups=env.text("OAUTHBEARER_GROUPS_CLAIM"),
-        scopes=tuple(env.csv("OAUTHBEARER_SCOPE_CLAIMS")) or ("scope", "scp"),
+        groups=groups,
+        groups_delimiter=" " if delimiter.lower() == "space" else delimiter,
+        scopes=tuple(_claim_paths(env, "OAUTHBEARER_SCOPE_CLAIMS")) or ("scope", "scp"),
     )
+
+
+def _subject_fallbacks(env: Env) -> tuple[str, ...]:
+    """``OAUTHBEARER_SUBJECT_CLAIMS``, tried after every other principal claim.
+
+    Its default (``client_id``, then ``username``) predates the principal claims and
+    applies only while none is configured: someone who names where the principal is
+    (``preferred_username``) must not get a client whose ``client_id`` is "alice" taken
+    for the user alice. ``none`` turns it off.
+    """
+    configured = _claim_paths(env, "OAUTHBEARER_SUBJECT_CLAIMS")
+    if configured == ["none"]:
+        return ()
+    if configured:
+        return tuple(configured)
+    # "sub" alone is the documented default, and setting a default changes nothing.
+    principal = env.csv("OAUTHBEARER_PRINCIPAL_CLAIM")
+    if principal not in ([], ["sub"]) or env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM"):
+        return ()
+    return DEFAULT_CLAIM_RULES.subject_fallbacks
+
+
+def _claim_paths(env: Env, name: str) -> list[str]:
+    paths = env.csv(name)
+    for path in paths:
+        _check_path(name, path)
+    return paths
+
+
+def _check_path(name: str, path: str) -> None:
+    try:
+        check_claim_path(path)
+    except ValueError as exc:
+        raise ConfigurationError(name, str(exc)) from None
 
 
 def _tls(env: Env) -> tuple[str | None, str | None, str | None]:

@@ -162,12 +162,15 @@ VARIABLES: tuple[Variable, ...] = (
         "OAUTHBEARER_PRINCIPAL_CLAIM",
         "sub",
         "comma-separated claim paths tried in order for the answer's 'sub' (the broker's "
-        "principal); dotted paths reach into objects, e.g. preferred_username,azp",
+        "principal); dotted paths reach into objects, Strimzi's [a].['b.c'] form into "
+        "names with dots, e.g. preferred_username,azp",
     ),
     Variable(
         "OAUTHBEARER_SUBJECT_CLAIMS",
         "client_id,username",
-        "claim paths tried last for 'sub', after the principal and fallback claims",
+        "claim paths tried last for 'sub', after the principal and fallback claims; the "
+        "default applies only while neither OAUTHBEARER_PRINCIPAL_CLAIM nor "
+        "OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM is set; none turns it off",
     ),
     Variable(
         "OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM",
@@ -185,6 +188,12 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "claim path of the groups, answered as 'groups' (a JSON array of strings), e.g. "
         "groups, realm_access.roles, resource_access.<client>.roles, roles, cognito:groups",
+    ),
+    Variable(
+        "OAUTHBEARER_GROUPS_CLAIM_DELIMITER",
+        ",",
+        "splits a groups claim given as one string (Strimzi's oauth.groups.claim.delimiter); "
+        "space for whitespace",
     ),
     Variable(
         "OAUTHBEARER_SCOPE_CLAIMS",

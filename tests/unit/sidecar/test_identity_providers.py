@@ -9,7 +9,9 @@ carries the same claims plus ``active``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,16 @@ from tests.unit.sidecar.conftest import (
 )
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+#: The sidecar settings README.md's provider table gives (test_readme_rows checks it).
+ENTRA_ID = {
+    "OAUTHBEARER_PRINCIPAL_CLAIM": "preferred_username,upn,unique_name,azp,appid",
+    "OAUTHBEARER_GROUPS_CLAIM": "roles",
+    "OAUTHBEARER_SCOPE_CLAIMS": "scp,roles",
+}
+AUTH0 = {
+    "OAUTHBEARER_SCOPE_CLAIMS": "permissions,scope",
+    "OAUTHBEARER_GROUPS_CLAIM": "https://kafka.example/groups",
+}
 
 
 @dataclass(frozen=True)
@@ -115,11 +127,7 @@ CASES = [
             "roles": ["Kafka.Write", "Kafka.Read"],
             "ver": "1.0",
         },
-        {
-            "OAUTHBEARER_PRINCIPAL_CLAIM": "appid",
-            "OAUTHBEARER_GROUPS_CLAIM": "roles",
-            "OAUTHBEARER_SCOPE_CLAIMS": "scp,roles",
-        },
+        ENTRA_ID,
         "b1c2d3e4-app-id",
         ["Kafka.Write", "Kafka.Read"],
         "Kafka.Write Kafka.Read",
@@ -136,10 +144,7 @@ CASES = [
             "scp": "Kafka.Produce Kafka.Consume",
             "ver": "2.0",
         },
-        {
-            "OAUTHBEARER_PRINCIPAL_CLAIM": "preferred_username,azp",
-            "OAUTHBEARER_SCOPE_CLAIMS": "scp,roles",
-        },
+        {**ENTRA_ID, "OAUTHBEARER_GROUPS_CLAIM": ""},
         "alice@example.com",
         None,
         "Kafka.Produce Kafka.Consume",
@@ -149,14 +154,44 @@ CASES = [
         f"https://login.microsoftonline.com/{TENANT}/v2.0",
         "c0ffee00-kafka-api",
         {"sub": "sp-object-id", "azp": "orders-app", "roles": ["Kafka.Write"], "ver": "2.0"},
-        {
-            "OAUTHBEARER_PRINCIPAL_CLAIM": "preferred_username,azp",
-            "OAUTHBEARER_GROUPS_CLAIM": "roles",
-            "OAUTHBEARER_SCOPE_CLAIMS": "scp,roles",
-        },
+        ENTRA_ID,
         "orders-app",
         ["Kafka.Write"],
         "Kafka.Write",
+    ),
+    Case(
+        "entra-id-v1-user",
+        f"https://sts.windows.net/{TENANT}/",
+        "api://kafka",
+        {
+            "sub": "pairwise-subject-of-bob",
+            "oid": "bob-object-id",
+            "appid": "kafka-ui-app-id",  # the client application, not the user
+            "upn": "bob@example.com",
+            "unique_name": "bob@example.com",
+            "scp": "Kafka.Consume",
+            "ver": "1.0",
+        },
+        {**ENTRA_ID, "OAUTHBEARER_GROUPS_CLAIM": ""},
+        "bob@example.com",
+        None,
+        "Kafka.Consume",
+    ),
+    Case(
+        "auth0-user",
+        "https://tenant.eu.auth0.com/",
+        "https://kafka.example",
+        {
+            "sub": "auth0|123456",
+            "azp": "kafka-ui-client",  # the application the user signed in to
+            "permissions": ["read:orders"],
+            "scope": "openid read:orders",
+            "https://kafka.example/groups": "readers, auditors",
+        },
+        AUTH0,
+        "auth0|123456",
+        ["readers", "auditors"],
+        "read:orders",
     ),
     Case(
         "okta",
@@ -186,12 +221,8 @@ CASES = [
             "scope": "write:orders read:orders",
             "https://kafka.example/groups": ["orders"],
         },
-        {
-            "OAUTHBEARER_PRINCIPAL_CLAIM": "azp",
-            "OAUTHBEARER_GROUPS_CLAIM": "https://kafka.example/groups",
-            "OAUTHBEARER_SCOPE_CLAIMS": "permissions,scope",
-        },
-        "AbCdEf123",
+        AUTH0,
+        "AbCdEf123@clients",
         ["orders"],
         "write:orders read:orders",
     ),
@@ -276,6 +307,38 @@ async def test_an_upstream_answer_of_each_provider(
     router.post(UPSTREAM_URL).respond(200, json=answer)
     async with running(settings_for(case), router, clock) as h:
         expect((await h.introspect(f"opaque-{case.name}")).json(), case)
+
+
+#: README.md's provider table: the row each provider's tested settings come from.
+README_ROWS = {
+    "Keycloak": "keycloak-user",
+    "Entra ID (v1 and v2)": "entra-id-v1",
+    "Okta": "okta",
+    "Auth0": "auth0",
+    "AWS Cognito": "cognito",
+    "FusionAuth": "fusionauth",
+}
+
+
+def readme_sidecar_settings() -> dict[str, dict[str, str]]:
+    """Each provider row's OAUTHBEARER_*=value settings, from its sidecar column."""
+    readme = Path(__file__).resolve().parents[3] / "README.md"
+    rows: dict[str, dict[str, str]] = {}
+    for line in readme.read_text().splitlines():
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) == 3 and cells[0] in README_ROWS:
+            rows[cells[0]] = dict(re.findall(r"`(OAUTHBEARER_[A-Z_]+)=([^`]*)`", cells[2]))
+    return rows
+
+
+@pytest.mark.parametrize("provider", list(README_ROWS))
+def test_the_readme_gives_the_settings_these_tests_verify(provider: str) -> None:
+    """A row that told users something other than what is tested here once made every
+    Entra ID v1 user the client application (appid) and every Auth0 user its azp."""
+    (case,) = [c for c in CASES if c.name == README_ROWS[provider]]
+    documented = readme_sidecar_settings()[provider]
+    documented = {k: v.replace("<namespace>", "kafka.example") for k, v in documented.items()}
+    assert documented == {k: v for k, v in case.env.items() if v}
 
 
 async def test_a_groups_claim_that_is_missing_is_an_empty_list(
