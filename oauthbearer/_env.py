@@ -74,6 +74,11 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The variables this view reads (for a reader of another half's settings)."""
+        return self._environ
+
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self._environ.get(name)
         if value is None or value.strip() == "":
@@ -147,15 +152,26 @@ class Env:
         return value
 
     def host_port(self, name: str) -> str | None:
-        """jairsjunior's ``*_SERVER`` shape: ``host[:port]`` without a scheme or path."""
+        """jairsjunior's ``*_SERVER`` shape: ``host[:port]``, without a scheme.
+
+        A path prefix may follow (``idp:8080/auth``, an old Keycloak's context root):
+        jairsjunior builds the URL as scheme + SERVER + ENDPOINT, so such a value works
+        there and must work here. A trailing ``/`` is dropped (the endpoint brings one).
+        """
         value = self.text(name)
         if value is None:
             return None
-        if "://" in value or "/" in value or " " in value:
-            raise ConfigurationError(
-                name, f"must be host[:port] without a scheme or path, got {value!r}"
-            )
-        return value
+        shape = f"must be host[:port] (optionally /path-prefix) without a scheme, got {value!r}"
+        if "://" in value or any(c in value for c in " ?#@\\"):
+            raise ConfigurationError(name, shape)
+        try:
+            parts = urlsplit("https://" + value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError:
+            raise ConfigurationError(name, shape) from None
+        if not parts.hostname:
+            raise ConfigurationError(name, shape)
+        return value.rstrip("/")
 
     def path(self, name: str) -> str | None:
         value = self.text(name)

@@ -98,8 +98,16 @@ def read_env_file(path: Path) -> dict[str, str]:
         >>> read_env_file(Path(f.name))
         {'OAUTH_WITH_SSL': 'false', 'A': 'quoted value'}
     """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:  # missing, a directory, unreadable: exit 2, never a traceback
+        raise ConfigurationError(
+            "--env-file", f"cannot read {str(path)!r}: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError("--env-file", f"{str(path)!r} is not UTF-8 text") from None
     environ: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -137,6 +137,8 @@ def _kafka_client(env: Env) -> dict[str, Any]:
             "needs OAUTHBEARER_EVENTS_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT) and "
             "OAUTHBEARER_EVENTS_SASL_MECHANISM=OAUTHBEARER",
         )
+    if oauth and bootstrap is not None:
+        _check_client_settings(env)
     if bootstrap is not None and sasl and mechanism == "OAUTHBEARER" and not oauth:
         raise ConfigurationError(
             "OAUTHBEARER_EVENTS_OAUTH",
@@ -159,3 +161,17 @@ def _kafka_client(env: Env) -> dict[str, Any]:
         "events_sasl_password": password,
         "events_ca_file": ca_file,
     }
+
+
+def _check_client_settings(env: Env) -> None:
+    """The consumer's tokens come from the ``OAUTH_LOGIN_*`` block: read it now.
+
+    librdkafka first asks for a token inside the consumer's constructor; a block that
+    cannot make one was found there, ten seconds into start-up, as librdkafka's timeout
+    and a traceback, while ``oauthbearer check`` had approved the configuration.
+    """
+    # The package's public name, not the client half's modules: the halves stay
+    # independent (tests/unit/test_boundaries.py).
+    from oauthbearer import ClientSettings
+
+    ClientSettings.from_env(env.environ)  # ConfigurationError names the variable

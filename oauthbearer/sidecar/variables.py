@@ -30,7 +30,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "OAUTH_INTROSPECT_SERVER",
         "",
-        "host[:port] of the upstream authorization server's introspection endpoint",
+        "host[:port] of the upstream authorization server's introspection endpoint, no "
+        "scheme; a path prefix may follow (kc:8080/auth)",
     ),
     Variable("OAUTH_INTROSPECT_ENDPOINT", "", "path of the upstream introspection endpoint"),
     Variable(

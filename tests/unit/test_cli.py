@@ -94,6 +94,21 @@ def test_env_file_syntax_error_names_the_line(
     assert f"{env_file}:2: expected NAME=VALUE" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["missing", "directory", "latin-1"])
+def test_an_unreadable_env_file_is_an_error_not_a_traceback(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "sidecar.env"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "latin-1":
+        path.write_bytes("OAUTHBEARER_CALLERS=broker:caf\xe9\n".encode("latin-1"))
+    assert main(["check", "--env-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oauthbearer check: --env-file: ")
+    assert "Traceback" not in err
+
+
 def test_check_reports_a_misspelt_variable_with_the_closest_name(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

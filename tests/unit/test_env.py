@@ -39,11 +39,27 @@ def test_number_range_and_type_errors_name_the_variable() -> None:
         env.integer("A", 1)
 
 
-def test_host_port_refuses_scheme_and_path() -> None:
-    env = Env({"S": "https://idp", "T": "idp:8443"})
+@pytest.mark.parametrize(
+    "value", ["https://idp", "idp:port", "idp:99999", ":8443", "idp host", "user@idp", "idp?x"]
+)
+def test_host_port_refuses_a_scheme_and_what_is_no_host(value: str) -> None:
     with pytest.raises(ConfigurationError, match=r"^S: must be host\[:port\]"):
-        env.host_port("S")
-    assert env.host_port("T") == "idp:8443"
+        Env({"S": value}).host_port("S")
+
+
+@pytest.mark.parametrize(
+    ("value", "server"),
+    [
+        ("idp:8443", "idp:8443"),
+        ("idp:8443/", "idp:8443"),
+        # jairsjunior builds scheme + SERVER + ENDPOINT, so an old Keycloak's context
+        # root in the server variable works there and must work here.
+        ("idp:8080/auth", "idp:8080/auth"),
+        ("[::1]:8443", "[::1]:8443"),
+    ],
+)
+def test_host_port_takes_a_path_prefix_as_jairsjunior_does(value: str, server: str) -> None:
+    assert Env({"S": value}).host_port("S") == server
 
 
 def test_url_requires_http_scheme() -> None:

@@ -57,6 +57,18 @@ def test_endpoint_without_leading_slash_is_joined_correctly() -> None:
     assert s.token_url == "https://idp.example:8443/token"
 
 
+def test_a_server_with_a_context_root_is_joined_as_jairsjunior_joins_it() -> None:
+    """An old Keycloak's block: OAUTH_LOGIN_SERVER=host:8080/auth, as it works there."""
+    s = ClientSettings.from_env(
+        {
+            **JAIRSJUNIOR,
+            "OAUTH_LOGIN_SERVER": "kc.example:8080/auth/",
+            "OAUTH_LOGIN_ENDPOINT": "/realms/kafka/protocol/openid-connect/token",
+        }
+    )
+    assert s.token_url == "https://kc.example:8080/auth/realms/kafka/protocol/openid-connect/token"
+
+
 def test_grant_type_defaults_to_client_credentials() -> None:
     env = {k: v for k, v in JAIRSJUNIOR.items() if k != "OAUTH_LOGIN_GRANT_TYPE"}
     assert ClientSettings.from_env(env).grant_type == "client_credentials"

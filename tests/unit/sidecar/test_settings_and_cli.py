@@ -32,6 +32,20 @@ def test_upstream_block_mirrors_jairsjunior() -> None:
     assert plain.upstream_url == "http://idp.example:8443/oauth2/introspect"
 
 
+def test_an_introspect_server_with_a_context_root_is_joined_as_jairsjunior_joins_it() -> None:
+    s = SidecarSettings.from_env(
+        {
+            **UPSTREAM,
+            **CALLERS,
+            "OAUTH_INTROSPECT_SERVER": "kc.example:8080/auth",
+            "OAUTH_INTROSPECT_ENDPOINT": "/realms/kafka/protocol/openid-connect/token/introspect",
+        }
+    )
+    assert s.upstream_url == (
+        "https://kc.example:8080/auth/realms/kafka/protocol/openid-connect/token/introspect"
+    )
+
+
 def test_defaults() -> None:
     s = SidecarSettings.from_env({**JWKS, **CALLERS})
     assert (s.listen_host, s.listen_port) == ("127.0.0.1", 8080)

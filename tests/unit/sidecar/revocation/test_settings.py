@@ -46,6 +46,18 @@ def test_the_topics_one_cluster_carries() -> None:
     assert not settings().webhooks
 
 
+#: A consumer whose tokens come from the OAUTH_LOGIN_* block.
+OAUTH_EVENTS = {
+    "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "k:9093",
+    "OAUTHBEARER_EVENTS_TOPIC": "t",
+    "OAUTHBEARER_EVENTS_SECURITY_PROTOCOL": "SASL_SSL",
+    "OAUTHBEARER_EVENTS_OAUTH": "true",
+    "OAUTH_LOGIN_SERVER": "idp.example:8443",
+    "OAUTH_LOGIN_ENDPOINT": "/oauth2/token",
+    "OAUTH_AUTHORIZATION": "Basic c2lkZWNhcjpmYWtlLXNlY3JldA==",
+}
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -107,6 +119,10 @@ def test_the_topics_one_cluster_carries() -> None:
             "OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME",
         ),
         ({"OAUTHBEARER_EVENTS_CA_FILE": "/nonexistent/ca.pem"}, "OAUTHBEARER_EVENTS_CA_FILE"),
+        # The consumer's tokens come from the client's block: checked at start-up, not
+        # found ten seconds into it as librdkafka's "OAuth token not set" and a traceback.
+        ({**OAUTH_EVENTS, "OAUTH_LOGIN_SERVER": ""}, "OAUTH_LOGIN_SERVER"),
+        ({**OAUTH_EVENTS, "OAUTH_WITH_SSL": "maybe"}, "OAUTH_WITH_SSL"),
     ],
 )
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -154,12 +170,7 @@ def test_consumer_config_scram_with_password_file(tmp_path: Path) -> None:
 
 
 def test_consumer_config_uses_our_oauth_cb() -> None:
-    s = settings(
-        OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9093",
-        OAUTHBEARER_EVENTS_TOPIC="t",
-        OAUTHBEARER_EVENTS_SECURITY_PROTOCOL="SASL_SSL",
-        OAUTHBEARER_EVENTS_OAUTH="true",
-    )
+    s = settings(**OAUTH_EVENTS)
     from oauthbearer.client.confluent import oauth_cb
 
     config = consumer_config(s)
