@@ -267,7 +267,17 @@ class ResultCache:
         self._index_size = sum(len(keys) for keys in index.values())
 
     def __len__(self) -> int:
-        return len(self._positive) + (len(self._negative) if self._negative is not None else 0)
+        return self.active_entries + self.inactive_entries
+
+    @property
+    def active_entries(self) -> int:
+        """Active verdicts held (bounded by ``max_entries``)."""
+        return len(self._positive)
+
+    @property
+    def inactive_entries(self) -> int:
+        """Inactive verdicts held (bounded by the negative cache's own size)."""
+        return len(self._negative) if self._negative is not None else 0
 
     @property
     def hit_ratio(self) -> float:

@@ -100,7 +100,10 @@ class Sidecar:
             # clock drives both, so tests can age entries by advancing it.
             ttl_clock=time.monotonic if clock is time.time else None,
         )
-        self.metrics.watch_cache(lambda: len(self.cache), lambda: self.cache.hit_ratio)
+        cache = self.cache
+        self.metrics.watch_cache(
+            lambda: cache.active_entries, lambda: cache.inactive_entries, lambda: cache.hit_ratio
+        )
         self.jwks: JwksStore | None = None
         jwt: JwtValidator | None = None
         if settings.jwks_url is not None:

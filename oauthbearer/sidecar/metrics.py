@@ -125,7 +125,9 @@ class Metrics:
         )
         self._cache_entries = Gauge(
             "oauthbearer_sidecar_cache_entries",
-            "Verdicts currently cached (positive and negative).",
+            "Verdicts currently cached, by kind: active (bounded by "
+            "OAUTHBEARER_CACHE_MAX_ENTRIES) or inactive (OAUTHBEARER_NEGATIVE_CACHE_MAX_ENTRIES).",
+            ["kind"],
             registry=self.registry,
         )
         self._cache_hit_ratio = Gauge(
@@ -158,7 +160,7 @@ class Metrics:
         self._revocation_denials = Counter(
             "oauthbearer_sidecar_revocation_denials",
             "Otherwise active tokens answered inactive because of a revocation, by kind "
-            "(watermark, jti, token).",
+            "(watermark, jti, token, session).",
             ["kind"],
             registry=self.registry,
         )
@@ -220,9 +222,20 @@ class Metrics:
         self._revocation_entries.set_function(entries)
         self._revocation_lag.set_function(lag)
 
-    def watch_cache(self, size: Callable[[], float], hit_ratio: Callable[[], float]) -> None:
-        """Read cache size and hit ratio at scrape time, not on every request."""
-        self._cache_entries.set_function(size)
+    def watch_cache(
+        self,
+        active: Callable[[], float],
+        inactive: Callable[[], float],
+        hit_ratio: Callable[[], float],
+    ) -> None:
+        """Read cache sizes and hit ratio at scrape time, not on every request.
+
+        Active and inactive entries are apart: each has its own bound, and a flood of
+        garbage tokens fills only the inactive side (one sum made it look like the active
+        cache was full).
+        """
+        self._cache_entries.labels(kind="active").set_function(active)
+        self._cache_entries.labels(kind="inactive").set_function(inactive)
         self._cache_hit_ratio.set_function(hit_ratio)
 
     def render(self) -> bytes:

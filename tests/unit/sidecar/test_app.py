@@ -232,6 +232,17 @@ async def test_garbage_token_is_inactive_without_upstream_call(harness: Harness)
     assert route.call_count == 0
 
 
+async def test_garbage_tokens_fill_only_the_inactive_side_of_the_cache(harness: Harness) -> None:
+    """One sum of both sides made a flood of garbage look like a full active cache, and
+    README's alert then said to raise OAUTHBEARER_CACHE_MAX_ENTRIES."""
+    harness.router.post(UPSTREAM_URL).respond(200, json={"active": False})
+    for number in range(5):
+        await harness.introspect(f"opaque-nobody-issued-{number}")
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'oauthbearer_sidecar_cache_entries{kind="active"} 0.0' in metrics
+    assert 'oauthbearer_sidecar_cache_entries{kind="inactive"} 5.0' in metrics
+
+
 @pytest.mark.parametrize("where", [0, 1, 2])
 async def test_a_signed_looking_token_out_of_shape_is_judged_on_its_shape(
     harness: Harness, rsa_key: RSAKey, caplog: pytest.LogCaptureFixture, where: int
@@ -588,7 +599,8 @@ async def test_healthz_readyz_metrics_openapi(harness: Harness) -> None:
     assert 'oauthbearer_sidecar_requests_total{result="active",source="upstream"} 1.0' in metrics
     assert 'oauthbearer_sidecar_requests_total{result="active",source="cache"} 1.0' in metrics
     assert "oauthbearer_sidecar_cache_hit_ratio 0.5" in metrics
-    assert "oauthbearer_sidecar_cache_entries 1.0" in metrics
+    assert 'oauthbearer_sidecar_cache_entries{kind="active"} 1.0' in metrics
+    assert 'oauthbearer_sidecar_cache_entries{kind="inactive"} 0.0' in metrics
     assert "oauthbearer_sidecar_upstream_latency_seconds_count 1.0" in metrics
     assert 'oauthbearer_sidecar_jwks_refreshes_total{result="ok"} 1.0' in metrics
     doc = (await harness.client.get("/openapi.json")).json()
