@@ -201,6 +201,12 @@ def _serve(args: argparse.Namespace) -> int:
         raise MissingExtra("sidecar", exc.name) from None
 
     settings = SidecarSettings.from_env(_environ(args))
+    if settings.metrics_listen is not None:
+        # A taken address is one line naming the variable now, not a traceback from the
+        # lifespan later (the lifespan binds it again, for real).
+        from oauthbearer.sidecar.metrics_listener import check_address
+
+        check_address(*settings.metrics_listen)
     configure_logging(settings.log_level)
     print(describe(_environ(args)), file=sys.stderr)
     app = create_app(settings)

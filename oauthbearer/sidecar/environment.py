@@ -18,7 +18,7 @@ from typing import Any
 
 from oauthbearer._env import Env, header_value
 from oauthbearer.errors import ConfigurationError
-from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules, check_claim_path
+from oauthbearer.sidecar.claim_settings import claim_rules
 from oauthbearer.sidecar.credentials import parse_credentials
 from oauthbearer.sidecar.revocation_settings import revocation_settings
 from oauthbearer.sidecar.settings import ALLOWED_ALGORITHMS, SidecarSettings
@@ -123,6 +123,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
     return SidecarSettings(
         listen_host=host,
         listen_port=port,
+        metrics_listen=_metrics_listen(env, (host, port)),
         tls_cert_file=tls_cert,
         tls_key_file=tls_key,
         tls_client_ca_file=tls_client_ca,
@@ -185,7 +186,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
             minimum=1,
         ),
         token_params=token_params,
-        claim_rules=_claim_rules(env),
+        claim_rules=claim_rules(env),
         response_issuer=env.text("OAUTHBEARER_RESPONSE_ISSUER"),
         max_body_bytes=env.integer(
             "OAUTHBEARER_MAX_BODY_BYTES",
@@ -200,68 +201,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
         ),
         **events,
     )
-
-
-def _claim_rules(env: Env) -> ClaimRules:
-    """Where the answer's sub, groups and scope come from (see sidecar/claims.py)."""
-    principal = tuple(_claim_paths(env, "OAUTHBEARER_PRINCIPAL_CLAIM")) or ("sub",)
-    prefix = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX") or ""
-    fallback = env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM")
-    if prefix and fallback is None:
-        raise ConfigurationError(
-            "OAUTHBEARER_PRINCIPAL_FALLBACK_PREFIX", "needs OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM"
-        )
-    groups = env.text("OAUTHBEARER_GROUPS_CLAIM")
-    for name, path in (
-        ("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM", fallback),
-        ("OAUTHBEARER_GROUPS_CLAIM", groups),
-    ):
-        if path is not None:
-            _check_path(name, path)
-    delimiter = env.text("OAUTHBEARER_GROUPS_CLAIM_DELIMITER", ",") or ","
-    return ClaimRules(
-        principal=principal,
-        subject_fallbacks=_subject_fallbacks(env),
-        fallback=fallback,
-        fallback_prefix=prefix,
-        groups=groups,
-        groups_delimiter=" " if delimiter.lower() == "space" else delimiter,
-        scopes=tuple(_claim_paths(env, "OAUTHBEARER_SCOPE_CLAIMS")) or ("scope", "scp"),
-    )
-
-
-def _subject_fallbacks(env: Env) -> tuple[str, ...]:
-    """``OAUTHBEARER_SUBJECT_CLAIMS``, tried after every other principal claim.
-
-    Its default (``client_id``, then ``username``) predates the principal claims and
-    applies only while none is configured: someone who names where the principal is
-    (``preferred_username``) must not get a client whose ``client_id`` is "alice" taken
-    for the user alice. ``none`` turns it off.
-    """
-    configured = _claim_paths(env, "OAUTHBEARER_SUBJECT_CLAIMS")
-    if configured == ["none"]:
-        return ()
-    if configured:
-        return tuple(configured)
-    # "sub" alone is the documented default, and setting a default changes nothing.
-    principal = env.csv("OAUTHBEARER_PRINCIPAL_CLAIM")
-    if principal not in ([], ["sub"]) or env.text("OAUTHBEARER_PRINCIPAL_FALLBACK_CLAIM"):
-        return ()
-    return DEFAULT_CLAIM_RULES.subject_fallbacks
-
-
-def _claim_paths(env: Env, name: str) -> list[str]:
-    paths = env.csv(name)
-    for path in paths:
-        _check_path(name, path)
-    return paths
-
-
-def _check_path(name: str, path: str) -> None:
-    try:
-        check_claim_path(path)
-    except ValueError as exc:
-        raise ConfigurationError(name, str(exc)) from None
 
 
 def _tls(env: Env) -> tuple[str | None, str | None, str | None]:
@@ -288,9 +227,23 @@ def _choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _listen(value: str) -> tuple[str, int]:
+def _listen(value: str, name: str = "OAUTHBEARER_LISTEN") -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ConfigurationError("OAUTHBEARER_LISTEN", f"must be host:port, got {value!r}")
+        raise ConfigurationError(name, f"must be host:port, got {value!r}")
     return host, int(port_text)
+
+
+def _metrics_listen(env: Env, main: tuple[str, int]) -> tuple[str, int] | None:
+    """The second listener's address (sidecar/metrics_listener.py), if one is asked for."""
+    value = env.text("OAUTHBEARER_METRICS_LISTEN")
+    if value is None:
+        return None
+    address = _listen(value, "OAUTHBEARER_METRICS_LISTEN")
+    if address[1] != 0 and address[1] == main[1]:
+        raise ConfigurationError(
+            "OAUTHBEARER_METRICS_LISTEN",
+            f"must use another port than OAUTHBEARER_LISTEN ({main[1]})",
+        )
+    return address

@@ -191,6 +191,19 @@ class Sidecar:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.settings.metrics_listen is not None:
+                # Imported here: only a sidecar that asks for the listener loads it.
+                from oauthbearer.sidecar.metrics_listener import metrics_listener
+
+                host, port = self.settings.metrics_listen
+                await stack.enter_async_context(metrics_listener(host, port, self.metrics.render))
+            await stack.enter_async_context(self._running())
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        """The upstream client and the background tasks, stopped in reverse."""
         owned: httpx.AsyncClient | None = None
         if self.http_client is None:
             owned = upstream_client(self.settings)

@@ -62,6 +62,7 @@ class SidecarSettings:
 
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
+    metrics_listen: tuple[str, int] | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_client_ca_file: str | None = None

@@ -95,6 +95,13 @@ VARIABLES: tuple[Variable, ...] = (
     # -- listening and callers
     Variable("OAUTHBEARER_LISTEN", "127.0.0.1:8080", "host:port the sidecar listens on"),
     Variable(
+        "OAUTHBEARER_METRICS_LISTEN",
+        "",
+        "host:port of a second, plain-HTTP listener serving only /metrics and /healthz, "
+        "for Prometheus when the sidecar listens on loopback (unauthenticated: the metrics "
+        "carry no secret); unset → /metrics on the main listener only",
+    ),
+    Variable(
         "OAUTHBEARER_TLS_CERT_FILE",
         "",
         "PEM certificate (chain) served on the listener: HTTPS only, TLS >= 1.2; reloaded "

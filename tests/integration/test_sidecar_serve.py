@@ -36,9 +36,13 @@ def free_port() -> int:
 @pytest.fixture
 def served(idp: Idp, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
     port = free_port()
+    metrics_port = free_port()
     log = tmp_path / "sidecar.log"
+    (tmp_path / "metrics-port").write_text(str(metrics_port))
     env = {
         **os.environ,
+        # What Prometheus scrapes when the introspection listener is on loopback.
+        "OAUTHBEARER_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
         **idp.introspect_env(),
         "OAUTHBEARER_JWKS_URL": idp.jwks_url,
         "OAUTHBEARER_ISSUER": idp.issuer,
@@ -86,11 +90,21 @@ def test_serve_answers_both_sources_and_shuts_down_gracefully(
             assert body["sub"] == sub
         assert client.post("/oauth2/introspect", data={"token": "nope"}).json() == {"active": False}
         assert "oauthbearer_sidecar_requests_total" in client.get("/metrics").text
+    metrics_base = f"http://127.0.0.1:{(log.parent / 'metrics-port').read_text()}"
+    with httpx.Client(base_url=metrics_base, timeout=5) as scraper:
+        scraped = scraper.get("/metrics").text  # no credentials: the metrics hold no secret
+        assert 'oauthbearer_sidecar_requests_total{result="active",source="upstream"}' in scraped
+        assert scraper.get("/healthz").json() == {"status": "ok"}
+        # Nothing a caller's credentials guard is reachable there.
+        assert scraper.post("/oauth2/introspect", data={"token": opaque}).status_code == 404
     proc.send_signal(signal.SIGTERM)
     # uvicorn finishes in-flight work, runs the lifespan shutdown, then re-raises the
     # signal it caught, so the conventional "terminated by SIGTERM" status is expected.
     assert proc.wait(15) in (0, -signal.SIGTERM)
     assert "Application shutdown complete." in log.read_text()
+    # The second listener stopped with the first: SIGTERM is the main server's alone.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{metrics_base}/healthz", timeout=2)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     decisions = [line for line in lines if line.get("message") == "decision"]
     assert {d["source"] for d in decisions} >= {"upstream", "jwks"}

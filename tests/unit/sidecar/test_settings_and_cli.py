@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -84,12 +85,36 @@ def test_no_callers_is_a_startup_error_with_a_clear_message() -> None:
         ({"OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS": "yes"}, "OAUTHBEARER_ALLOW_ANONYMOUS_CALLERS"),
         ({"OAUTHBEARER_LOG_LEVEL": "LOUD"}, "OAUTHBEARER_LOG_LEVEL"),
         ({"OAUTHBEARER_CA_FILE": "/nonexistent/ca.pem"}, "OAUTHBEARER_CA_FILE"),
+        ({"OAUTHBEARER_METRICS_LISTEN": "9404"}, "OAUTHBEARER_METRICS_LISTEN"),
+        ({"OAUTHBEARER_METRICS_LISTEN": "0.0.0.0:8080"}, "OAUTHBEARER_METRICS_LISTEN"),
     ],
 )
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         SidecarSettings.from_env({**JWKS, **CALLERS, **env})
     assert info.value.variable == variable
+
+
+def test_the_metrics_listener_is_off_unless_asked_for() -> None:
+    assert SidecarSettings.from_env({**JWKS, **CALLERS}).metrics_listen is None
+    asked = SidecarSettings.from_env({**JWKS, **CALLERS, "OAUTHBEARER_METRICS_LISTEN": ":::9404"})
+    assert asked.metrics_listen == ("::", 9404)
+
+
+def test_serve_refuses_a_metrics_address_in_use_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name, value in {**JWKS, **CALLERS}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("OAUTHBEARER_METRICS_LISTEN", f"127.0.0.1:{port}")
+        assert main(["serve", "--listen", "127.0.0.1:0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oauthbearer serve: OAUTHBEARER_METRICS_LISTEN: cannot listen on")
+    assert "Traceback" not in err
 
 
 def test_caller_secret_never_in_error_message() -> None:
