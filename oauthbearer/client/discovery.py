@@ -1,7 +1,9 @@
 """Find the token endpoint from an issuer (RFC 8414, OpenID Connect Discovery 1.0).
 
 The HTTP GET is injected (the fetcher owns HTTP and its error translation); this module
-only knows where the metadata lives and what a trustworthy document looks like.
+only knows where the metadata lives and what a trustworthy document looks like. A client
+that presents a certificate takes ``mtls_endpoint_aliases.token_endpoint`` when the
+document has one (RFC 8705 §5).
 
 Example:
     >>> metadata_urls("https://idp.example/realms/kafka")  # doctest: +NORMALIZE_WHITESPACE
@@ -42,13 +44,19 @@ def metadata_urls(issuer: str) -> list[str]:
     return [oidc, oauth]
 
 
-def discover_token_endpoint(issuer: str, get: Getter) -> str:
-    """Fetch the issuer's metadata and return its validated ``token_endpoint``.
+def discover_token_endpoint(issuer: str, get: Getter, *, mutual_tls: bool = False) -> str:
+    """Fetch the issuer's metadata and return its validated token endpoint.
+
+    ``mutual_tls``: the client presents a certificate, so the mTLS alias wins when the
+    document names one (RFC 8705 §5: such a client MUST use it in preference).
 
     Example:
-        >>> doc = b'{"issuer":"https://idp.example","token_endpoint":"https://idp.example/t"}'
+        >>> doc = b'''{"issuer": "https://idp.example", "token_endpoint": "https://idp.example/t",
+        ...          "mtls_endpoint_aliases": {"token_endpoint": "https://mtls.idp.example/t"}}'''
         >>> discover_token_endpoint("https://idp.example", lambda url: (200, doc))
         'https://idp.example/t'
+        >>> discover_token_endpoint("https://idp.example", lambda url: (200, doc), mutual_tls=True)
+        'https://mtls.idp.example/t'
     """
     host = urlsplit(issuer).netloc
     status = 0
@@ -58,11 +66,11 @@ def discover_token_endpoint(issuer: str, get: Getter) -> str:
             continue  # try the other well-known location
         if status != 200:
             raise TokenEndpointError(host, status, None, f"discovery GET {urlsplit(url).path}")
-        return _token_endpoint(body, issuer, host)
+        return _token_endpoint(body, issuer, host, mutual_tls=mutual_tls)
     raise TokenEndpointError(host, status, None, "discovery: no metadata document found")
 
 
-def _token_endpoint(body: bytes, issuer: str, host: str) -> str:
+def _token_endpoint(body: bytes, issuer: str, host: str, *, mutual_tls: bool) -> str:
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -77,10 +85,27 @@ def _token_endpoint(body: bytes, issuer: str, host: str) -> str:
             f"the server calls itself {doc.get('issuer')!r}, not {issuer!r} "
             "(RFC 8414 §3.3 requires them identical; check the trailing slash)",
         )
-    endpoint = doc.get("token_endpoint")
+    if mutual_tls:
+        aliases = doc.get("mtls_endpoint_aliases")
+        if aliases is not None and not isinstance(aliases, dict):
+            raise TokenResponseError(
+                f"discovery document at {host} has mtls_endpoint_aliases that is not an object"
+            )
+        # RFC 8705 §5: without an alias for it, the conventional endpoint serves mTLS too.
+        if aliases is not None and "token_endpoint" in aliases:
+            return _checked(aliases["token_endpoint"], issuer, host, "mtls_endpoint_aliases.")
+    return _checked(doc.get("token_endpoint"), issuer, host, "")
+
+
+def _checked(endpoint: object, issuer: str, host: str, where: str) -> str:
+    """``endpoint`` if it is an http(s) URL, and https whenever the issuer is."""
     if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
-        raise TokenResponseError(f"discovery document at {host} has no usable token_endpoint")
+        raise TokenResponseError(
+            f"discovery document at {host} has no usable {where}token_endpoint"
+        )
     if urlsplit(issuer).scheme == "https" and urlsplit(endpoint).scheme != "https":
         # Never let a document fetched over TLS send our credentials in clear text.
-        raise TokenResponseError(f"discovery document at {host} names a non-https token_endpoint")
+        raise TokenResponseError(
+            f"discovery document at {host} names a non-https {where}token_endpoint"
+        )
     return endpoint

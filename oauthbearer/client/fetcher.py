@@ -213,7 +213,10 @@ class TokenFetcher:
                     response = self._send("GET", url, headers, None, timeout)
                     return response.status_code, response.content
 
-                self._token_url = discover_token_endpoint(issuer, get)
+                # A certificate (tls_client_auth, or any configured one) makes this a
+                # mutual-TLS client: RFC 8705 §5 sends it to the mTLS alias, if any.
+                mutual_tls = self._settings.cert_file is not None
+                self._token_url = discover_token_endpoint(issuer, get, mutual_tls=mutual_tls)
                 logger.info("discovered token endpoint %s from %s", self._token_url, issuer)
             return self._token_url
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
@@ -103,3 +105,75 @@ def test_discovery_is_repeated_after_the_endpoint_fails(clock: FakeClock) -> Non
         f.fetch()
     assert f.fetch().access_token == "after-move"
     assert meta.call_count == 2
+
+
+# --- RFC 8705 §5: a client presenting a certificate uses the mTLS alias ------------------
+MTLS_ALIAS = "https://mtls.idp.example/realms/kafka/protocol/openid-connect/token"
+
+
+def mtls_client(clock: FakeClock, tmp_path: Path) -> TokenFetcher:
+    """tls_client_auth with discovery; the injected client's TLS is its own business, so
+    the certificate file only has to exist."""
+    cert = tmp_path / "client.crt"
+    cert.write_text("certificate")
+    settings = ClientSettings(issuer=ISSUER, client_id="kafka", cert_file=str(cert))
+    assert settings.auth_method == "tls_client_auth"
+    return TokenFetcher(settings, http_client=httpx.Client(), clock=clock)
+
+
+def metadata(**extra: object) -> httpx.Response:
+    return httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED, **extra})
+
+
+@respx.mock
+def test_a_client_with_a_certificate_posts_to_the_mtls_alias(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    respx.get(OIDC).mock(
+        return_value=metadata(mtls_endpoint_aliases={"token_endpoint": MTLS_ALIAS})
+    )
+    conventional = respx.post(DISCOVERED).mock(return_value=httpx.Response(401))
+    alias = respx.post(MTLS_ALIAS).mock(return_value=token_response("via-mtls"))
+    assert mtls_client(clock, tmp_path).fetch().access_token == "via-mtls"
+    assert alias.call_count == 1
+    assert conventional.call_count == 0
+
+
+@respx.mock
+def test_a_client_without_a_certificate_keeps_the_conventional_endpoint(
+    clock: FakeClock,
+) -> None:
+    respx.get(OIDC).mock(
+        return_value=metadata(mtls_endpoint_aliases={"token_endpoint": MTLS_ALIAS})
+    )
+    respx.post(DISCOVERED).mock(return_value=token_response("conventional"))
+    assert make(clock).fetch().access_token == "conventional"
+
+
+@respx.mock
+def test_without_a_token_endpoint_alias_the_conventional_one_serves_mtls(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    # RFC 8705 §5: aliases are per endpoint; one missing means the conventional endpoint.
+    respx.get(OIDC).mock(
+        return_value=metadata(mtls_endpoint_aliases={"revocation_endpoint": MTLS_ALIAS})
+    )
+    respx.post(DISCOVERED).mock(return_value=token_response("conventional"))
+    assert mtls_client(clock, tmp_path).fetch().access_token == "conventional"
+
+
+@pytest.mark.parametrize(
+    ("aliases", "problem"),
+    [
+        ({"token_endpoint": "http://mtls.idp.example/token"}, "non-https mtls_endpoint_aliases"),
+        ({"token_endpoint": 42}, "no usable mtls_endpoint_aliases.token_endpoint"),
+        (["https://mtls.idp.example/token"], "mtls_endpoint_aliases that is not an object"),
+    ],
+)
+@respx.mock
+def test_the_mtls_alias_is_checked_like_the_conventional_endpoint(
+    clock: FakeClock, tmp_path: Path, aliases: object, problem: str
+) -> None:
+    respx.get(OIDC).mock(return_value=metadata(mtls_endpoint_aliases=aliases))
+    with pytest.raises(TokenResponseError, match=problem):
+        mtls_client(clock, tmp_path).fetch()
