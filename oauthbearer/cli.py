@@ -15,16 +15,14 @@ Example:
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from oauthbearer import __version__
-from oauthbearer._env import ignored_settings
+from oauthbearer import __version__, _unknown
 from oauthbearer.errors import ConfigurationError, OAuthBearerError
 
 __all__ = ["main"]
@@ -56,36 +54,41 @@ def _variables_of(half: str) -> frozenset[str]:
     return frozenset({v.name for v in VARIABLES} | set(FILE_VARIABLES)) - _SHARED_VARIABLES
 
 
-_PREFIX = "OAUTHBEARER_"
-#: Variables of our own tooling (the test suite and CI), never read by the package.
-_TOOLING_PREFIX = "OAUTHBEARER_TEST_"
-
-
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """One warning per ``OAUTHBEARER_*`` variable that no half reads, with the closest
-    known name: a misspelt variable otherwise silently does nothing. Also one per
-    jairsjunior setting that is set but deliberately not honoured.
+def unknown_variables(environ: Mapping[str, str], halves: Collection[str]) -> list[str]:
+    """One warning per ``OAUTHBEARER_*`` variable that none of ``halves`` reads, with the
+    name probably meant: a misspelt variable otherwise silently does nothing. A name of
+    the other half is said to be that half's. Also one per jairsjunior setting that is set
+    but deliberately not honoured.
 
     Example:
         >>> env = {"OAUTHBEARER_CACHE_TTTL": "5", "OAUTHBEARER_CACHE_TTL": "5"}
-        >>> print(*unknown_variables(env))  # doctest: +ELLIPSIS
+        >>> print(*unknown_variables(env, ["sidecar"]))  # doctest: +ELLIPSIS
         OAUTHBEARER_CACHE_TTTL is not a known ... (did you mean OAUTHBEARER_CACHE_TTL?)
     """
-    known = _variables_of("client") | _variables_of("sidecar")
-    suffixes = {k.removeprefix(_PREFIX) for k in known if k.startswith(_PREFIX)}
-    warnings = ignored_settings(environ)
-    for name in sorted(environ):
-        if not name.startswith(_PREFIX) or name in known:
-            continue
-        if name.startswith(_TOOLING_PREFIX):
-            continue
-        # Compared without the shared prefix, which would make every name look close.
-        close = difflib.get_close_matches(
-            name.removeprefix(_PREFIX), sorted(suffixes), n=1, cutoff=0.75
-        )
-        hint = f" (did you mean {_PREFIX}{close[0]}?)" if close else ""
-        warnings.append(f"{name} is not a known variable and is ignored{hint}")
-    return warnings
+    names = {half: _variables_of(half) for half in ("client", "sidecar")}
+    return [r.message for r in _unknown.unknown_variables(environ, runs=halves, names=names)]
+
+
+def _halves_run(halves: Collection[str], environ: Mapping[str, str]) -> list[str]:
+    """``halves``, with the client when the sidecar's events consumer logs in through our
+    ``oauth_cb`` (configured by the client's variables of the same process)."""
+    events_oauth = (environ.get("OAUTHBEARER_EVENTS_OAUTH") or "").strip().lower() == "true"
+    if "sidecar" in halves and events_oauth and "client" not in halves:
+        return [*halves, "client"]
+    return list(halves)
+
+
+#: The half each long-running command is, for the unknown-variable check at its start.
+_COMMAND_HALVES = {"serve": ("sidecar",), "token": ("client",)}
+
+
+def _warn_unknown(command: str) -> None:
+    halves = _halves_run(_COMMAND_HALVES[command], os.environ)
+    for warning in unknown_variables(os.environ, halves):
+        print(f"oauthbearer {command}: WARNING: {warning}", file=sys.stderr)
+    # Said here, judged against every half the command runs: the client library, reading
+    # the same environment later, must not judge it again against its own half alone.
+    _unknown.settle(os.environ)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -134,10 +137,12 @@ def _check(args: argparse.Namespace) -> int:
             "configures neither half: set OAUTH_LOGIN_* (client) or OAUTH_INTROSPECT_* / "
             "OAUTHBEARER_JWKS_URL (sidecar), or pass --client / --sidecar",
         )
+    warnings = unknown_variables(environ, _halves_run(halves, environ))
+    _unknown.settle(environ)  # describe() reads it with the library, which would repeat them
     for half in halves:
         module: _Half = importlib.import_module(f"oauthbearer.{half}.cli")
         print(module.describe(environ))
-    for warning in unknown_variables(environ):
+    for warning in warnings:
         print(f"WARNING: {warning}")
     return 0
 
@@ -180,10 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     handler: Handler = args.handler
-    if args.command in ("serve", "token"):
+    if args.command in _COMMAND_HALVES:
         # At start-up, before anything else is said: the value was probably meant.
-        for warning in unknown_variables(os.environ):
-            print(f"oauthbearer {args.command}: WARNING: {warning}", file=sys.stderr)
+        _warn_unknown(args.command)
     try:
         return handler(args)
     except OAuthBearerError as exc:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from oauthbearer._unknown import forget_reports
+
 pytest_plugins = [
     "tests.support.idp",  # the real authorization server (npm oidc-provider)
     "tests.support.tansu",  # the tansu broker
@@ -19,3 +21,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     last = [item for item in items if "realbroker/test_reauthentication.py::" in item.nodeid]
     if last:
         items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture(autouse=True)
+def _unknown_variables_reported_afresh() -> None:
+    """Unknown variables are reported once per process; each test stands for a fresh one."""
+    forget_reports()

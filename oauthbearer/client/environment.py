@@ -19,13 +19,15 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
-from oauthbearer._env import Env, ignored_settings
+from oauthbearer._env import Env
 from oauthbearer._secret import FileSecret, Secret, SecretSource
+from oauthbearer._unknown import first_reports, unknown_variables
 from oauthbearer.client.azure import workload_identity
 from oauthbearer.client.sasl import parse_extensions
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.validation import GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_JWT
 from oauthbearer.client.variables import (
+    CLIENT_VARIABLES,
     V_ACTOR_TOKEN,
     V_ACTOR_TOKEN_TYPE,
     V_ASSERTION,
@@ -79,9 +81,11 @@ __all__ = ["settings_from_env"]
 def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSettings:
     """:class:`ClientSettings` from environment variables (``os.environ`` when ``None``)."""
     environ = os.environ if environ is None else environ
-    # oauth_cb users never run the CLI that prints these: the log is where they look.
-    for warning in ignored_settings(environ):
-        logger.warning("%s", warning)
+    # oauth_cb, adapter and TokenProvider.from_env users never run the CLI that prints
+    # these: the log is where they look. Once per name and process, not per client built.
+    reports = unknown_variables(environ, runs=["client"], names={"client": CLIENT_VARIABLES})
+    for report in first_reports(reports):
+        logger.warning("%s", report.message)
     env = Env(environ)
     server = env.host_port(V_SERVER)
     token_url = env.url(V_TOKEN_URL)

@@ -44,6 +44,7 @@ def test_check_describes_both_halves_when_both_are_configured(
     assert "sidecar: listening on 127.0.0.1:8080" in out
     assert "fake-cli-caller-secret" not in out
     assert "ZmFrZTpmYWtl" not in out
+    assert "WARNING" not in out  # each half's names are known when both are checked
 
 
 def test_check_judges_only_the_configured_half(
@@ -146,3 +147,39 @@ def test_serve_reports_a_misspelt_variable_at_start_up(
     )
     assert err[1].startswith("oauthbearer serve: OAUTHBEARER_JWKS_URL:")
     assert "fake-cli-caller-secret" not in "\n".join(err)
+
+
+def test_serve_reports_the_clients_names_as_the_clients(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set(clean_env, {"OAUTHBEARER_LOGIN_CLIENT_ID": "kafka", "OAUTHBEARER_CLIENT_ID": "kafka"})
+    assert main(["serve"]) == 2  # no way to verify tokens: stops after the warnings
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == [
+        "oauthbearer serve: WARNING: OAUTHBEARER_CLIENT_ID is not a known variable and is "
+        "ignored (did you mean OAUTHBEARER_LOGIN_CLIENT_ID?)",
+        "oauthbearer serve: WARNING: OAUTHBEARER_LOGIN_CLIENT_ID is read by the client "
+        "(oauth_cb, `oauthbearer token`), not by `oauthbearer serve`, and is ignored here",
+    ]
+
+
+def test_serve_whose_events_consumer_uses_oauth_cb_reads_the_clients_names(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # OAUTHBEARER_EVENTS_OAUTH=true: the sidecar's own consumer logs in with our oauth_cb,
+    # configured by the client's variables of the same process.
+    _set(clean_env, {"OAUTHBEARER_LOGIN_CLIENT_ID": "kafka", "OAUTHBEARER_EVENTS_OAUTH": "true"})
+    assert main(["serve"]) == 2
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_the_halves_namespaces_are_told_apart_by_prefix() -> None:
+    # The client judges a name it does not know by its prefix (it never imports the
+    # sidecar's list): that holds only while the namespaces stay disjoint.
+    from oauthbearer._unknown import owner
+    from oauthbearer.cli import _variables_of
+
+    for half in ("client", "sidecar"):
+        for name in _variables_of(half):
+            if name.startswith("OAUTHBEARER_"):
+                assert owner(name) == half, name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -113,3 +114,39 @@ def test_token_failure_exits_2_with_the_cause(
     assert "HTTP 401" in err
     assert "invalid_client" in err
     assert "fake-cli-secret" not in err
+
+
+@respx.mock
+def test_token_reports_each_unknown_name_once_against_the_client_half(
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env.setenv("OAUTHBEARER_CA_FILE", "/etc/ssl/private-ca.pem")  # the sidecar's name
+    env.setenv("OAUTHBEARER_LOGIN_CLIENT_ASSERTION", "fake-cli-assertion")  # files only
+    respx.post(TOKEN_URL).mock(return_value=token_response())
+    with caplog.at_level(logging.WARNING, logger="oauthbearer.client"):
+        assert main(["token"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "oauthbearer token: WARNING: OAUTHBEARER_CA_FILE is read by `oauthbearer serve`, "
+        "not by the client (oauth_cb, `oauthbearer token`), and is ignored here "
+        "(did you mean OAUTHBEARER_LOGIN_CA_FILE?)",
+        "oauthbearer token: WARNING: OAUTHBEARER_LOGIN_CLIENT_ASSERTION is not a known "
+        "variable and is ignored (did you mean OAUTHBEARER_LOGIN_CLIENT_ASSERTION_FILE? "
+        "it is read from a file)",
+    ]
+    # Said by the command: the library, reading the same environment, stays quiet.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_check_of_the_client_alone_reports_the_sidecars_names(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("OAUTHBEARER_PRINCIPAL_CLAIM", "preferred_username")
+    assert main(["check", "--client"]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "WARNING: OAUTHBEARER_PRINCIPAL_CLAIM is read by `oauthbearer serve`, not by the "
+        "client (oauth_cb, `oauthbearer token`), and is ignored here "
+        "(did you mean OAUTHBEARER_LOGIN_PRINCIPAL_CLAIM?)"
+    ]
