@@ -153,3 +153,70 @@ def test_an_unreadable_assertion_file_fails_at_start_up(tmp_path: Path) -> None:
             }
         )
     assert info.value.variable == "OAUTHBEARER_LOGIN_CLIENT_ASSERTION_FILE"
+
+
+# --- Azure workload identity is held to what azure-identity and Entra ID require ---------
+EVENT_HUBS_SCOPE = "https://ns.servicebus.windows.net/.default"
+
+
+def azure_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    federated = tmp_path / "azure-identity-token"
+    federated.write_text("eyJ.federated.sig")
+    env = {
+        "AZURE_CLIENT_ID": "client-1",
+        "AZURE_TENANT_ID": "tenant-1",
+        "AZURE_FEDERATED_TOKEN_FILE": str(federated),
+        "OAUTH_LOGIN_SCOPE": EVENT_HUBS_SCOPE,
+    }
+    env.update(values)
+    return {name: value for name, value in env.items() if value}
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "",  # Entra v2 client_credentials answers AADSTS900144 (no scope) at the first fetch
+        "https://ns.servicebus.windows.net",  # the resource without /.default
+        "api://orders/write",  # a delegated scope: not for client credentials
+        f"{EVENT_HUBS_SCOPE} offline_access",
+    ],
+)
+def test_azure_needs_a_resource_default_scope(tmp_path: Path, scope: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ClientSettings.from_env(azure_env(tmp_path, OAUTH_LOGIN_SCOPE=scope))
+    assert info.value.variable == "OAUTH_LOGIN_SCOPE"
+    assert "/.default" in str(info.value)
+    assert "client credentials" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "authority",
+    ["http://login.microsoftonline.com/", "HTTP://login.microsoftonline.com", "ftp://login.ms"],
+)
+def test_azure_refuses_an_authority_without_tls(tmp_path: Path, authority: str) -> None:
+    # The federated token is the credential: it must not travel in clear text.
+    with pytest.raises(ConfigurationError) as info:
+        ClientSettings.from_env(azure_env(tmp_path, AZURE_AUTHORITY_HOST=authority))
+    assert info.value.variable == "AZURE_AUTHORITY_HOST"
+    assert "https" in str(info.value)
+
+
+US_GOVERNMENT_URL = "https://login.microsoftonline.us/tenant-1/oauth2/v2.0/token"
+
+
+@pytest.mark.parametrize(
+    ("authority", "token_url"),
+    [
+        # azure-identity adds https:// to a bare host (sovereign clouds are often set so)
+        ("login.microsoftonline.us", US_GOVERNMENT_URL),
+        ("login.microsoftonline.us/", US_GOVERNMENT_URL),
+        ("https://login.microsoftonline.us/", US_GOVERNMENT_URL),
+        ("", AZURE_URL),
+    ],
+)
+def test_azure_authority_host_is_read_as_azure_identity_reads_it(
+    tmp_path: Path, authority: str, token_url: str
+) -> None:
+    settings = ClientSettings.from_env(azure_env(tmp_path, AZURE_AUTHORITY_HOST=authority))
+    assert settings.token_url == token_url
+    assert settings.scope == EVENT_HUBS_SCOPE
