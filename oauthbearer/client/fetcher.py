@@ -33,8 +33,9 @@ from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
 from oauthbearer.client.grants import grant_for
 from oauthbearer.client.redaction import redact, secret_spellings
+from oauthbearer.client.rotation import RefreshTokens
 from oauthbearer.client.settings import ClientSettings
-from oauthbearer.client.token import Token, parse_token_response
+from oauthbearer.client.token import Token, issued_refresh_token, token_answer, token_from_answer
 from oauthbearer.client.variables import V_CA_FILE, V_CERT_FILE
 from oauthbearer.errors import (
     ConfigurationError,
@@ -81,6 +82,8 @@ class TokenFetcher:
 
     ``http_client`` is the test seam (``httpx.MockTransport`` or respx); when omitted the
     fetcher builds one from the settings and closes it in :meth:`close`.
+    ``refresh_tokens``: where a rotated refresh token is kept; the provider passes its
+    cache slot's, so that every provider sharing the slot sends the latest one.
     """
 
     def __init__(
@@ -89,12 +92,13 @@ class TokenFetcher:
         *,
         http_client: httpx.Client | None = None,
         clock: Clock = time.time,
+        refresh_tokens: RefreshTokens | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._owns_http = http_client is None
         self._http = build_http_client(settings) if http_client is None else http_client
-        self._grant = grant_for(settings)
+        self._grant = grant_for(settings, refresh_tokens)
         self._auth = client_auth_for(settings, clock=clock)
         self._discovery_lock = threading.Lock()
         self._token_url = settings.token_url
@@ -146,15 +150,20 @@ class TokenFetcher:
         response = self._send("POST", token_url, headers, urlencode(form).encode(), timeout)
         if not 200 <= response.status_code < 300:
             raise self._endpoint_error(response)
-        token = parse_token_response(
-            response.content,
+        payload = token_answer(response.content, endpoint_host=self._host)
+        # Record a rotation before judging the rest: the server retired the refresh token
+        # we sent whether or not we accept this access token (RFC 9700 §4.14.2), so losing
+        # its successor would leave us only a revoked one to send.
+        rotated = issued_refresh_token(payload)
+        if rotated is not None:
+            self._grant.refresh_token_issued(rotated)
+        return token_from_answer(
+            payload,
             now=self._clock(),
             endpoint_host=self._host,
             clock_skew=self._settings.clock_skew,
             max_lifetime=self._settings.max_lifetime,
         )
-        self._grant.issued(token)
-        return token
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], content: bytes | None, timeout: float

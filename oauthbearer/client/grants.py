@@ -17,9 +17,9 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from oauthbearer.client.rotation import RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.settings import need as _need
-from oauthbearer.client.token import Token
 from oauthbearer.client.validation import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_JWT_BEARER,
@@ -47,8 +47,8 @@ class Grant(Protocol):
         """The body parameters for one token request, in a stable order."""
         ...
 
-    def issued(self, token: Token) -> None:
-        """Called with every token obtained (lets refresh_token follow rotation)."""
+    def refresh_token_issued(self, refresh_token: str) -> None:
+        """Called with every ``refresh_token`` an answer carries (lets rotation be followed)."""
         ...
 
 
@@ -73,8 +73,8 @@ class _Grant:
         out.extend(s.extra_params)
         return out
 
-    def issued(self, token: Token) -> None:
-        """Most grants ignore the issued token."""
+    def refresh_token_issued(self, refresh_token: str) -> None:
+        """Most grants have no use for a refresh token."""
 
 
 class ClientCredentials(_Grant):
@@ -96,29 +96,21 @@ class Password(_Grant):
 class RefreshToken(_Grant):
     """RFC 6749 §6, following refresh-token rotation (RFC 9700 §4.14.2).
 
-    A new ``refresh_token`` in a response replaces the configured one in memory. If the
-    configured file changes afterwards (an operator rotated it), the file wins again.
+    A new ``refresh_token`` in an answer replaces the configured one, in ``refresh_tokens``
+    (the cache slot's, shared by every provider configured alike). If the configured file
+    changes afterwards (an operator rotated it), the file wins again.
     """
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, refresh_tokens: RefreshTokens) -> None:
         super().__init__(settings)
         self._source = _need(settings.refresh_token, V_REFRESH_TOKEN)
-        self._lock = threading.Lock()
-        self._configured: str | None = None
-        self._rotated: str | None = None
+        self._tokens = refresh_tokens
 
     def specific(self) -> Params:
-        configured = self._source.reveal()
-        with self._lock:
-            if configured != self._configured:
-                self._configured, self._rotated = configured, None
-            current = self._rotated or configured
-        return [("refresh_token", current)]
+        return [("refresh_token", self._tokens.current(self._source.reveal()))]
 
-    def issued(self, token: Token) -> None:
-        if token.refresh_token:
-            with self._lock:
-                self._rotated = token.refresh_token
+    def refresh_token_issued(self, refresh_token: str) -> None:
+        self._tokens.rotated(refresh_token)
 
 
 class JwtBearer(_Grant):
@@ -158,12 +150,18 @@ class TokenExchange(_Grant):
 _BY_TYPE: dict[str, type[_Grant]] = {
     GRANT_CLIENT_CREDENTIALS: ClientCredentials,
     GRANT_PASSWORD: Password,
-    GRANT_REFRESH_TOKEN: RefreshToken,
     GRANT_JWT_BEARER: JwtBearer,
     GRANT_TOKEN_EXCHANGE: TokenExchange,
 }
 
 
-def grant_for(settings: ClientSettings) -> Grant:
-    """The grant object for ``settings.grant_type`` (validated by the settings)."""
+def grant_for(settings: ClientSettings, refresh_tokens: RefreshTokens | None = None) -> Grant:
+    """The grant object for ``settings.grant_type`` (validated by the settings).
+
+    ``refresh_tokens``: where the refresh_token grant keeps the current (rotated) refresh
+    token; a private one when None (a standalone fetcher with no cache slot).
+    """
+    if settings.grant_type == GRANT_REFRESH_TOKEN:
+        store = RefreshTokens(threading.Lock()) if refresh_tokens is None else refresh_tokens
+        return RefreshToken(settings, store)
     return _BY_TYPE[settings.grant_type](settings)

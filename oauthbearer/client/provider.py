@@ -96,8 +96,13 @@ class TokenProvider:
         self._sleep = sleep
         self._random = random
         self._metrics: MetricsHook = NullMetrics() if metrics is None else metrics
-        self._fetcher = TokenFetcher(settings, http_client=http_client, clock=clock)
         self._slot = (SHARED_CACHE if cache is None else cache).slot(settings.identity())
+        self._fetcher = TokenFetcher(
+            settings,
+            http_client=http_client,
+            clock=clock,
+            refresh_tokens=self._slot.refresh_tokens,
+        )
         claims = (settings.principal_claim, "sub", "client_id")
         self._principal_claims = tuple(dict.fromkeys(claims))
         self._extensions = dict(settings.sasl_extensions)

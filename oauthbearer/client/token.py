@@ -31,7 +31,14 @@ from oauthbearer._secret import fingerprint
 from oauthbearer.client.sasl import is_bearer_token
 from oauthbearer.errors import TokenResponseError
 
-__all__ = ["DEFAULT_LIFETIME", "Token", "parse_token_response"]
+__all__ = [
+    "DEFAULT_LIFETIME",
+    "Token",
+    "issued_refresh_token",
+    "parse_token_response",
+    "token_answer",
+    "token_from_answer",
+]
 
 logger = logging.getLogger("oauthbearer.client")
 
@@ -110,6 +117,25 @@ def parse_token_response(
         >>> parse_token_response(b'{"access_token":"x"}', now=0.0, endpoint_host="h").lifetime
         270.0
     """
+    return token_from_answer(
+        token_answer(body, endpoint_host=endpoint_host),
+        now=now,
+        endpoint_host=endpoint_host,
+        clock_skew=clock_skew,
+        max_lifetime=max_lifetime,
+    )
+
+
+def token_answer(body: bytes, *, endpoint_host: str) -> dict[str, Any]:
+    """The JSON object of a successful token response, not yet checked any further.
+
+    Split from :func:`token_from_answer` so that a rotated ``refresh_token`` can be taken
+    before the rest of the answer is judged (see the fetcher).
+
+    Example:
+        >>> token_answer(b'{"access_token":"x","refresh_token":"r"}', endpoint_host="h")
+        {'access_token': 'x', 'refresh_token': 'r'}
+    """
     where = f"token endpoint {endpoint_host}"
     try:
         payload = json.loads(body)
@@ -117,7 +143,25 @@ def parse_token_response(
         raise TokenResponseError(f"{where} answered 2xx with a body that is not JSON") from None
     if not isinstance(payload, dict):
         raise TokenResponseError(f"{where} answered 2xx with JSON that is not an object")
+    return payload
 
+
+def issued_refresh_token(payload: Mapping[str, Any]) -> str | None:
+    """The answer's ``refresh_token`` when it is a non-empty string, else None."""
+    value = payload.get("refresh_token")
+    return value if isinstance(value, str) and value else None
+
+
+def token_from_answer(
+    payload: Mapping[str, Any],
+    *,
+    now: float,
+    endpoint_host: str,
+    clock_skew: float = 30.0,
+    max_lifetime: float = 172_800.0,
+) -> Token:
+    """Check the fields of a token response object (RFC 6749 §5.1) and build the Token."""
+    where = f"token endpoint {endpoint_host}"
     access_token = payload.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise TokenResponseError(f"{where} answered 2xx without an access_token")
@@ -179,14 +223,13 @@ def parse_token_response(
     scope = payload.get("scope")
     if isinstance(scope, list):  # non-standard, but seen: normalise to RFC 6749 §3.3
         scope = " ".join(str(s) for s in scope)
-    refresh_token = payload.get("refresh_token")
     return Token(
         access_token,
         expires_at=expires_at,
         issued_at=now,
         scope=scope if isinstance(scope, str) and scope else None,
         claims=claims,
-        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        refresh_token=issued_refresh_token(payload),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable
 
+from oauthbearer.client.rotation import RefreshTokens
 from oauthbearer.client.token import Token
 from oauthbearer.errors import OAuthBearerError
 
@@ -29,6 +30,7 @@ class TokenSlot:
         "last_error",
         "refresh_at",
         "refresh_from",
+        "refresh_tokens",
         "retry_at",
         "token",
     )
@@ -44,6 +46,9 @@ class TokenSlot:
         self.last_error: OAuthBearerError | None = None
         self.generation = 0  # bumped after every fetch, so waiters know theirs finished
         self.fetches = 0
+        # The refresh_token grant's current refresh token lives with the token it came
+        # with, under the same lock: whichever provider leads the next refresh sends it.
+        self.refresh_tokens = RefreshTokens(self.cond)
 
     def keeps_current(self, now: float, *, due: float) -> bool:
         """With a valid token cached (``cond`` held): hand it out rather than refresh, as
@@ -97,7 +102,11 @@ class TokenCache:
             return slot
 
     def clear(self) -> None:
-        """Forget every cached token and backoff state; providers keep working (tests, REPLs)."""
+        """Forget every cached token and backoff state; providers keep working (tests, REPLs).
+
+        Rotated refresh tokens are kept: the server retired the ones they replaced, so
+        forgetting them would leave only a refresh token it refuses (and may treat as reuse).
+        """
         with self._lock:
             slots = list(self._slots.values())
         for slot in slots:

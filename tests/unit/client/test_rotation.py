@@ -1,0 +1,109 @@
+"""Refresh-token rotation (RFC 6749 §6, RFC 9700 §4.14.2) across the shared cache.
+
+The fake server below behaves as rotation-enforcing servers do: each refresh token works
+once, the answer carries its successor, and presenting a retired one is ``invalid_grant``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+
+from oauthbearer._secret import Secret
+from oauthbearer.client.provider import TokenCache
+from oauthbearer.client.settings import ClientSettings
+from oauthbearer.errors import TokenResponseError
+
+from .conftest import START, TOKEN_URL, FakeClock, ProviderFactory, make_jwt
+
+# token answers last 600 s: minus the 30 s skew, 570 s; refresh at 80 % = 456 s.
+REFRESH_DUE = 456.0
+
+
+class RotatingIdp:
+    """A token endpoint that rotates refresh tokens and refuses a reused one."""
+
+    def __init__(self, first: str = "rt-1") -> None:
+        self.live = {first}
+        self.sent: list[str] = []
+        self.issued = 0
+        self.access_token: str | None = None  # None: opaque "at-<n>"
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        used = dict(parse_qsl(request.content.decode()))["refresh_token"]
+        self.sent.append(used)
+        if used not in self.live:
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        self.live.discard(used)
+        self.issued += 1
+        successor = f"rt-{self.issued + 1}"
+        self.live.add(successor)
+        body = {
+            "access_token": self.access_token or f"at-{self.issued}",
+            "token_type": "Bearer",
+            "expires_in": 600,
+            "refresh_token": successor,
+        }
+        return httpx.Response(200, json=body)
+
+
+@pytest.fixture
+def server() -> Iterator[RotatingIdp]:
+    fake = RotatingIdp()
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(side_effect=fake)
+        yield fake
+
+
+def refresh_settings() -> ClientSettings:
+    return ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="refresh_token",
+        refresh_token=Secret("rt-1"),
+        client_id="kafka",
+        client_secret=Secret("fake-client-secret"),
+    )
+
+
+def test_the_provider_leading_a_refresh_sends_the_latest_rotation(
+    server: RotatingIdp, clock: FakeClock, cache: TokenCache, make_provider: ProviderFactory
+) -> None:
+    # Two clients built alike share one cache slot; provider a received rt-2.
+    a, b = make_provider(refresh_settings()), make_provider(refresh_settings())
+    assert a.token().access_token == "at-1"
+    assert b.token().access_token == "at-1"  # a cache hit: no request
+    clock.advance(REFRESH_DUE + 1)
+    assert b.token().access_token == "at-2"  # b leads this refresh: it must send rt-2
+    clock.advance(REFRESH_DUE + 1)
+    assert a.token().access_token == "at-3"  # and a the one b received
+    assert server.sent == ["rt-1", "rt-2", "rt-3"]
+    shared = cache.slot(refresh_settings().identity()).refresh_tokens
+    assert "rt-" not in repr(shared)  # it holds a secret: the repr never shows it
+
+
+def test_a_rotation_in_an_answer_refused_for_its_access_token_is_kept(
+    server: RotatingIdp, clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    # The server's clock is 15 min behind ours: its JWT looks expired on arrival, so the
+    # answer is refused, but the server has retired rt-1 all the same.
+    server.access_token = make_jwt({"sub": "svc", "exp": int(START) - 300})
+    p = make_provider(refresh_settings())
+    with pytest.raises(TokenResponseError, match="expired already"):
+        p.token()
+    server.access_token = None
+    assert p.token().access_token == "at-2"
+    assert server.sent == ["rt-1", "rt-2"]
+
+
+def test_clearing_the_cache_keeps_the_current_refresh_token(
+    server: RotatingIdp, cache: TokenCache, make_provider: ProviderFactory
+) -> None:
+    p = make_provider(refresh_settings())
+    p.token()
+    cache.clear()  # forgets the access token; the server has still retired rt-1
+    assert p.token().access_token == "at-2"
+    assert server.sent == ["rt-1", "rt-2"]
