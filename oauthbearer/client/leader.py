@@ -7,7 +7,7 @@ Callers without a token wait for the leader (:meth:`FetchLeader.wait`) instead o
 fetching themselves: one request per refresh cycle for every client sharing the cache.
 
 Example:
-    >>> # leader.fetch(still_valid=None, deadline=clock() + 8)  -> Token, or None to retry
+    >>> # leader.fetch(still_valid=None, deadline=monotonic() + 8)  -> Token, or None to retry
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class FetchLeader:
         slot: TokenSlot,
         *,
         clock: Callable[[], float],
+        monotonic: Callable[[], float],
         random: Callable[[], float],
         metrics: MetricsHook,
         principal: Callable[[Token], str],
@@ -51,6 +52,7 @@ class FetchLeader:
         self._fetcher = fetcher
         self._slot = slot
         self._clock = clock
+        self._monotonic = monotonic
         self._random = random
         self._metrics = metrics
         self._principal = principal
@@ -70,12 +72,13 @@ class FetchLeader:
         """Do the one fetch. Returns a token to hand out, or None to go round again.
 
         ``still_valid``: the token in hand when this is a refresh (it is handed out again
-        if the refresh fails); ``deadline``: when a caller without a token gives up.
+        if the refresh fails); ``deadline``: when a caller without a token gives up, in
+        monotonic seconds.
         """
         slot = self._slot
         budget = self._settings.timeout
         if still_valid is None:
-            budget = max(0.1, min(budget, deadline - self._clock()))
+            budget = max(0.1, min(budget, deadline - self._monotonic()))
         started = time.perf_counter()
         try:
             token = self._fetcher.fetch(timeout=budget)
@@ -83,24 +86,25 @@ class FetchLeader:
             self._metrics.fetch_finished(
                 outcome=outcome_of(exc), seconds=time.perf_counter() - started
             )
-            now = self._clock()
+            tick = self._monotonic()
             with slot.cond:
                 failures = slot.failures + 1
                 delay = backoff(self._settings, failures=failures, exc=exc, draw=self._random())
-                slot.failed(exc, retry_at=now + delay)
+                slot.failed(exc, retry_at=tick + delay)
+                left = slot.valid_until - tick
             retry_in = delay
             if still_valid is not None:
                 logger.warning(
                     "token refresh failed, keeping the current token (%s, valid %.0f s more); "
                     "next attempt in %.1f s: %s",
                     still_valid.fingerprint,
-                    still_valid.remaining(now),
+                    left,
                     retry_in,
                     exc,
                     extra=failure_fields(exc),
                 )
                 return still_valid
-            if retryable(exc) and now + retry_in < deadline:
+            if retryable(exc) and tick + retry_in < deadline:
                 logger.info("token fetch failed, retrying in %.1f s: %s", retry_in, exc)
                 return None
             raise
@@ -108,23 +112,31 @@ class FetchLeader:
             with slot.cond:
                 slot.abandoned()
             raise
+        # The schedule runs on the monotonic clock, from when the answer arrived (the
+        # fetcher stamped issued_at with the wall clock at the same moment).
+        received = self._monotonic()
         self._metrics.fetch_finished(outcome="ok", seconds=time.perf_counter() - started)
         self._metrics.token_updated(expires_at=token.expires_at)
         refresh_at = schedule_refresh(
-            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=self._random()
+            self._settings, issued_at=received, lifetime=token.lifetime, draw=self._random()
         )
         refresh_from = schedule_refresh(
-            self._settings, issued_at=token.issued_at, lifetime=token.lifetime, draw=0.0
+            self._settings, issued_at=received, lifetime=token.lifetime, draw=0.0
         )
         with slot.cond:
-            slot.fetched(token, refresh_at=refresh_at, refresh_from=refresh_from)
+            slot.fetched(
+                token,
+                valid_until=received + token.lifetime,
+                refresh_at=refresh_at,
+                refresh_from=refresh_from,
+            )
         logger.info(
             "token %s from %s: principal=%s, expires in %.0f s, refresh in %.0f s",
             token.fingerprint,
             self._fetcher.endpoint_host,
             self._principal(token),
             token.lifetime,
-            refresh_at - token.issued_at,
+            refresh_at - received,
         )
         return token
 

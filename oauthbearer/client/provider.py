@@ -16,7 +16,10 @@ Every Kafka library adapter sits on :class:`TokenProvider`. Its rules:
   under confluent-kafka's 10 s constructor wait, CONTRACT §6); each HTTP request is bounded
   by ``timeout``.
 
-The clock, the sleep and the random source are injected: tests drive time by hand.
+The clocks, the sleep and the random source are injected: tests drive time by hand. Two
+clocks: the wall clock for the expiry handed to Kafka (epoch seconds), the monotonic one
+for everything scheduled (refresh, backoff, deadlines), which a stepped wall clock (NTP,
+a resumed VM) must not stretch or shrink.
 
 Example:
     >>> import httpx
@@ -66,7 +69,9 @@ class TokenProvider:
     Args:
         settings: what to request and how (see :class:`ClientSettings`).
         http_client: an ``httpx.Client`` to use (the test seam); built from settings if None.
-        clock: epoch seconds, ``time.time`` by default.
+        clock: epoch seconds, ``time.time`` by default: token expiries, as Kafka is told.
+        monotonic: seconds that never step, ``time.monotonic`` by default: when to refresh,
+            when to retry, when a blocking call gives up.
         sleep: how to wait between retries inside one call; tests pass a fake.
         random: uniform ``[0, 1)`` source for jitter.
         metrics: a :class:`~oauthbearer.client.metrics.MetricsHook`.
@@ -86,6 +91,7 @@ class TokenProvider:
         *,
         http_client: httpx.Client | None = None,
         clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         random: Callable[[], float] = random.random,
         metrics: MetricsHook | None = None,
@@ -93,6 +99,7 @@ class TokenProvider:
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
         self._random = random
         self._metrics: MetricsHook = NullMetrics() if metrics is None else metrics
@@ -111,6 +118,7 @@ class TokenProvider:
             self._fetcher,
             self._slot,
             clock=clock,
+            monotonic=monotonic,
             random=random,
             metrics=self._metrics,
             principal=self.principal,
@@ -152,10 +160,10 @@ class TokenProvider:
             >>> p.current() is None
             True
         """
-        now = self._clock()
+        now, tick = self._clock(), self._monotonic()
         with self._slot.cond:
-            token = self._slot.token
-            if token is not None and now < self._slot.refresh_at and token.is_valid(now):
+            token = self._slot.valid_token(now, tick)
+            if token is not None and tick < self._slot.refresh_at:
                 return token
         return None
 
@@ -175,25 +183,25 @@ class TokenProvider:
             >>> # provider.token().access_token  -> "eyJhbGciOi..."
         """
         slot = self._slot
-        deadline = self._clock() + self._settings.deadline
+        deadline = self._monotonic() + self._settings.deadline
         while True:
-            now = self._clock()
+            now, tick = self._clock(), self._monotonic()
             pause = 0.0
             still_valid: Token | None = None
             with slot.cond:
-                current = slot.token
-                if current is not None and current.is_valid(now):
+                current = slot.valid_token(now, tick)
+                if current is not None:
                     due = slot.refresh_from if scheduled_refresh else slot.refresh_at
-                    if slot.keeps_current(now, due=due):
+                    if slot.keeps_current(tick, due=due):
                         return current
                     still_valid = current
                     slot.fetching = True  # we are the one refresh; others keep the old token
                 elif slot.fetching:
-                    self._leader.wait(deadline - now)
+                    self._leader.wait(deadline - tick)
                     continue
-                elif now < slot.retry_at:
-                    pause = slot.retry_at - now
-                    if now + pause > deadline:
+                elif tick < slot.retry_at:
+                    pause = slot.retry_at - tick
+                    if tick + pause > deadline:
                         raise self._leader.last_error()
                 else:
                     slot.fetching = True  # we are the one fetch; others wait for it
@@ -218,16 +226,16 @@ class TokenProvider:
             >>> p.token_without_waiting() is None
             True
         """
-        now = self._clock()
+        now, tick = self._clock(), self._monotonic()
         slot = self._slot
         with slot.cond:
-            current = slot.token
-            if current is None or not current.is_valid(now):
+            current = slot.valid_token(now, tick)
+            if current is None:
                 return None
-            if slot.keeps_current(now, due=slot.refresh_at):
+            if slot.keeps_current(tick, due=slot.refresh_at):
                 return current
             slot.fetching = True  # this call leads the refresh; others keep the old token
-        deadline = now + self._settings.deadline
+        deadline = tick + self._settings.deadline
         threading.Thread(
             target=self._refresh_in_background,
             args=(current, deadline),

@@ -29,7 +29,8 @@ def refresh_at(
 ) -> float:
     """Uniform in ``refresh_fraction`` ± ``refresh_jitter`` of the lifetime, as Kafka's
     own ``ExpiringCredentialRefreshingLogin`` does: clients sharing an authorization
-    server do not refresh in lock-step."""
+    server do not refresh in lock-step. In the clock of ``issued_at`` (the provider
+    passes monotonic seconds)."""
     spread = settings.refresh_jitter * (2.0 * draw - 1.0)
     return issued_at + lifetime * (settings.refresh_fraction + spread)
 

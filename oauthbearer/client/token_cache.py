@@ -19,7 +19,13 @@ __all__ = ["SHARED_CACHE", "TokenCache", "TokenSlot"]
 
 
 class TokenSlot:
-    """Shared state for one request identity. Guarded by ``cond``."""
+    """Shared state for one request identity. Guarded by ``cond``.
+
+    ``refresh_at``, ``refresh_from``, ``retry_at`` and ``valid_until`` are monotonic
+    seconds: a stepped wall clock (NTP, a resumed VM) must neither stop fetching for the
+    length of the step nor postpone a refresh. The token's ``expires_at`` stays epoch
+    seconds, as Kafka is told.
+    """
 
     __slots__ = (
         "cond",
@@ -33,11 +39,13 @@ class TokenSlot:
         "refresh_tokens",
         "retry_at",
         "token",
+        "valid_until",
     )
 
     def __init__(self) -> None:
         self.cond = threading.Condition(threading.Lock())
         self.token: Token | None = None
+        self.valid_until = 0.0  # monotonic: when the token has lived its lifetime
         self.refresh_at = 0.0
         self.refresh_from = 0.0  # the start of the jitter window refresh_at was drawn from
         self.fetching = False
@@ -50,16 +58,32 @@ class TokenSlot:
         # with, under the same lock: whichever provider leads the next refresh sends it.
         self.refresh_tokens = RefreshTokens(self.cond)
 
-    def keeps_current(self, now: float, *, due: float) -> bool:
+    def valid_token(self, now: float, tick: float) -> Token | None:
+        """The cached token if it is valid (``cond`` held), else None.
+
+        Valid by both clocks: by the monotonic ``tick`` it has not lived its lifetime
+        (after a backwards step the wall clock would say it has an extra hour, which the
+        server does not grant), and by the wall clock ``now`` its ``expires_at`` is still
+        ahead (librdkafka refuses an expiry in the past, whatever the real age).
+        """
+        token = self.token
+        if token is None or not token.is_valid(now) or tick >= self.valid_until:
+            return None
+        return token
+
+    def keeps_current(self, tick: float, *, due: float) -> bool:
         """With a valid token cached (``cond`` held): hand it out rather than refresh, as
-        the refresh is not ``due`` yet, another caller is doing it, or we back off."""
-        return now < due or self.fetching or now < self.retry_at
+        the refresh is not ``due`` yet, another caller is doing it, or we back off.
+        ``tick`` and ``due`` are monotonic seconds."""
+        return tick < due or self.fetching or tick < self.retry_at
 
     # How one fetch ends, with ``cond`` held: the state, then everyone waiting woken.
-    def fetched(self, token: Token, *, refresh_at: float, refresh_from: float) -> None:
+    def fetched(
+        self, token: Token, *, valid_until: float, refresh_at: float, refresh_from: float
+    ) -> None:
         """The fetch brought ``token``: failures and backoff are forgotten."""
         self.fetches += 1
-        self.token = token
+        self.token, self.valid_until = token, valid_until
         self.refresh_at, self.refresh_from = refresh_at, refresh_from
         self.failures, self.retry_at, self.last_error = 0, 0.0, None
         self._finished()
@@ -112,7 +136,7 @@ class TokenCache:
         for slot in slots:
             with slot.cond:
                 slot.token = None
-                slot.refresh_at = slot.refresh_from = slot.retry_at = 0.0
+                slot.valid_until = slot.refresh_at = slot.refresh_from = slot.retry_at = 0.0
                 slot.failures = 0
                 slot.last_error = None
 

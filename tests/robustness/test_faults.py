@@ -275,19 +275,8 @@ async def test_clock_jump_back_does_not_make_an_expired_verdict_active(rsa_key: 
 TOKEN_URL = "https://idp.example/oauth2/token"
 
 
-class ClientClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_client_outage_longer_than_the_token_lifetime_then_recovers_by_itself() -> None:
-    clock = ClientClock()
+    clock = FakeClock(1_700_000_000.0)
     state = {"up": True, "issued": 0}
 
     def token_endpoint(_request: httpx.Request) -> httpx.Response:
@@ -303,6 +292,7 @@ def test_client_outage_longer_than_the_token_lifetime_then_recovers_by_itself() 
         ClientSettings(token_url=TOKEN_URL, client_id="kafka", client_secret=None),
         http_client=http,
         clock=clock,
+        monotonic=clock.monotonic,
         sleep=clock.sleep,
         random=lambda: 0.5,
         cache=TokenCache(),

@@ -61,6 +61,7 @@ def make_provider(clock: FakeClock, cache: TokenCache) -> Iterator[ProviderFacto
     def factory(settings: ClientSettings | None = None, **kwargs: Any) -> TokenProvider:
         settings = settings or ClientSettings(token_url=TOKEN_URL)
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("monotonic", clock.monotonic)
         kwargs.setdefault("sleep", clock.sleep)
         kwargs.setdefault("random", lambda: 0.5)  # jitter centred: exact fractions
         kwargs.setdefault("cache", cache)
