@@ -1,8 +1,11 @@
-"""One token request: build it, send it, turn the answer into a Token or one of our errors.
+"""One token fetch: build the request, send it, turn the answer into a Token or an error.
 
-This is the only module of the client half that touches httpx, and the only place its
-exceptions are translated (``raise … from exc``), so everything above it deals in
-:mod:`oauthbearer.errors` alone. No caching or retrying here: that is the provider's job.
+A fetch (discovery when it is due, the token request, one retry after ``invalid_client``)
+has one budget, ``timeout``: each request gets what is left of it, and
+:mod:`oauthbearer.client.exchange` ends each request by that deadline whatever the server
+does. That module and this one are all of the client half that touches httpx, so
+everything above deals in :mod:`oauthbearer.errors` alone. No caching or retrying here:
+that is the provider's job.
 
 Example:
     >>> import httpx
@@ -31,6 +34,7 @@ import httpx
 
 from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
+from oauthbearer.client.exchange import Answer, Exchange, Wait
 from oauthbearer.client.grants import grant_for
 from oauthbearer.client.redaction import redact, secret_spellings
 from oauthbearer.client.rotation import RefreshTokens
@@ -84,6 +88,8 @@ class TokenFetcher:
     fetcher builds one from the settings and closes it in :meth:`close`.
     ``refresh_tokens``: where a rotated refresh token is kept; the provider passes its
     cache slot's, so that every provider sharing the slot sends the latest one.
+    ``monotonic``: the clock of the fetch's deadline; ``wait``: how the caller waits for
+    an exchange (test seam, see :data:`~oauthbearer.client.exchange.Wait`).
     """
 
     def __init__(
@@ -92,12 +98,21 @@ class TokenFetcher:
         *,
         http_client: httpx.Client | None = None,
         clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
         refresh_tokens: RefreshTokens | None = None,
+        wait: Wait | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self._monotonic = monotonic
         self._owns_http = http_client is None
         self._http = build_http_client(settings) if http_client is None else http_client
+        self._exchange = Exchange(
+            self._http,
+            monotonic=monotonic,
+            wait=wait,
+            secrets=lambda: secret_spellings(settings),
+        )
         self._grant = grant_for(settings, refresh_tokens)
         self._auth = client_auth_for(settings, clock=clock)
         self._discovery_lock = threading.Lock()
@@ -118,13 +133,19 @@ class TokenFetcher:
     def fetch(self, timeout: float | None = None) -> Token:
         """Request a token; raises TokenRequestError, TokenEndpointError or TokenResponseError.
 
+        The whole fetch ends within ``timeout`` seconds (at most the ``timeout`` setting):
+        discovery, the token request and a retry share that one budget.
+
         After ``invalid_client`` the credentials are re-read from their files, and the
         request is repeated once if they changed (a mounted Secret rotated under us).
         """
         budget = self._settings.timeout if timeout is None else min(timeout, self._settings.timeout)
-        token_url = self._endpoint(budget)
+        # One deadline for everything below: confluent-kafka waits 10 s for the first
+        # token, and a budget per request would add up past that (CONTRACT §6).
+        deadline = self._monotonic() + budget
+        token_url = self._endpoint(deadline, budget)
         try:
-            return self._request(token_url, budget)
+            return self._request(token_url, deadline, budget)
         except TokenEndpointError as exc:
             if exc.error == "invalid_client" and self._auth.reload():
                 logger.warning(
@@ -132,7 +153,7 @@ class TokenFetcher:
                     "retrying once with the new value",
                     self._host,
                 )
-                return self._request(token_url, budget)
+                return self._request(token_url, deadline, budget)
             if exc.status == 404:
                 self._forget_discovery()
             raise
@@ -140,17 +161,19 @@ class TokenFetcher:
             self._forget_discovery()  # the endpoint may have moved
             raise
 
-    def _request(self, token_url: str, timeout: float) -> Token:
+    def _request(self, token_url: str, deadline: float, budget: float) -> Token:
         form = self._grant.params()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
         self._auth.apply(form, headers, token_url)
-        response = self._send("POST", token_url, headers, urlencode(form).encode(), timeout)
-        if not 200 <= response.status_code < 300:
-            raise self._endpoint_error(response)
-        payload = token_answer(response.content, endpoint_host=self._host)
+        answer = self._exchange.send(
+            "POST", token_url, headers, urlencode(form).encode(), deadline=deadline, budget=budget
+        )
+        if not 200 <= answer.status < 300:
+            raise self._endpoint_error(answer)
+        payload = token_answer(answer.body, endpoint_host=self._host)
         # Record a rotation before judging the rest: the server retired the refresh token
         # we sent whether or not we accept this access token (RFC 9700 §4.14.2), so losing
         # its successor would leave us only a revoked one to send.
@@ -165,33 +188,10 @@ class TokenFetcher:
             max_lifetime=self._settings.max_lifetime,
         )
 
-    def _send(
-        self, method: str, url: str, headers: dict[str, str], content: bytes | None, timeout: float
-    ) -> httpx.Response:
-        # httpx timeouts are per phase, not per request. Half the budget for connecting
-        # (TCP + TLS) and the whole for reading keeps one request under 1.5 x the budget:
-        # 9 s at the 6 s maximum, inside confluent-kafka's 10 s constructor wait.
-        bounds = httpx.Timeout(timeout, connect=timeout / 2, pool=timeout / 2)
-        # The single translation boundary for httpx exceptions in the client half.
-        try:
-            return self._http.request(method, url, headers=headers, content=content, timeout=bounds)
-        except httpx.TimeoutException as exc:
-            raise TokenRequestError(self._host, f"timed out after {timeout:g} s") from exc
-        except httpx.LocalProtocolError:
-            # Its text quotes the offending request, header values included: never ours.
-            raise TokenRequestError(
-                self._host, "the request could not be written (a header value HTTP forbids)"
-            ) from None
-        except httpx.HTTPError as exc:
-            said = redact(str(exc), secret_spellings(self._settings))
-            raise TokenRequestError(self._host, f"{type(exc).__name__}: {said}") from exc
-        except httpx.InvalidURL as exc:
-            raise TokenRequestError(self._host, f"invalid URL: {exc}") from exc
-
-    def _endpoint_error(self, response: httpx.Response) -> TokenEndpointError:
+    def _endpoint_error(self, answer: Answer) -> TokenEndpointError:
         error = description = None
         try:
-            body = json.loads(response.content)
+            body = json.loads(answer.body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             body = None
         if isinstance(body, dict):
@@ -205,22 +205,24 @@ class TokenFetcher:
                 description = _printable(redact(raw_description, spellings), _MAX_DESCRIPTION)
         return TokenEndpointError(
             self._host,
-            response.status_code,
+            answer.status,
             error,
             description,
-            retry_after=_retry_after(response.headers.get("Retry-After"), self._clock()),
+            retry_after=_retry_after(answer.headers.get("Retry-After"), self._clock()),
         )
 
     # --- discovery ---------------------------------------------------------------------
-    def _endpoint(self, timeout: float) -> str:
+    def _endpoint(self, deadline: float, budget: float) -> str:
         with self._discovery_lock:
             if self._token_url is None:
                 issuer = self._settings.issuer or ""
 
                 def get(url: str) -> tuple[int, bytes]:
                     headers = {"Accept": "application/json"}
-                    response = self._send("GET", url, headers, None, timeout)
-                    return response.status_code, response.content
+                    answer = self._exchange.send(
+                        "GET", url, headers, None, deadline=deadline, budget=budget
+                    )
+                    return answer.status, answer.body
 
                 # A certificate (tls_client_auth, or any configured one) makes this a
                 # mutual-TLS client: RFC 8705 §5 sends it to the mTLS alias, if any.

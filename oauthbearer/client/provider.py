@@ -13,8 +13,9 @@ Every Kafka library adapter sits on :class:`TokenProvider`. Its rules:
 * **Outages**: while the current token is valid, a failed refresh returns it and schedules
   the next attempt with exponential backoff and full jitter, never before ``Retry-After``.
 * **Bounded**: a call with no valid token gives up after ``deadline`` seconds (default 8,
-  under confluent-kafka's 10 s constructor wait, CONTRACT §6); each HTTP request is bounded
-  by ``timeout``.
+  under confluent-kafka's 10 s constructor wait, CONTRACT §6); each fetch (discovery, the
+  token request, a retry after ``invalid_client``) ends within ``timeout`` seconds in all,
+  however slowly the server answers.
 
 The clocks, the sleep and the random source are injected: tests drive time by hand. Two
 clocks: the wall clock for the expiry handed to Kafka (epoch seconds), the monotonic one
@@ -108,6 +109,7 @@ class TokenProvider:
             settings,
             http_client=http_client,
             clock=clock,
+            monotonic=monotonic,
             refresh_tokens=self._slot.refresh_tokens,
         )
         claims = (settings.principal_claim, "sub", "client_id")

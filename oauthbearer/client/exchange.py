@@ -1,0 +1,198 @@
+"""One HTTP exchange with the authorization server, over by a deadline whatever it does.
+
+httpx bounds each phase of a request (pool, connect, write) and each socket *read*, not
+the request: a server that sends its answer a few bytes at a time, each piece inside the
+read timeout, holds the caller as long as it likes (16 s at ``timeout=5`` in review).
+confluent-kafka's constructor waits only 10 s for the first token (CONTRACT §6).
+
+So the exchange runs on a worker thread that streams the answer and stops at the first
+piece that arrives past the deadline, while the caller waits for that thread no longer
+than the deadline. Python cannot interrupt a blocked socket read, but the read need not
+hold the caller: an abandoned worker ends at its next piece or at its own per-phase
+timeout (at most the time that was left), and closes the response.
+
+With :mod:`oauthbearer.client.fetcher` this is the only module of the client half that
+touches httpx, and the place its exceptions become :mod:`oauthbearer.errors`.
+
+Example:
+    >>> import httpx
+    >>> def idp(request: httpx.Request) -> httpx.Response:
+    ...     return httpx.Response(200, json={"access_token": "t0k3n"})
+    >>> exchange = Exchange(httpx.Client(transport=httpx.MockTransport(idp)))
+    >>> answer = exchange.send("GET", "https://idp.example/m", {}, None,
+    ...                        deadline=time.monotonic() + 5.0, budget=5.0)
+    >>> answer.status, answer.body
+    (200, b'{"access_token":"t0k3n"}')
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+
+from oauthbearer.client.redaction import redact
+from oauthbearer.errors import TokenRequestError
+
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "Exchange", "Wait", "endpoint_host"]
+
+#: A token response or a metadata document is a few KiB; more is not an answer we want.
+MAX_ANSWER_BYTES = 1 << 20
+
+#: How the caller waits for the worker: ``wait(done, seconds) -> done.is_set()``. The test
+#: seam for "the time ran out" without waiting for it.
+Wait = Callable[[threading.Event, float], bool]
+
+
+def _wait(done: threading.Event, seconds: float) -> bool:
+    return done.wait(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole HTTP answer: status, headers and the (decoded) body."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class _PastDeadline(Exception):
+    """The answer was still arriving at the deadline."""
+
+
+class _TooLarge(Exception):
+    """The answer passed :data:`MAX_ANSWER_BYTES`."""
+
+
+class Exchange:
+    """Sends requests through ``http``, each over by its deadline. Thread-safe.
+
+    ``monotonic`` reads the clock deadlines are in; ``wait`` is how the caller waits for
+    the worker (:data:`Wait`); ``secrets`` are the spellings taken out of any httpx
+    message (the request's credentials must never reach an error).
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wait: Wait | None = None,
+        secrets: Callable[[], Sequence[str]] = tuple,
+    ) -> None:
+        self._http = http
+        self._monotonic = monotonic
+        self._wait = _wait if wait is None else wait
+        self._secrets = secrets
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        *,
+        deadline: float,
+        budget: float,
+    ) -> Answer:
+        """The whole answer, or TokenRequestError (naming ``url``'s host) by ``deadline``.
+
+        ``deadline`` is in ``monotonic`` seconds; ``budget`` is the whole fetch's time,
+        for the message ("timed out after 5 s" is what the operator configured).
+        """
+        host = endpoint_host(url)
+        remaining = deadline - self._monotonic()
+        if remaining <= 0:
+            raise _timed_out(host, budget)
+        call = _Call(self._http, self._monotonic, deadline)
+        worker = threading.Thread(
+            target=call.run,
+            args=(method, url, headers, content, remaining),
+            name="oauthbearer-http",
+            daemon=True,  # an abandoned read must not keep the process alive at exit
+        )
+        worker.start()
+        if not self._wait(call.done, remaining):
+            call.abandoned.set()  # the worker stops at its next piece and closes up
+            raise _timed_out(host, budget)
+        if call.answer is None:
+            self._raise(call.error, host, budget)
+        return call.answer
+
+    def _raise(self, exc: BaseException | None, host: str, budget: float) -> NoReturn:
+        # The single translation of httpx exceptions in the client half.
+        if isinstance(exc, httpx.TimeoutException | _PastDeadline):
+            raise _timed_out(host, budget) from exc
+        if isinstance(exc, _TooLarge):
+            raise TokenRequestError(host, f"answer larger than {MAX_ANSWER_BYTES} bytes")
+        if isinstance(exc, httpx.LocalProtocolError):
+            # Its text quotes the offending request, header values included: never ours.
+            raise TokenRequestError(
+                host, "the request could not be written (a header value HTTP forbids)"
+            ) from None
+        if isinstance(exc, httpx.HTTPError):
+            said = redact(str(exc), self._secrets())
+            raise TokenRequestError(host, f"{type(exc).__name__}: {said}") from exc
+        if isinstance(exc, httpx.InvalidURL):
+            raise TokenRequestError(host, f"invalid URL: {exc}") from exc
+        if exc is None:  # cannot happen: the worker sets an answer or an error
+            raise TokenRequestError(host, "the exchange ended without an answer")
+        raise exc  # not httpx's (a bug in a transport): as it is
+
+
+class _Call:
+    """One exchange on its worker thread; ``done`` is set once ``answer`` or ``error`` is."""
+
+    def __init__(self, http: httpx.Client, monotonic: Callable[[], float], deadline: float):
+        self._http = http
+        self._monotonic = monotonic
+        self._deadline = deadline
+        self.done = threading.Event()
+        self.abandoned = threading.Event()
+        self.answer: Answer | None = None
+        self.error: BaseException | None = None
+
+    def run(
+        self, method: str, url: str, headers: dict[str, str], content: bytes | None, left: float
+    ) -> None:
+        try:
+            # Each phase may take what is left, no more: the deadline caps the sum.
+            with self._http.stream(
+                method, url, headers=headers, content=content, timeout=httpx.Timeout(left)
+            ) as response:
+                body = bytearray()
+                for piece in response.iter_bytes():
+                    body += piece
+                    self._check(len(body))
+                self._check(len(body))  # headers alone may arrive late
+                self.answer = Answer(response.status_code, response.headers, bytes(body))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, never lost
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def _check(self, size: int) -> None:
+        if self.abandoned.is_set() or self._monotonic() > self._deadline:
+            raise _PastDeadline
+        if size > MAX_ANSWER_BYTES:
+            raise _TooLarge
+
+
+def endpoint_host(url: str) -> str:
+    """``host[:port]`` of ``url``, without any ``user:password@`` (the only part we log).
+
+    Example:
+        >>> endpoint_host("https://user:pw@idp.example:8443/token")
+        'idp.example:8443'
+    """
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def _timed_out(host: str, budget: float) -> TokenRequestError:
+    return TokenRequestError(host, f"timed out after {round(budget, 1):g} s")
