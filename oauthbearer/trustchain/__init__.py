@@ -11,7 +11,7 @@ service checks it again. One library for every hop:
                  (RFC 7662: our sidecar or any endpoint), async
 ``blocking``     :class:`BlockingVerifier`: a sync face on one private loop thread
 ``records``      :func:`verify_record` / :func:`verify_record_async`: expiry judged at
-                 the record's timestamp plus a grace
+                 a broker-stamped record's timestamp plus a grace
 ``auth``         :class:`BearerAuth` (forward) and :class:`ExchangeAuth` +
                  :class:`TokenExchanger` (RFC 8693) for httpx
 ``middleware``   :class:`BearerTokenMiddleware` and :func:`claims_of` for Starlette

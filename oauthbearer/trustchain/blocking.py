@@ -49,13 +49,18 @@ class BlockingVerifier:
         self._closed = False
 
     def verify(
-        self, token: str, *, at: float | None = None, leeway: float | None = None
+        self,
+        token: str,
+        *,
+        at: float | None = None,
+        leeway: float | None = None,
+        grace: float = 0.0,
     ) -> VerifiedClaims:
         """As the async verifier's ``verify``, from any thread but the loop's own."""
         if self._closed:
             raise RuntimeError("BlockingVerifier is closed")
         future = asyncio.run_coroutine_threadsafe(
-            self.verifier.verify(token, at=at, leeway=leeway), self._loop
+            self.verifier.verify(token, at=at, leeway=leeway, grace=grace), self._loop
         )
         try:
             return future.result(self._timeout)

@@ -101,8 +101,14 @@ class BearerTokenMiddleware:
             await self._refuse(scope, receive, send, 401, None, None)
             return
         scheme, _, token = values[0].partition(" ")
-        # RFC 7235 §2.1: the auth-scheme is case-insensitive.
-        if len(values) > 1 or scheme.lower() != "bearer" or not token.strip():
+        # RFC 7235 §2.1: the auth-scheme is case-insensitive. RFC 6750 §3.1: a request
+        # that "attempted using an unsupported authentication method" (Basic, say) has no
+        # bearer credentials at all, so it gets the bare challenge that asks for them,
+        # not a 400 that a client would take as final.
+        if len(values) == 1 and scheme.lower() != "bearer":
+            await self._refuse(scope, receive, send, 401, None, None)
+            return
+        if len(values) > 1 or not token.strip():
             detail = "expected exactly one Authorization: Bearer <token>"
             await self._refuse(scope, receive, send, 400, "invalid_request", detail)
             return

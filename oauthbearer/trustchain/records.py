@@ -1,26 +1,29 @@
 """Verify the token a Kafka record carries, judging its expiry at the record's time.
 
 Events are often consumed long after they were produced: the token a user sent with a
-request is expired by the time a lagging consumer reads the event. So expiry is judged
-at the *record's timestamp* (``judge_at="record"``, the default) — was the token valid
-when the event was produced? — with ``grace`` extra seconds on top of the verifier's
-clock skew. It is never skipped: a record without a timestamp is judged at now, and
-``judge_at="now"`` judges every record at now. ``max_age`` optionally bounds how old a
-record may be at all.
+request is expired by the time a lagging consumer reads the event. So expiry may be
+judged at the *record's timestamp* (``judge_at="record"``, the default) — was the token
+valid when the event was written? — with ``grace`` extra seconds on top of the verifier's
+clock skew. It is never skipped, and ``nbf``/``iat`` are always judged at now.
 
-Which timestamp: with the topic's default ``message.timestamp.type=CreateTime`` the
-*producer* sets it, so a producer holding an old expired token could back-date a record
-to make it look valid. Use ``LogAppendTime`` on the topic (the broker stamps it), set
-``max_age``, or ``judge_at="now"`` when producers are not trusted that far.
+Which timestamp counts: only one the producer could not choose. A ``LogAppendTime``
+record was stamped by the broker, so it is judged at its timestamp. A ``CreateTime``
+record (the topic default) carries whatever its producer wrote: anyone who may produce
+to the topic and holds an old expired token could back-date a record into that token's
+lifetime. Such a record is judged at now unless the caller vouches for its producers
+(``trust_create_time=True``) or bounds the back-dating (``max_age``: a record older than
+that is refused outright). A record without a timestamp, and ``judge_at="now"``, are
+judged at now; a timestamp in the future counts as now.
 
-Record shapes: confluent-kafka ``Message`` (``headers()``, ``timestamp()``), aiokafka
-``ConsumerRecord`` (``headers``, ``timestamp``), :class:`KafkaRecord`, or a plain
-``(headers, timestamp_ms)`` pair. Kafka timestamps are milliseconds since the epoch.
+Record shapes: confluent-kafka ``Message`` (``headers()``, ``timestamp()``), aiokafka and
+kafka-python ``ConsumerRecord`` (``headers``, ``timestamp``, ``timestamp_type``),
+:class:`KafkaRecord`, or a plain ``(headers, timestamp_ms)`` pair (taken as CreateTime).
+Kafka timestamps are milliseconds since the epoch.
 
 Example:
     >>> record = as_record(([("oauthbearer-token", b"abc")], 1_700_000_000_000))
-    >>> record.timestamp
-    1700000000.0
+    >>> record.timestamp, record.log_append_time
+    (1700000000.0, False)
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from oauthbearer.errors import TokenRejected
 from oauthbearer.trustchain.blocking import BlockingVerifier
@@ -42,19 +45,25 @@ __all__ = ["JudgeAt", "KafkaRecord", "as_record", "verify_record", "verify_recor
 JudgeAt = Literal["record", "now"]
 Clock = Callable[[], float]
 
-# librdkafka's TIMESTAMP_NOT_AVAILABLE; aiokafka and kafka-python use -1 for "none".
+# librdkafka's TIMESTAMP_NOT_AVAILABLE and TIMESTAMP_LOG_APPEND_TIME; aiokafka and
+# kafka-python use -1 for "no timestamp" and timestamp_type 1 for LogAppendTime.
 _CONFLUENT_NO_TIMESTAMP = 0
+_CONFLUENT_LOG_APPEND_TIME = 2
+_LOG_APPEND_TIME_TYPE = 1
 
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
-    """The two things verification needs from a record: headers and timestamp (ms).
+    """What verification needs from a record: headers, timestamp (ms) and who stamped it.
 
+    ``log_append_time`` is True when the broker stamped the timestamp (the topic's
+    ``message.timestamp.type=LogAppendTime``); otherwise the producer chose it.
     Its repr names the headers, never their values: one of them is a token.
     """
 
     headers: HeadersIn
     timestamp_ms: int | None = None
+    log_append_time: bool = False
 
     def __repr__(self) -> str:
         if self.headers is None:
@@ -63,7 +72,10 @@ class KafkaRecord:
             names = list(self.headers)
         else:
             names = [name for name, _value in self.headers]
-        return f"KafkaRecord(header_names={names!r}, timestamp_ms={self.timestamp_ms!r})"
+        return (
+            f"KafkaRecord(header_names={names!r}, timestamp_ms={self.timestamp_ms!r}, "
+            f"log_append_time={self.log_append_time!r})"
+        )
 
     @property
     def timestamp(self) -> float | None:
@@ -85,14 +97,27 @@ def as_record(record: object) -> KafkaRecord:
     if callable(headers_attr) and callable(timestamp_attr):
         # confluent-kafka Message: headers() -> list | None; timestamp() -> (type, ms).
         kind, timestamp_ms = timestamp_attr()
-        no_timestamp = kind == _CONFLUENT_NO_TIMESTAMP
-        return KafkaRecord(headers_attr(), None if no_timestamp else int(timestamp_ms))
+        if kind == _CONFLUENT_NO_TIMESTAMP:
+            return KafkaRecord(headers_attr(), None)
+        by_broker = kind == _CONFLUENT_LOG_APPEND_TIME
+        return KafkaRecord(headers_attr(), int(timestamp_ms), by_broker)
     if timestamp_attr is not None or headers_attr is not None:
         # aiokafka / kafka-python ConsumerRecord: attributes, timestamp in ms.
         if isinstance(timestamp_attr, int | float):
-            return KafkaRecord(headers_attr, int(timestamp_attr))
+            by_broker = getattr(record, "timestamp_type", None) == _LOG_APPEND_TIME_TYPE
+            return KafkaRecord(headers_attr, int(timestamp_attr), by_broker)
         return KafkaRecord(headers_attr, None)
     raise TypeError(f"not a Kafka record: {type(record).__name__}")
+
+
+class _Judgement(NamedTuple):
+    """When a record's token is judged, with what tolerance, and why then (for errors)."""
+
+    at: float
+    leeway: float | None  # None: the verifier's own clock skew
+    grace: float
+    basis: str
+    note: str = ""
 
 
 def _judgement(
@@ -101,17 +126,18 @@ def _judgement(
     grace: float,
     judge_at: JudgeAt,
     max_age: float | None,
+    trust_create_time: bool,
     clock: Clock,
-    clock_skew: float,
-) -> tuple[float, float]:
-    """(time to judge at, leeway) for ``record``; raises when it is too old."""
+    clock_skew: float | None,
+) -> _Judgement:
+    """When to judge ``record``'s token; raises when the record is too old."""
     # NaN and infinity would skip expiry without a word ("now >= exp + nan" is never
     # true): every bound must be a finite number, and judge_at one of the two words.
     if not math.isfinite(grace) or grace < 0:
         raise ValueError("grace must be a finite number of seconds, not negative")
     if max_age is not None and (not math.isfinite(max_age) or max_age < 0):
         raise ValueError("max_age must be a finite number of seconds, not negative")
-    if not math.isfinite(clock_skew) or clock_skew < 0:
+    if clock_skew is not None and (not math.isfinite(clock_skew) or clock_skew < 0):
         raise ValueError("clock_skew must be a finite number of seconds, not negative")
     if judge_at not in ("record", "now"):
         raise ValueError(f'judge_at must be "record" or "now", not {judge_at!r}')
@@ -121,18 +147,31 @@ def _judgement(
         raise TokenRejected(
             "too_old", f"record is {now - stamp:.0f} s old, more than max_age {max_age:g} s"
         )
+    if judge_at == "now" or stamp is None:
+        return _Judgement(now, clock_skew, grace, "now")
+    if not (record.log_append_time or trust_create_time or max_age is not None):
+        # The producer chose this timestamp: judging at it would let an old token be
+        # replayed in a back-dated record. Now, with the grace, bounds that.
+        return _Judgement(
+            now,
+            clock_skew,
+            grace,
+            "now",
+            "; the record's CreateTime is its producer's to choose, so it counts only with "
+            "trust_create_time=True or max_age (or a LogAppendTime topic)",
+        )
     # Never judge later than now: a record stamped in the future gets no extra lifetime.
-    at = now if judge_at == "now" or stamp is None else min(stamp, now)
-    return at, clock_skew + grace
+    return _Judgement(min(stamp, now), clock_skew, grace, "the record's timestamp")
 
 
-def _explain_expiry(exc: TokenRejected, at: float, leeway: float, judge_at: JudgeAt) -> None:
+def _explain_expiry(exc: TokenRejected, judgement: _Judgement) -> None:
     if exc.reason == "expired":
-        moment = "the record's timestamp" if judge_at == "record" else "now"
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(judgement.at))
+        skew = "clock skew" if judgement.leeway is None else f"{judgement.leeway:g} s of skew"
         raise TokenRejected(
             "expired",
-            f"expired before {moment} ({when}) plus {leeway:g} s of grace and clock skew",
+            f"expired before {judgement.basis} ({when}) plus {judgement.grace:g} s of grace "
+            f"and the {skew}{judgement.note}",
             fingerprint=exc.fingerprint,
         ) from None
 
@@ -144,16 +183,23 @@ def _prepare(
     grace: float,
     judge_at: JudgeAt,
     max_age: float | None,
+    trust_create_time: bool,
     clock: Clock,
-    clock_skew: float,
-) -> tuple[str, float, float]:
-    """The token to verify, the instant to judge it at, and the leeway (sync and async)."""
+    clock_skew: float | None,
+) -> tuple[str, _Judgement]:
+    """The token to verify and when to judge it (sync and async)."""
     view = as_record(record)
     token = read_token(view.headers, header=header)
-    at, leeway = _judgement(
-        view, grace=grace, judge_at=judge_at, max_age=max_age, clock=clock, clock_skew=clock_skew
+    judgement = _judgement(
+        view,
+        grace=grace,
+        judge_at=judge_at,
+        max_age=max_age,
+        trust_create_time=trust_create_time,
+        clock=clock,
+        clock_skew=clock_skew,
     )
-    return token, at, leeway
+    return token, judgement
 
 
 def verify_record(
@@ -164,7 +210,8 @@ def verify_record(
     grace: float = 0.0,
     judge_at: JudgeAt = "record",
     max_age: float | None = None,
-    clock_skew: float = 30.0,
+    trust_create_time: bool = False,
+    clock_skew: float | None = None,
     clock: Clock = time.time,
 ) -> VerifiedClaims:
     """The verified claims of the token in ``record``'s ``header`` (sync).
@@ -172,8 +219,10 @@ def verify_record(
     Raises :class:`~oauthbearer.errors.TokenMissing` (no usable header),
     :class:`~oauthbearer.errors.TokenRejected` (``reason``: signature, issuer, audience,
     expired, …) or :class:`~oauthbearer.errors.UpstreamUnavailable` (no verdict: retry
-    the record later, do not drop it). ``grace`` is added to ``clock_skew`` as the
-    tolerance around the judging time.
+    the record later, do not drop it). ``grace`` is added to the clock skew (the
+    verifier's own unless ``clock_skew`` is given) as the tolerance on ``exp``; when it
+    is judged is the module's note: the record's time for a broker-stamped record, for a
+    producer-stamped one only with ``trust_create_time=True`` or ``max_age``, else now.
 
     Example::
 
@@ -182,19 +231,20 @@ def verify_record(
                 claims = verify_record(msg, v, grace=600)
                 print(claims["sub"])
     """
-    token, at, leeway = _prepare(
+    token, judged = _prepare(
         record,
         header,
         grace=grace,
         judge_at=judge_at,
         max_age=max_age,
+        trust_create_time=trust_create_time,
         clock=clock,
         clock_skew=clock_skew,
     )
     try:
-        return verifier.verify(token, at=at, leeway=leeway)
+        return verifier.verify(token, at=judged.at, leeway=judged.leeway, grace=judged.grace)
     except TokenRejected as exc:
-        _explain_expiry(exc, at, leeway, judge_at)
+        _explain_expiry(exc, judged)
         raise
 
 
@@ -206,7 +256,8 @@ async def verify_record_async(
     grace: float = 0.0,
     judge_at: JudgeAt = "record",
     max_age: float | None = None,
-    clock_skew: float = 30.0,
+    trust_create_time: bool = False,
+    clock_skew: float | None = None,
     clock: Clock = time.time,
 ) -> VerifiedClaims:
     """:func:`verify_record` for async consumers (aiokafka), with an async verifier.
@@ -216,17 +267,18 @@ async def verify_record_async(
         async for record in consumer:  # aiokafka
             claims = await verify_record_async(record, verifier, grace=600)
     """
-    token, at, leeway = _prepare(
+    token, judged = _prepare(
         record,
         header,
         grace=grace,
         judge_at=judge_at,
         max_age=max_age,
+        trust_create_time=trust_create_time,
         clock=clock,
         clock_skew=clock_skew,
     )
     try:
-        return await verifier.verify(token, at=at, leeway=leeway)
+        return await verifier.verify(token, at=judged.at, leeway=judged.leeway, grace=judged.grace)
     except TokenRejected as exc:
-        _explain_expiry(exc, at, leeway, judge_at)
+        _explain_expiry(exc, judged)
         raise

@@ -1,7 +1,8 @@
 """Async token verifiers: local JWT/JWKS, or RFC 7662 introspection (our sidecar or any).
 
-Both answer the same question — is this token good, *judged at time* ``at``, its ``exp``
-with ``leeway`` seconds of tolerance? — and return :class:`VerifiedClaims` or raise
+Both answer the same question — is this token good, its ``exp`` *judged at time* ``at``
+with ``leeway`` (default: the verifier's clock skew) plus ``grace`` seconds of tolerance?
+— and return :class:`VerifiedClaims` or raise
 :class:`~oauthbearer.errors.TokenRejected` (the token is bad) or
 :class:`~oauthbearer.errors.UpstreamUnavailable` (no verdict: retry, do not drop).
 
@@ -9,8 +10,11 @@ Signature, issuer and audience are always checked: ``issuer`` and ``audiences`` 
 required arguments, and an introspection answer without ``iss`` or ``aud`` is refused.
 
 * :class:`JwksVerifier` wraps the sidecar's own :class:`~oauthbearer.verify.JwtValidator`
-  and :class:`~oauthbearer.verify.JwksStore`. ``at`` moves the validator's clock (for a
-  record: its timestamp); keys are refreshed lazily every ``refresh_interval`` on use,
+  and :class:`~oauthbearer.verify.JwksStore`. ``at`` is when ``exp`` is judged (for a
+  record: its timestamp); ``nbf`` and ``iat`` are judged at now, with the clock skew only
+  (a token issued after its record was written is not from the future, and a record's
+  time gives no licence to a token not yet valid). Keys are refreshed lazily every
+  ``refresh_interval`` on use,
   and at once for an unknown ``kid`` (rate-limited), so no background task is needed.
 * :class:`IntrospectionVerifier` asks an RFC 7662 endpoint. The authorization server
   judges at *its* now: an expired token is inactive there, whatever ``at`` says, so a
@@ -33,7 +37,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import contextvars
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -54,22 +58,22 @@ Clock = Callable[[], float]
 #: Asymmetric algorithms only: RFC 8725 §3.1, and HS* would let a JWKS secret sign tokens.
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 
-# The time a JwtValidator judges at, per task: a record's timestamp, or None for now.
-# A context variable keeps concurrent verifications on one loop from seeing each other's.
-_judged_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "oauthbearer_trustchain_judged_at", default=None
-)
-
 
 class Verifier(Protocol):
     """What :func:`~oauthbearer.trustchain.records.verify_record_async` and the middleware use."""
 
     async def verify(
-        self, token: str, *, at: float | None = None, leeway: float | None = None
+        self,
+        token: str,
+        *,
+        at: float | None = None,
+        leeway: float | None = None,
+        grace: float = 0.0,
     ) -> VerifiedClaims:
-        """Claims of ``token`` judged at ``at`` (epoch seconds; None: now).
+        """Claims of ``token``, its ``exp`` judged at ``at`` (epoch seconds; None: now).
 
-        ``leeway`` is the tolerance on ``exp`` (None: the verifier's clock skew).
+        The tolerance on ``exp`` is ``leeway`` (None: the verifier's clock skew) plus
+        ``grace``.
         """
         ...
 
@@ -136,16 +140,12 @@ class JwksVerifier:
         self._validator = JwtValidator(
             self._store,
             algorithms=self._algorithms,
-            clock=self._now,
+            clock=clock,
             issuer=self._issuer,
             audiences=self._audiences,
             typ=self._typ,
             clock_skew=clock_skew,
         )
-
-    def _now(self) -> float:
-        at = _judged_at.get()
-        return self._clock() if at is None else at
 
     async def _keep_keys_fresh(self) -> None:
         now = self._clock()
@@ -159,12 +159,18 @@ class JwksVerifier:
                 await self._store.refresh()
 
     async def verify(
-        self, token: str, *, at: float | None = None, leeway: float | None = None
+        self,
+        token: str,
+        *,
+        at: float | None = None,
+        leeway: float | None = None,
+        grace: float = 0.0,
     ) -> VerifiedClaims:
         """Claims of a JWT whose signature, ``iss``, ``aud``, ``exp``/``nbf``/``iat`` pass.
 
-        ``leeway`` (default: ``clock_skew``) is the tolerance on ``exp``; ``nbf`` and
-        ``iat`` always get ``clock_skew``, so a record's grace cannot loosen them.
+        ``leeway`` (default: ``clock_skew``) plus ``grace`` is the tolerance on ``exp``,
+        judged at ``at``; ``nbf`` and ``iat`` are judged at now with ``clock_skew``, so a
+        record's time and grace cannot loosen them.
         """
         label = fingerprint(token)
         jws = JwtValidator.parse(token)
@@ -175,18 +181,23 @@ class JwksVerifier:
                 fingerprint=label,
             )
         await self._keep_keys_fresh()
-        reset = _judged_at.set(at)
+        exp_leeway = (self._skew if leeway is None else leeway) + _grace(grace)
         try:
-            claims = await self._validator.verify(jws, exp_leeway=leeway)
+            claims = await self._validator.verify(jws, exp_leeway=exp_leeway, exp_at=at)
         except InvalidJwt as exc:
             raise TokenRejected(exc.reason, str(exc), fingerprint=label) from None
-        finally:
-            _judged_at.reset(reset)
         return VerifiedClaims(claims, token=token)
 
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+
+def _grace(seconds: float) -> float:
+    # NaN or infinity would skip expiry without a word ("now >= exp + nan" is never true).
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("grace must be a finite number of seconds, not negative")
+    return seconds
 
 
 def _number(value: object) -> float | None:
@@ -226,7 +237,12 @@ class IntrospectionVerifier:
         )
 
     async def verify(
-        self, token: str, *, at: float | None = None, leeway: float | None = None
+        self,
+        token: str,
+        *,
+        at: float | None = None,
+        leeway: float | None = None,
+        grace: float = 0.0,
     ) -> VerifiedClaims:
         """Claims of an active token whose ``iss`` and ``aud`` are ours and ``exp`` holds."""
         label = fingerprint(token)
@@ -250,7 +266,8 @@ class IntrospectionVerifier:
             raise TokenRejected("audience", detail, fingerprint=label)
         exp = _number(claims.get("exp"))
         now = self._clock() if at is None else at
-        if exp is not None and now >= exp + (self._skew if leeway is None else leeway):
+        tolerance = (self._skew if leeway is None else leeway) + _grace(grace)
+        if exp is not None and now >= exp + tolerance:
             raise TokenRejected("expired", "expired", fingerprint=label)
         return VerifiedClaims(claims, token=token)
 

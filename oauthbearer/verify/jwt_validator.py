@@ -166,12 +166,19 @@ class JwtValidator:
         return self._verified(jws, accepted, candidates, exp_leeway)
 
     async def verify(
-        self, token: str | CompactJws, *, exp_leeway: float | None = None
+        self,
+        token: str | CompactJws,
+        *,
+        exp_leeway: float | None = None,
+        exp_at: float | None = None,
     ) -> dict[str, Any]:
         """The verified claims of ``token``; raises :class:`InvalidJwt` otherwise.
 
         ``token`` may be what :meth:`parse` returned for it. ``exp_leeway`` replaces the
-        clock skew for ``exp`` alone (a grace period must not loosen ``nbf``/``iat``). Raises
+        clock skew for ``exp`` alone (a grace period must not loosen ``nbf``/``iat``), and
+        ``exp_at`` is the instant ``exp`` alone is judged at (a Kafka record's time:
+        ``nbf`` and ``iat`` stay judged at now, since a token issued after its record
+        was written is not "from the future"). Raises
         :class:`~oauthbearer.errors.UpstreamUnavailable` only when no key was ever loaded
         and the JWKS cannot be fetched, or when the token names a ``kid`` we lack and the
         JWKS cannot be fetched to look for it: then we cannot judge at all (→ 503).
@@ -188,7 +195,7 @@ class JwtValidator:
             candidates = self._keys_for(store, accepted)
         if not candidates:
             raise InvalidJwt(f"no key for kid {accepted.kid!r} and alg {accepted.alg}", "signature")
-        return self._verified(jws, accepted, candidates, exp_leeway)
+        return self._verified(jws, accepted, candidates, exp_leeway, exp_at)
 
     def _with_header(self, token: str | CompactJws) -> tuple[JwksStore, CompactJws, _Accepted]:
         """The key store, the token split, and what its header allows (judged once per
@@ -214,6 +221,7 @@ class JwtValidator:
         accepted: _Accepted,
         candidates: list[Key],
         exp_leeway: float | None,
+        exp_at: float | None = None,
     ) -> dict[str, Any]:
         """The signature against ``candidates``, then the claims: :class:`InvalidJwt` if not."""
         header, payload, signature_segment = jws.segments
@@ -231,7 +239,7 @@ class JwtValidator:
         claims = b64url_json(payload)
         if not isinstance(claims, dict):
             raise InvalidJwt("payload is not a JSON object")
-        self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway)
+        self._check_claims(claims, self._skew if exp_leeway is None else exp_leeway, exp_at)
         return claims
 
     def _accept(self, header: dict[str, Any]) -> _Accepted:
@@ -271,12 +279,14 @@ class JwtValidator:
                 self._keys[(kid, alg)] = keys
         return keys
 
-    def _check_claims(self, claims: dict[str, Any], exp_leeway: float) -> None:
+    def _check_claims(
+        self, claims: dict[str, Any], exp_leeway: float, exp_at: float | None = None
+    ) -> None:
         now = self._clock()
         exp = _number(claims.get("exp"))
         if exp is None:
             raise InvalidJwt("exp missing or not a number")
-        if now >= exp + exp_leeway:
+        if (now if exp_at is None else exp_at) >= exp + exp_leeway:
             raise InvalidJwt("expired", "expired")
         if "nbf" in claims:
             nbf = _number(claims["nbf"])

@@ -270,12 +270,21 @@ def test_user_token_travels_from_kafka_record_to_rest_api(
         assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
 
         # 3. Expired beyond grace at the record's timestamp (consumed three hours later).
+        # The topic's records carry CreateTime, which their producer chose: they are
+        # judged at their own time only when the consumer vouches for the producers.
         with pytest.raises(TokenRejected) as expired:
-            verify_record(messages["expired"], verifier, grace=GRACE_S, clock=later)
+            verify_record(
+                messages["expired"], verifier, grace=GRACE_S, clock=later, trust_create_time=True
+            )
         assert expired.value.reason == "expired"
         assert "record's timestamp" in str(expired.value)
         # ...while the valid record, consumed as late, is still judged at its own time.
-        assert verify_record(messages["valid"], verifier, grace=GRACE_S, clock=later)
+        assert verify_record(
+            messages["valid"], verifier, grace=GRACE_S, clock=later, trust_create_time=True
+        )
+        # Without that, a producer-chosen timestamp buys nothing: judged at now, refused.
+        with pytest.raises(TokenRejected, match="CreateTime is its producer's to choose"):
+            verify_record(messages["valid"], verifier, grace=GRACE_S, clock=later)
         late_service = rest_service(jwks_verifier(idp, clock=later))
         transport = httpx.ASGITransport(app=late_service)
         refused = asyncio.run(call(user_token))

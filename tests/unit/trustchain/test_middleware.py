@@ -83,9 +83,29 @@ async def test_tampered_token_is_401(sign: Signer, verifier: JwksVerifier) -> No
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-async def test_other_schemes_are_400_invalid_request(verifier: JwksVerifier) -> None:
+async def test_another_scheme_gets_the_bare_bearer_challenge(verifier: JwksVerifier) -> None:
+    """RFC 6750 §3.1: an unsupported authentication method is a request without bearer
+    credentials: 401 and a challenge with no error code, as for no header at all."""
     async with client(verifier) as c:
         response = await c.get("/whoami", headers={"Authorization": "Basic YTpi"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="orders"'
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [
+            ("Authorization", "Bearer "),
+        ],
+        [("Authorization", "Bearer a.b.c"), ("Authorization", "Bearer d.e.f")],
+    ],
+)
+async def test_an_empty_or_repeated_bearer_header_is_400_invalid_request(
+    verifier: JwksVerifier, headers: list[tuple[str, str]]
+) -> None:
+    async with client(verifier) as c:
+        response = await c.get("/whoami", headers=headers)
     assert response.status_code == 400
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
 

@@ -8,7 +8,12 @@ import httpx
 import pytest
 import respx
 from aiokafka.structs import ConsumerRecord
-from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, Message
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
+    Message,
+)
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -38,8 +43,10 @@ pytestmark = pytest.mark.trustchain
 HOUR = 3600.0
 
 
-def record(token: str, *, at: float = NOW) -> KafkaRecord:
-    return KafkaRecord(attach_token(None, token), int(at * 1000))
+def record(token: str, *, at: float = NOW, by_broker: bool = True) -> KafkaRecord:
+    """A record carrying ``token``, stamped at ``at`` by the broker (LogAppendTime) or,
+    with ``by_broker=False``, by its producer (CreateTime)."""
+    return KafkaRecord(attach_token(None, token), int(at * 1000), log_append_time=by_broker)
 
 
 def test_valid_token_gives_its_claims_and_keeps_the_token_unshown(
@@ -105,6 +112,56 @@ def test_expiry_is_judged_at_the_record_timestamp_plus_grace(
     # And judged at now, the same record is refused even with the larger grace.
     with pytest.raises(TokenRejected, match="before now"):
         verify_record(late, blocking, clock=clock, grace=900, judge_at="now")
+
+
+def test_a_back_dated_create_time_record_does_not_revive_an_expired_token(
+    sign: Signer, blocking: BlockingVerifier, clock: FakeClock
+) -> None:
+    """Anyone who may produce to the topic chooses a CreateTime: a token that expired a
+    year ago, in a record stamped inside its lifetime, must not pass by default."""
+    token = sign(exp_in=300)
+    clock.advance(365 * 24 * HOUR)
+    back_dated = record(token, at=NOW + 60, by_broker=False)
+    with pytest.raises(TokenRejected) as info:
+        verify_record(back_dated, blocking, clock=clock, grace=900)
+    assert info.value.reason == "expired"
+    assert "CreateTime is its producer's to choose" in str(info.value)
+    # The same timestamp set by the broker is a fact about when the event was written.
+    assert verify_record(record(token, at=NOW + 60), blocking, clock=clock)["sub"] == "alice"
+    # A caller that vouches for its producers may judge at their timestamp...
+    trusted = verify_record(back_dated, blocking, clock=clock, trust_create_time=True)
+    assert trusted["sub"] == "alice"
+    # ...and max_age bounds how far back a producer's timestamp may reach.
+    with pytest.raises(TokenRejected) as too_old:
+        verify_record(back_dated, blocking, clock=clock, max_age=HOUR)
+    assert too_old.value.reason == "too_old"
+
+
+def test_a_token_issued_after_its_records_timestamp_is_not_from_the_future(
+    sign: Signer, blocking: BlockingVerifier, clock: FakeClock
+) -> None:
+    """Kafka Streams and MirrorMaker keep an input record's timestamp, and event-time
+    producers set their own: a token valid now, issued after the record's time, passes
+    (nbf and iat are judged at now; the record's time counts for exp alone)."""
+    token = sign(iat=NOW - 60, exp_in=240)
+    assert verify_record(record(token, at=NOW - 600), blocking, clock=clock)["sub"] == "alice"
+
+
+def test_the_verifiers_own_clock_skew_holds_unless_one_is_given(
+    sign: Signer, jwks: JwksServer, clock: FakeClock
+) -> None:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(jwks))
+    strict = JwksVerifier(
+        JWKS_URL, issuer=ISSUER, audiences=AUDIENCE, client=client, clock=clock, clock_skew=0.0
+    )
+    with BlockingVerifier(strict) as verifier:
+        token = sign(exp_in=300)
+        clock.advance(320)  # 20 s past exp
+        late = record(token, at=NOW + 320)
+        with pytest.raises(TokenRejected) as info:
+            verify_record(late, verifier, clock=clock)
+        assert info.value.reason == "expired"
+        assert verify_record(late, verifier, clock=clock, clock_skew=30.0)["sub"] == "alice"
 
 
 def test_grace_stretches_exp_only_never_nbf_or_iat(
@@ -175,6 +232,13 @@ def test_confluent_message_and_aiokafka_record_shapes(
     consumer_record = ConsumerRecord("t", 0, 0, int(NOW * 1000), 0, None, b"v", None, 0, 1, headers)
     for item in (message, consumer_record, (headers, int(NOW * 1000))):
         assert verify_record(item, blocking, clock=clock)["sub"] == "alice"
+        assert as_record(item).log_append_time is False  # CreateTime: the producer's
+    by_broker = Message(
+        topic="t", headers=headers, timestamp=(TIMESTAMP_LOG_APPEND_TIME, int(NOW * 1000))
+    )
+    stamped = ConsumerRecord("t", 0, 0, int(NOW * 1000), 1, None, b"v", None, 0, 1, headers)
+    assert as_record(by_broker).log_append_time is True
+    assert as_record(stamped).log_append_time is True
     no_time = Message(topic="t", headers=headers, timestamp=(TIMESTAMP_NOT_AVAILABLE, 0))
     assert as_record(no_time).timestamp is None
     with pytest.raises(TypeError, match="not a Kafka record"):
@@ -306,6 +370,7 @@ def test_bounds_that_would_skip_expiry_are_refused(bounds: dict[str, Any]) -> No
         "grace": 0.0,
         "judge_at": "record",
         "max_age": None,
+        "trust_create_time": False,
         "clock": lambda: 2.0,
         "clock_skew": 30.0,
         **bounds,
