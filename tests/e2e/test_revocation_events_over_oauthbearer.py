@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     events_since,
     front_mark,
     kafka_conf,
+    login_env,
     topic_name,
     wait_until,
 )
@@ -77,6 +78,9 @@ def test_events_consumer_logs_in_with_our_oauth_cb_and_applies_revocations(
         "OAUTHBEARER_EVENTS_SASL_MECHANISM": "OAUTHBEARER",
         "OAUTHBEARER_EVENTS_OAUTH": "true",
         "OAUTHBEARER_REVOCATION_MAX_TOKEN_LIFETIME": "3600",
+        # The sidecar's environment holds the consumer's login block too, as a deployed
+        # sidecar's does: its settings check it at start-up.
+        **login_env(idp, "jwt"),
     }
     watched = inprocess_sidecar(idp, **events)  # returns once /readyz: the replay is done
 
