@@ -168,6 +168,15 @@ class ResultCache:
 
     def get(self, key: bytes) -> Verdict | None:
         """The cached verdict for ``key`` or ``None``; counts hits and misses."""
+        verdict = self.peek(key)
+        if verdict is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return verdict
+
+    def peek(self, key: bytes) -> Verdict | None:
+        """:meth:`get` without counting (a second look by a request already counted)."""
         entry = self._positive.get(key)
         if entry is not None:
             until, verdict = entry
@@ -177,18 +186,13 @@ class ResultCache:
                 and verdict.exp is not None
                 and self._clock() < verdict.exp
             ):
-                self.hits += 1
                 return verdict
             del self._positive[key]
         negative = self._negative
         # "in" first: a miss is then one dict probe (TTLCache.get runs its timer and
         # expiry machinery even for a key it does not hold; a cold decision paid it).
         if negative is not None and key in negative:
-            inactive = negative.get(key)
-            if inactive is not None:
-                self.hits += 1
-                return inactive
-        self.misses += 1
+            return negative.get(key)
         return None
 
     def put(self, key: bytes, verdict: Verdict) -> None:

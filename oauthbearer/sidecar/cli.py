@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import textwrap
@@ -216,7 +217,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.listen_port,
         lifespan="on",
         log_config=None,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        # uvicorn takes whole seconds: 0.9 must not become 0 (no grace at all).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
         **uvicorn_options(),
     )
     tls = app.state.sidecar.tls

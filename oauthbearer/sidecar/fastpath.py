@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Protocol
@@ -57,6 +58,7 @@ _BASE_HEADERS = [
 ]
 #: The body of a 500: what went wrong is logged (its type only), never sent.
 SERVER_ERROR = b'{"error":"server_error"}'
+_UNAVAILABLE = b'{"error":"temporarily_unavailable"}'
 _NOT_ALLOWED = b'{"error":"method_not_allowed"}'
 
 
@@ -120,6 +122,12 @@ class IntrospectionFastPath:
             )
         except _Disconnected:
             return
+        except asyncio.CancelledError:
+            # The server stopped waiting (shutdown past OAUTHBEARER_SHUTDOWN_TIMEOUT) while
+            # this request waited on the upstream: no verdict, so the contract's 503 (the
+            # broker retries), not uvicorn's text/plain 500. The task ends right after
+            # this answer, which is all its canceller asks of it.
+            status, headers, answer = 503, [(b"retry-after", b"1")], _UNAVAILABLE
         except Exception as exc:  # noqa: BLE001 - the wire gets 500, never a trace
             # The type only: a traceback's frames could quote a token.
             logger.error("unexpected error: %s", type(exc).__name__)  # noqa: TRY400

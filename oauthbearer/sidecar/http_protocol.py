@@ -126,6 +126,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # A pipelined request parsed from the same read as a request answered at once:
+        # that answer started uvicorn's keep-alive timer, which only new data clears, and
+        # it closed the connection under this request while its upstream call ran.
+        self._unset_keepalive_if_required()
         self.reading_since = self.loop.time()
         self._head_open = True
         if self._tls_extension is not None:

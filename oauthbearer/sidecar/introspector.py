@@ -94,13 +94,16 @@ class Introspector:
         cached = self.lookup(key)
         return cached if cached is not None else await self.decide(token, key)
 
-    def lookup(self, key: bytes) -> Outcome | None:
+    def lookup(self, key: bytes, *, counted: bool = True) -> Outcome | None:
         """The cached outcome for a :func:`token_key`, or None: no I/O, no await.
+
+        ``counted=False`` looks without counting a hit or miss (a second look for a
+        request whose first one was counted).
 
         The sidecar answers hits this way before any per-caller limit: a hit costs no
         upstream capacity, so a caller at its cap still gets its cached tokens answered.
         """
-        cached = self.cache.get(key)
+        cached = self.cache.get(key) if counted else self.cache.peek(key)
         if cached is None:
             return None
         # Revocations are checked on every hit as well as on fresh decisions. iat and
@@ -148,6 +151,12 @@ class Introspector:
 
     async def decide(self, token: str, key: bytes) -> Outcome:
         """Judge a token not in the cache (``key`` is its :func:`token_key`), and cache it."""
+        # Looked up again: a request that waited for its caller's slot (limits.py) may find
+        # the token decided meanwhile by the request ahead of it. Without this, every
+        # queued request for one token made its own upstream call once it got a slot.
+        cached = self.lookup(key, counted=False)
+        if cached is not None:
+            return cached
         jws = self._jwt.parse(token) if self._jwt is not None else None
         if jws is not None:
             # Local verification calls no upstream (at most the JWKS, which shares its
@@ -181,13 +190,17 @@ class Introspector:
                 return Outcome.inactive("jwks", str(exc))
             return self._shape(claims, "jwks")
         if self._upstream is not None:
+            # An answer without iat gets the time the call began, not the time it came
+            # back: a revocation acknowledged while the call was in flight then covers
+            # it (revocations deny iat <= their time), whichever second the answer lands in.
+            asked_at = self._clock()
             data = await self._upstream.introspect(token)
             if data["active"] is not True:
                 return Outcome.inactive("upstream", "upstream says inactive")
-            return self._shape(data, "upstream")
+            return self._shape(data, "upstream", asked_at)
         return Outcome.inactive("none", "not a JWT and no upstream configured")
 
-    def _shape(self, claims: dict[str, Any], source: str) -> Outcome:
+    def _shape(self, claims: dict[str, Any], source: str, asked_at: float | None = None) -> Outcome:
         now = self._clock()
         try:
             shaped = normalize(
@@ -196,6 +209,7 @@ class Introspector:
                 rules=self._claim_rules,
                 default_lifetime=self._default_lifetime,
                 response_issuer=self._response_issuer,
+                asked_at=asked_at,
             )
         except NotUsable as exc:
             return Outcome.inactive(source, str(exc))

@@ -60,11 +60,13 @@ def normalize(
     rules: ClaimRules,
     default_lifetime: float,
     response_issuer: str | None,
+    asked_at: float | None = None,
 ) -> dict[str, Any]:
     """Turn the claims of an active token into the answer's claim set.
 
     ``exp`` missing from an upstream answer is synthesised as ``now + default_lifetime``
-    (the cache TTL) so the peers always get an integer. Raises :class:`NotUsable` when
+    (the cache TTL) so the peers always get an integer, and ``iat`` as ``asked_at`` (when
+    the question was put), else ``now``. Raises :class:`NotUsable` when
     the claims cannot honour the contract (no subject, ``exp`` not a number), which the
     caller treats as inactive: an answer we cannot shape is not a verified answer.
     """
@@ -79,7 +81,7 @@ def normalize(
     out["exp"] = exp
 
     iat = _seconds(claims.get("iat"))
-    out["iat"] = iat if iat is not None else int(now)
+    out["iat"] = iat if iat is not None else int(now if asked_at is None else asked_at)
 
     if "nbf" in claims:
         nbf = _seconds(claims["nbf"])

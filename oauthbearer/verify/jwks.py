@@ -78,6 +78,7 @@ class JwksStore:
         self._last_refetch: float | None = None
         self._last_refetch_failed = False
         self._inflight: asyncio.Task[None] | None = None
+        self._inflight_for_unknown_kid = False  # was the fetch in flight started for a kid?
         self.loaded = False
         self.fetches = 0
         #: Incremented whenever the key set is replaced: what was derived from the keys
@@ -124,30 +125,39 @@ class JwksStore:
             self._on_keys_removed(removed)
         return sum(len(v) for v in keys.values())
 
-    async def refresh(self) -> None:
+    async def refresh(self, *, for_unknown_kid: bool = False) -> None:
         """Fetch the JWKS now (joining a fetch already in flight)."""
         if self._inflight is None or self._inflight.done():
             self._inflight = asyncio.ensure_future(self._fetch())
+            self._inflight_for_unknown_kid = for_unknown_kid
         await asyncio.shield(self._inflight)
 
-    async def refetch_for_unknown_kid(self) -> bool:
+    async def refetch_for_unknown_kid(self, kid: str | None = None) -> bool:
         """Refetch because a token named a ``kid`` we lack; False if rate-limited.
 
         Raises :class:`UpstreamUnavailable` when the JWKS cannot be fetched, and, until
         the next refetch is allowed, again for every such token: while the key set cannot
         be looked at, an unknown kid has no verdict (it may be a rotated key).
         """
-        now = self._clock()
         if self._inflight is not None and not self._inflight.done():
-            await self.refresh()  # a fetch is already on its way: share it
-            return True
+            # A fetch is already on its way: share it. A periodic one may have left before
+            # the issuer rotated its key; if it brings no ``kid``, look once more (rate
+            # limited) rather than refuse a token signed with the new key.
+            periodic = not self._inflight_for_unknown_kid
+            await self.refresh()
+            if not periodic or kid is None or self.keys_for(kid):
+                return True
+            if self._inflight_for_unknown_kid and not self._inflight.done():
+                await self.refresh()  # another token's refetch started meanwhile: share it
+                return True
+        now = self._clock()
         if self._last_refetch is not None and now - self._last_refetch < self._min_refetch_interval:
             if self._last_refetch_failed:
                 raise UpstreamUnavailable(f"JWKS {self.url} unreachable at the last refetch")
             return False
         self._last_refetch = now
         try:
-            await self.refresh()
+            await self.refresh(for_unknown_kid=True)
         except UpstreamUnavailable:
             self._last_refetch_failed = True
             raise

@@ -191,7 +191,11 @@ class JwtValidator:
         # rotated its key, so there is no verdict (UpstreamUnavailable → 503, the caller
         # retries), not a forgery. A refetch skipped because one was just made is an
         # answer: the kid is not there.
-        if not candidates and accepted.kid is not None and await store.refetch_for_unknown_kid():
+        if (
+            not candidates
+            and accepted.kid is not None
+            and await store.refetch_for_unknown_kid(accepted.kid)
+        ):
             candidates = self._keys_for(store, accepted)
         if not candidates:
             raise InvalidJwt(f"no key for kid {accepted.kid!r} and alg {accepted.alg}", "signature")

@@ -246,3 +246,41 @@ def test_limits_are_configurable_and_errors_name_the_variable() -> None:
     ]:
         with pytest.raises(ConfigurationError, match=f"^{name}: "):
             SidecarSettings.from_env({**base, name: value})
+
+
+async def test_requests_queued_for_one_token_share_its_answer_not_the_upstream(
+    rsa_key: RSAKey,
+) -> None:
+    """A broker's reconnect storm: many requests for one token queue behind the caller's
+    slots. Each used to make its own upstream call once it got a slot (and the queue
+    overflowed into 429s for a token already cached); the first answer now serves them."""
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    calls: dict[str, int] = {}
+    gate = asyncio.Event()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        token = form_token(request)
+        calls[token] = calls.get(token, 0) + 1
+        await gate.wait()
+        return httpx.Response(200, json=active_claims())
+
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).mock(side_effect=upstream)
+    settings = make_settings(
+        callers=Secret(CALLERS), caller_max_inflight=2, caller_max_queued=64, upstream_timeout=5
+    )
+    async with running(settings, router, FakeClock()) as h:
+        blockers = [
+            asyncio.create_task(h.introspect(f"blocker-{n}", authorization=GREEDY))
+            for n in range(2)
+        ]
+        await asyncio.sleep(0.01)  # both slots taken
+        storm = [
+            asyncio.create_task(h.introspect("hot-token", authorization=GREEDY)) for _ in range(20)
+        ]
+        await asyncio.sleep(0.01)  # the storm is queued
+        gate.set()
+        answers = await asyncio.gather(*blockers, *storm)
+    assert [a.status_code for a in answers] == [200] * 22
+    assert all(a.json()["active"] is True for a in answers)
+    assert calls["hot-token"] == 1

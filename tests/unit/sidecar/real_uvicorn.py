@@ -97,8 +97,12 @@ def without_date(response: bytes) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def serve(rsa_key: RSAKey) -> AsyncIterator[Served]:
-    """The sidecar served on a free port until the block ends."""
+async def serve(rsa_key: RSAKey, *, keep_alive: float = 5.0) -> AsyncIterator[Served]:
+    """The sidecar served on a free port until the block ends.
+
+    ``keep_alive`` is uvicorn's idle timeout (its default, 5 s, unless a test needs to
+    see it run out).
+    """
     router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
     router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
     upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
@@ -123,6 +127,7 @@ async def serve(rsa_key: RSAKey) -> AsyncIterator[Served]:
         port=it.port,
         log_config=None,
         lifespan="on",
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # uvicorn annotates int
         **uvicorn_options(),
     )
     server = it.server = uvicorn.Server(config)

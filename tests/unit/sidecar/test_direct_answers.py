@@ -28,7 +28,14 @@ from tests.unit.sidecar.conftest import (
     basic,
     sign,
 )
-from tests.unit.sidecar.real_uvicorn import AUTH, Served, read_response, request, without_date
+from tests.unit.sidecar.real_uvicorn import (
+    AUTH,
+    Served,
+    read_response,
+    request,
+    serve,
+    without_date,
+)
 
 
 async def test_the_protocol_answers_what_needs_no_io_with_the_asgi_paths_bytes(
@@ -91,6 +98,29 @@ async def test_what_needs_io_goes_the_asgi_way_and_pipelined_answers_keep_their_
     assert b'"sub":"orders-service"' in answers[1]  # the JWT's answer, second as asked
     # The JWT, behind a response still being made, was answered by the app as well.
     assert served.asgi_calls == ["/oauth2/introspect?"] * 3
+
+
+async def test_a_direct_answer_does_not_close_the_connection_under_the_request_behind_it(
+    rsa_key: RSAKey,
+) -> None:
+    """A JWT answered at once, then an opaque token waiting on the upstream, in one read:
+    the first answer started uvicorn's keep-alive timer, which only new data stopped, and
+    it closed the connection (no answer at all) while the second request was in flight."""
+    async with serve(rsa_key, keep_alive=0.1) as served:
+        served.upstream_gate.clear()
+        reader, writer = await served.connect()
+        try:
+            writer.write(request(sign(rsa_key)) + request("opaque-behind-a-direct-answer"))
+            first = await read_response(reader)
+            await asyncio.sleep(0.3)  # three keep-alive timeouts, the second still in flight
+            served.upstream_gate.set()
+            second = await read_response(reader)
+        finally:
+            writer.close()
+    assert first.startswith(b"HTTP/1.1 200")
+    assert b'"sub":"orders-service"' in first
+    assert second.startswith(b"HTTP/1.1 200")
+    assert b'"sub":"opaque-user"' in second
 
 
 async def test_a_client_that_never_reads_its_answers_stops_being_read(served: Served) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from uvicorn.server import ServerState
 
 from oauthbearer.sidecar.cli import uvicorn_options
 from oauthbearer.sidecar.coalescing import CoalescingTransport
+from oauthbearer.sidecar.fastpath import IntrospectionFastPath
 from oauthbearer.sidecar.http_protocol import CoalescingHttpToolsProtocol
 from tests.support.ports import free_port
 from tests.support.transport import RecordingTransport
@@ -118,3 +120,35 @@ def test_a_real_server_with_these_options_keeps_connections_alive() -> None:
     assert "server" not in responses[0].headers  # server_header=False
     assert len(clients) == 50
     assert len(set(clients)) == 1  # all on one kept-alive connection
+
+
+async def test_a_request_cut_off_by_shutdown_gets_503_not_uvicorns_text_500() -> None:
+    """uvicorn cancels what is still running when OAUTHBEARER_SHUTDOWN_TIMEOUT is over;
+    a request waiting on the upstream then has no verdict: the contract's 503."""
+    waiting = asyncio.Event()
+
+    async def answer(*_args: object, **_kwargs: object) -> tuple[int, list[Any], bytes]:
+        waiting.set()
+        await asyncio.Event().wait()  # the upstream never answers in time
+        raise AssertionError("unreachable")
+
+    async def no_app(*_args: object) -> None:
+        raise AssertionError("the introspection path never reaches the app")
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"token=x", "more_body": False}
+
+    fastpath = IntrospectionFastPath(no_app, answer=answer, paths={"/oauth2/introspect": False})
+    scope = {"type": "http", "method": "POST", "path": "/oauth2/introspect", "headers": []}
+    request = asyncio.create_task(fastpath(scope, receive, send))
+    await waiting.wait()
+    request.cancel()
+    await request  # answered, not re-raised into uvicorn's "Exception in ASGI application"
+    assert sent[0]["status"] == 503
+    assert (b"retry-after", b"1") in sent[0]["headers"]
+    assert sent[1]["body"] == b'{"error":"temporarily_unavailable"}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -289,6 +290,40 @@ async def test_unknown_kid_triggers_one_bounded_refetch(
     with pytest.raises(InvalidJwt):
         await setup.validator.verify(unsigned_jwt({"alg": "RS256", "kid": "later"}, {}))
     assert route.call_count == 3
+
+
+async def test_a_kid_missing_from_a_periodic_fetch_already_in_flight_is_looked_for_again(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
+) -> None:
+    """The periodic refresh left before the issuer rotated k2 in; tokens signed with k2
+    that arrive meanwhile share that fetch, which cannot bring k2. They were refused (and
+    the refusal cached) though the key set one refetch away held it."""
+    served: list[dict[str, Any]] = [jwks_of(rsa_key)]
+    periodic_left = asyncio.Event()
+    release = asyncio.Event()
+
+    async def jwks(request: httpx.Request) -> httpx.Response:
+        document = served[0]  # what the server held when this fetch reached it
+        periodic_left.set()
+        await release.wait()
+        return httpx.Response(200, json=document)
+
+    router.get(JWKS_URL).mock(side_effect=jwks)
+    release.set()
+    await setup.validator.verify(sign(rsa_key))  # keys loaded
+    release.clear()
+    periodic_left.clear()
+    periodic = asyncio.create_task(setup.store.refresh())  # the periodic tick
+    await periodic_left.wait()
+    served[0] = jwks_of(rsa_key, rsa_key2)  # the issuer rotates k2 in, too late for it
+    tokens = [sign(rsa_key2, {"jti": f"k2-{n}"}) for n in range(5)]
+    verifying = [asyncio.create_task(setup.validator.verify(t)) for t in tokens]
+    await asyncio.sleep(0)  # every token is waiting on the periodic fetch
+    release.set()
+    await periodic
+    claims = await asyncio.gather(*verifying)
+    assert [c["jti"] for c in claims] == [f"k2-{n}" for n in range(5)]
+    assert router.calls.call_count == 3  # the first load, the tick, one refetch for k2
 
 
 async def test_removed_key_rejected_after_refresh(

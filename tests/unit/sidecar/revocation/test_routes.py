@@ -5,6 +5,7 @@ The upstream and JWKS are respx routes; the Keycloak bodies are the event-emitte
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -315,3 +316,30 @@ async def test_an_admin_sign_out_of_one_session_revokes_its_tokens_only(
     assert response.status_code == 200
     assert (await harness.introspect(signed_out)).json() == {"active": False}
     assert (await harness.introspect(other)).json()["active"] is True
+
+
+async def test_a_revocation_acknowledged_during_the_upstream_call_covers_an_answer_without_iat(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    """The upstream took a second and its answer carried no iat. The iat filled in was the
+    answer's arrival, a second after the revocation, so the revoked token was answered
+    and cached active; it is now the moment the question was put."""
+    gate = asyncio.Event()
+
+    async def slow_upstream(request: httpx.Request) -> httpx.Response:
+        await gate.wait()
+        clock.advance(1.0)  # the answer arrives a second after the question
+        answer = {k: v for k, v in UPSTREAM_ACTIVE.items() if k != "iat"}
+        return httpx.Response(200, json=answer)
+
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    router.post(UPSTREAM_URL).mock(side_effect=slow_upstream)
+    settings = make_settings(event_callers=Secret(f"{EVENT_ID}:{EVENT_SECRET}"))
+    async with running(settings, router, clock) as h:
+        in_flight = asyncio.create_task(h.introspect(OPAQUE))
+        await asyncio.sleep(0.01)  # the upstream call is under way
+        revoked = await post(h, "/revocations", {"sub": "orders-service"})
+        assert revoked.json() == {"outcomes": ["applied"]}
+        gate.set()
+        assert (await in_flight).json() == {"active": False}
+        assert (await h.introspect(OPAQUE)).json() == {"active": False}
