@@ -11,8 +11,13 @@ than the deadline. Python cannot interrupt a blocked socket read, but the read n
 hold the caller: an abandoned worker ends at its next piece or at its own per-phase
 timeout (at most the time that was left), and closes the response.
 
-With :mod:`oauthbearer.client.fetcher` this is the only module of the client half that
-touches httpx, and the place its exceptions become :mod:`oauthbearer.errors`.
+Each request leases its client (:mod:`oauthbearer.client.http_clients`) for as long as
+its worker runs, abandoned or not: a client replaced meanwhile (renewed TLS files) is
+closed only after its last request is over.
+
+With :mod:`oauthbearer.client.fetcher` and :mod:`oauthbearer.client.http_clients` this is
+all of the client half that touches httpx, and the place its exceptions become
+:mod:`oauthbearer.errors`.
 
 Example:
     >>> import httpx
@@ -36,6 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from oauthbearer.client.http_clients import ClientSource, FixedClient, Lease
 from oauthbearer.client.redaction import redact
 from oauthbearer.errors import TokenRequestError
 
@@ -73,6 +79,9 @@ class _TooLarge(Exception):
 class Exchange:
     """Sends requests through ``http``, each over by its deadline. Thread-safe.
 
+    ``http`` is a client, or a :class:`~oauthbearer.client.http_clients.ClientSource`
+    whose current client each request leases.
+
     ``monotonic`` reads the clock deadlines are in; ``wait`` is how the caller waits for
     the worker (:data:`Wait`); ``secrets`` are the spellings taken out of any httpx
     message (the request's credentials must never reach an error).
@@ -80,13 +89,13 @@ class Exchange:
 
     def __init__(
         self,
-        http: httpx.Client,
+        http: httpx.Client | ClientSource,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         wait: Wait | None = None,
         secrets: Callable[[], Sequence[str]] = tuple,
     ) -> None:
-        self._http = http
+        self._clients = FixedClient(http) if isinstance(http, httpx.Client) else http
         self._monotonic = monotonic
         self._wait = _wait if wait is None else wait
         self._secrets = secrets
@@ -110,14 +119,19 @@ class Exchange:
         remaining = deadline - self._monotonic()
         if remaining <= 0:
             raise _timed_out(host, budget)
-        call = _Call(self._http, self._monotonic, deadline)
+        lease = self._clients.lease()
+        call = _Call(lease, self._monotonic, deadline)
         worker = threading.Thread(
             target=call.run,
             args=(method, url, headers, content, remaining),
             name="oauthbearer-http",
             daemon=True,  # an abandoned read must not keep the process alive at exit
         )
-        worker.start()
+        try:
+            worker.start()
+        except BaseException:
+            lease.release()  # the worker that would have released it never ran
+            raise
         if not self._wait(call.done, remaining):
             call.abandoned.set()  # the worker stops at its next piece and closes up
             raise _timed_out(host, budget)
@@ -149,8 +163,8 @@ class Exchange:
 class _Call:
     """One exchange on its worker thread; ``done`` is set once ``answer`` or ``error`` is."""
 
-    def __init__(self, http: httpx.Client, monotonic: Callable[[], float], deadline: float):
-        self._http = http
+    def __init__(self, lease: Lease, monotonic: Callable[[], float], deadline: float):
+        self._lease = lease
         self._monotonic = monotonic
         self._deadline = deadline
         self.done = threading.Event()
@@ -163,7 +177,7 @@ class _Call:
     ) -> None:
         try:
             # Each phase may take what is left, no more: the deadline caps the sum.
-            with self._http.stream(
+            with self._lease.client.stream(
                 method, url, headers=headers, content=content, timeout=httpx.Timeout(left)
             ) as response:
                 body = bytearray()
@@ -175,7 +189,11 @@ class _Call:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, never lost
             self.error = exc
         finally:
-            self.done.set()
+            try:
+                # Here, not in the caller: an abandoned worker still uses the client.
+                self._lease.release()
+            finally:
+                self.done.set()
 
     def _check(self, size: int) -> None:
         if self.abandoned.is_set() or self._monotonic() > self._deadline:

@@ -3,9 +3,14 @@
 A fetch (discovery when it is due, the token request, one retry after ``invalid_client``)
 has one budget, ``timeout``: each request gets what is left of it, and
 :mod:`oauthbearer.client.exchange` ends each request by that deadline whatever the server
-does. That module and this one are all of the client half that touches httpx, so
-everything above deals in :mod:`oauthbearer.errors` alone. No caching or retrying here:
-that is the provider's job.
+does. Those two, this one and :mod:`oauthbearer.client.http_clients` are all of the
+client half that touches httpx, so everything above deals in :mod:`oauthbearer.errors`
+alone. No caching or backoff here: that is the provider's job.
+
+The TLS files (client certificate, key, CA bundle) are checked for a change before every
+fetch and re-read after a refusal; a new HTTP client built from them takes over
+(:mod:`oauthbearer.client.http_clients`). A client passed in by the caller is never
+replaced.
 
 Example:
     >>> import httpx
@@ -24,7 +29,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -36,16 +40,18 @@ from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
 from oauthbearer.client.exchange import Answer, Exchange, Wait
 from oauthbearer.client.grants import grant_for
+from oauthbearer.client.http_clients import (
+    ClientSource,
+    FixedClient,
+    ReloadingClient,
+    new_http_client,
+)
 from oauthbearer.client.redaction import redact, secret_spellings
 from oauthbearer.client.rotation import RefreshTokens
 from oauthbearer.client.settings import ClientSettings
+from oauthbearer.client.tls_files import TlsFiles
 from oauthbearer.client.token import Token, issued_refresh_token, token_answer, token_from_answer
-from oauthbearer.client.variables import V_CA_FILE, V_CERT_FILE
-from oauthbearer.errors import (
-    ConfigurationError,
-    TokenEndpointError,
-    TokenRequestError,
-)
+from oauthbearer.errors import TokenEndpointError, TokenRequestError
 
 __all__ = ["TokenFetcher", "build_http_client"]
 
@@ -56,36 +62,27 @@ _MAX_DESCRIPTION = 300  # error_description is server text; keep log lines bound
 
 
 def build_http_client(settings: ClientSettings) -> httpx.Client:
-    """The default HTTP client: verifying TLS, the optional CA bundle and client certificate.
+    """An HTTP client with the settings' TLS files loaded once: verifying TLS, the optional
+    CA bundle and client certificate. ConfigurationError names a file that will not load.
 
     Verification is never switched off; a private CA is added with ``ca_file`` instead.
+    The files are read now and never again: a :class:`TokenFetcher` built without an
+    ``http_client`` reloads them when they change, a client from here does not.
 
     Example:
         >>> from oauthbearer.client.settings import ClientSettings
         >>> build_http_client(ClientSettings(token_url="https://idp.example/t")).close()
     """
-    verify: ssl.SSLContext | bool = True
-    if settings.ca_file is not None or settings.cert_file is not None:
-        try:
-            context = ssl.create_default_context(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(V_CA_FILE, f"cannot load CA bundle: {exc}") from None
-        if settings.cert_file is not None:
-            try:
-                context.load_cert_chain(settings.cert_file, settings.key_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(
-                    V_CERT_FILE, f"cannot load client certificate and key: {exc}"
-                ) from None
-        verify = context
-    return httpx.Client(verify=verify, timeout=settings.timeout, follow_redirects=False)
+    return new_http_client(TlsFiles.of(settings).load().context, timeout=settings.timeout)
 
 
 class TokenFetcher:
     """Sends one token request per :meth:`fetch` call. Thread-safe.
 
-    ``http_client`` is the test seam (``httpx.MockTransport`` or respx); when omitted the
-    fetcher builds one from the settings and closes it in :meth:`close`.
+    ``http_client`` is the test seam (``httpx.MockTransport`` or respx) or a client of the
+    caller's own, used as it is: never replaced when the TLS files change, never closed
+    here. When omitted the fetcher builds one from the settings, replaces it when the TLS
+    files change (:mod:`oauthbearer.client.http_clients`) and closes it in :meth:`close`.
     ``refresh_tokens``: where a rotated refresh token is kept; the provider passes its
     cache slot's, so that every provider sharing the slot sends the latest one.
     ``monotonic``: the clock of the fetch's deadline; ``wait``: how the caller waits for
@@ -105,8 +102,11 @@ class TokenFetcher:
         self._settings = settings
         self._clock = clock
         self._monotonic = monotonic
-        self._owns_http = http_client is None
-        self._http = build_http_client(settings) if http_client is None else http_client
+        self._http: ClientSource = (
+            ReloadingClient(TlsFiles.of(settings), timeout=settings.timeout)
+            if http_client is None
+            else FixedClient(http_client)
+        )
         self._exchange = Exchange(
             self._http,
             monotonic=monotonic,
@@ -126,8 +126,8 @@ class TokenFetcher:
         return self._host
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        """Close the client the fetcher built (once requests still on it are over)."""
+        self._http.close()
 
     # --- the request -------------------------------------------------------------------
     def fetch(self, timeout: float | None = None) -> Token:
@@ -136,21 +136,45 @@ class TokenFetcher:
         The whole fetch ends within ``timeout`` seconds (at most the ``timeout`` setting):
         discovery, the token request and a retry share that one budget.
 
-        After ``invalid_client`` the credentials are re-read from their files, and the
-        request is repeated once if they changed (a mounted Secret rotated under us).
+        Changed TLS files (a renewed client certificate) are taken up first. After
+        ``invalid_client`` the credentials and TLS files are re-read, after a failed
+        request (a refused handshake among them) the TLS files; the request is repeated
+        once if they changed (a mounted Secret rotated under us).
         """
         budget = self._settings.timeout if timeout is None else min(timeout, self._settings.timeout)
         # One deadline for everything below: confluent-kafka waits 10 s for the first
         # token, and a budget per request would add up past that (CONTRACT §6).
         deadline = self._monotonic() + budget
+        self._http.check()  # a stat per TLS file; a new client only if one changed
+        try:
+            return self._attempt(deadline, budget)
+        except TokenRequestError as exc:
+            # A handshake the server refused may be our certificate expiring while its
+            # renewal sits in files the stat check could not tell apart (rewritten in
+            # place within one timestamp tick): read them, whatever the failure was.
+            if self._http.reload():
+                logger.warning(
+                    "token request to %s failed; the TLS files changed, retrying once with them",
+                    self._host,
+                )
+                return self._attempt(deadline, budget)
+            problem = self._http.problem
+            if problem is None:
+                raise
+            # Say why the renewal did not help: the old certificate has likely expired.
+            raise TokenRequestError(
+                exc.endpoint_host, f"{exc.reason} (renewed TLS files not in use: {problem})"
+            ) from exc
+
+    def _attempt(self, deadline: float, budget: float) -> Token:
         token_url = self._endpoint(deadline, budget)
         try:
             return self._request(token_url, deadline, budget)
         except TokenEndpointError as exc:
-            if exc.error == "invalid_client" and self._auth.reload():
+            if exc.error == "invalid_client" and self._credentials_changed():
                 logger.warning(
-                    "token endpoint %s answered invalid_client; the credential file changed, "
-                    "retrying once with the new value",
+                    "token endpoint %s answered invalid_client; the credential or TLS files "
+                    "changed, retrying once with them",
                     self._host,
                 )
                 return self._request(token_url, deadline, budget)
@@ -160,6 +184,12 @@ class TokenFetcher:
         except TokenRequestError:
             self._forget_discovery()  # the endpoint may have moved
             raise
+
+    def _credentials_changed(self) -> bool:
+        # Both, always: a secret and a certificate may have rotated together.
+        secret = self._auth.reload()
+        certificate = self._http.reload()
+        return secret or certificate
 
     def _request(self, token_url: str, deadline: float, budget: float) -> Token:
         form = self._grant.params()

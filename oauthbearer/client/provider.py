@@ -69,7 +69,9 @@ class TokenProvider:
 
     Args:
         settings: what to request and how (see :class:`ClientSettings`).
-        http_client: an ``httpx.Client`` to use (the test seam); built from settings if None.
+        http_client: an ``httpx.Client`` to use (the test seam), used as it is: its TLS
+            settings are the caller's, never reloaded or replaced here. Built from the
+            settings if None, and then rebuilt whenever the TLS files change.
         clock: epoch seconds, ``time.time`` by default: token expiries, as Kafka is told.
         monotonic: seconds that never step, ``time.monotonic`` by default: when to refresh,
             when to retry, when a blocking call gives up.

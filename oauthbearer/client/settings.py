@@ -74,7 +74,8 @@ class ClientSettings:
     discovery). ``auth_method`` is inferred when omitted: the verbatim ``authorization``
     header if given, else ``client_secret_basic`` with a secret, ``private_key_jwt`` with a
     key, ``tls_client_auth`` with a certificate, else ``none``. With an injected
-    ``httpx.Client`` the TLS options (``ca_file``, ``cert_file``) are that client's business.
+    ``httpx.Client`` the TLS options (``ca_file``, ``cert_file``) are that client's business
+    (never reloaded); otherwise the files are re-read when they change.
 
     Example:
         >>> from oauthbearer._secret import Secret

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import logging
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import parse_qsl
 
 import pytest
 from cryptography import x509
@@ -29,6 +24,7 @@ from oauthbearer.cli import unknown_variables
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import ConfigurationError, TokenRequestError
+from tests.support.mtls_idp import MtlsIdp
 
 from .conftest import FakeClock
 
@@ -96,55 +92,26 @@ class Pki:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        body = dict(parse_qsl(self.rfile.read(length).decode()))
-        peer = self.connection.getpeercert()
-        subject = dict(item[0] for item in peer["subject"]) if peer else {}
-        self.seen.append((str(subject.get("commonName")), body))
-        payload = json.dumps({"access_token": "mtls-token", "expires_in": 300}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class name
-        """Keep test output quiet."""
-
-
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
     return Pki(tmp_path)
 
 
 @pytest.fixture
-def mtls_server(pki: Pki) -> Iterator[str]:
+def mtls_server(pki: Pki) -> Iterator[MtlsIdp]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_cert_chain(str(pki.server))
-    server = HTTPServer(("127.0.0.1", 0), _Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    _Handler.seen = []
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/token"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with MtlsIdp(context) as server:
+        yield server
 
 
 def test_tls_client_auth_presents_the_certificate_and_sends_client_id(
-    pki: Pki, mtls_server: str, clock: FakeClock
+    pki: Pki, mtls_server: MtlsIdp, clock: FakeClock
 ) -> None:
     settings = ClientSettings.from_env(
         {
-            "OAUTHBEARER_LOGIN_TOKEN_URL": mtls_server,
+            "OAUTHBEARER_LOGIN_TOKEN_URL": mtls_server.url,
             "OAUTHBEARER_LOGIN_CLIENT_ID": "kafka-client",
             "OAUTHBEARER_LOGIN_CERT_FILE": str(pki.client_cert),
             "OAUTHBEARER_LOGIN_KEY_FILE": str(pki.client_key),
@@ -157,13 +124,13 @@ def test_tls_client_auth_presents_the_certificate_and_sends_client_id(
         token = fetcher.fetch()
     finally:
         fetcher.close()
-    assert token.access_token == "mtls-token"
-    assert _Handler.seen == [
+    assert token.access_token == "token-for-kafka-client"
+    assert mtls_server.seen == [
         ("kafka-client", {"grant_type": "client_credentials", "client_id": "kafka-client"})
     ]
 
 
-def assert_untrusted(settings: ClientSettings, clock: FakeClock) -> None:
+def assert_untrusted(settings: ClientSettings, clock: FakeClock, server: MtlsIdp) -> None:
     """The fetch fails on the server's certificate, before a request is sent."""
     fetcher = TokenFetcher(settings, clock=clock)
     try:
@@ -171,19 +138,19 @@ def assert_untrusted(settings: ClientSettings, clock: FakeClock) -> None:
             fetcher.fetch()
     finally:
         fetcher.close()
-    assert _Handler.seen == []
+    assert server.seen == []
 
 
 def test_without_the_ca_bundle_the_private_ca_is_not_trusted(
-    pki: Pki, mtls_server: str, clock: FakeClock
+    pki: Pki, mtls_server: MtlsIdp, clock: FakeClock
 ) -> None:
     settings = ClientSettings(
-        token_url=mtls_server,
+        token_url=mtls_server.url,
         client_id="kafka-client",
         cert_file=str(pki.client_cert),
         key_file=str(pki.client_key),
     )
-    assert_untrusted(settings, clock)
+    assert_untrusted(settings, clock, mtls_server)
 
 
 def test_unloadable_client_certificate_names_the_variable(pki: Pki, clock: FakeClock) -> None:
@@ -197,10 +164,10 @@ def test_unloadable_client_certificate_names_the_variable(pki: Pki, clock: FakeC
 
 
 def test_jairsjunior_trust_all_is_reported_and_changes_nothing(
-    pki: Pki, mtls_server: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    pki: Pki, mtls_server: MtlsIdp, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     environ = {
-        "OAUTHBEARER_LOGIN_TOKEN_URL": mtls_server,
+        "OAUTHBEARER_LOGIN_TOKEN_URL": mtls_server.url,
         "OAUTHBEARER_LOGIN_CLIENT_ID": "kafka-client",
         "OAUTHBEARER_LOGIN_CERT_FILE": str(pki.client_cert),
         "OAUTHBEARER_LOGIN_KEY_FILE": str(pki.client_key),
@@ -213,5 +180,5 @@ def test_jairsjunior_trust_all_is_reported_and_changes_nothing(
     assert logged.startswith("OAUTH_ACCEPT_UNSECURE_SERVER=true is ignored")
     assert "OAUTHBEARER_LOGIN_CA_FILE" in logged
     assert unknown_variables(environ, ["client"]) == [logged]  # what token and check print
-    assert_untrusted(settings, clock)
+    assert_untrusted(settings, clock, mtls_server)
     assert unknown_variables({**environ, "OAUTH_ACCEPT_UNSECURE_SERVER": "false"}, ["client"]) == []
