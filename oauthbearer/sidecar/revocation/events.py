@@ -13,6 +13,7 @@ type                              principal from                means
 ``user.deactivate``               ``event.user.id``             user locked out
 ``user.delete``                   ``event.user.id``             user gone
 ``user.password.update``          ``event.user.id``             credentials changed
+``user.delete.complete``          ``event.user.id``             user gone (after commit)
 ================================  ============================  ======================
 
 A ``jwt.refresh-token.revoke`` without ``userId`` (an application-wide revocation) names
@@ -21,12 +22,17 @@ no principal and is ignored.
 **Keycloak** (the event-emitter module's JSON, i.e. Keycloak's own ``Event`` and
 ``AdminEvent`` serialised): user events ``{"type": "LOGOUT", "userId": ..., "time": <ms>,
 "id"/"uid": ...}`` revoke for ``LOGOUT``, ``REVOKE_GRANT``, ``UPDATE_PASSWORD``,
-``UPDATE_CREDENTIAL``, ``REMOVE_CREDENTIAL``, ``RESET_PASSWORD`` and ``DELETE_ACCOUNT``
-(never for an event carrying an ``error``). Admin events (``operationType`` +
-``resourcePath``) revoke for a resource under ``users/<id>`` when the operation is
-``DELETE`` (user, session, consent or role mapping removed), ``ACTION`` (logout,
-reset-password) or ``UPDATE`` — except an update of ``users/<id>`` whose representation
-shows the user still enabled (a profile edit).
+``UPDATE_CREDENTIAL``, ``REMOVE_CREDENTIAL``, ``RESET_PASSWORD``, ``DELETE_ACCOUNT`` and
+``USER_DISABLED_BY_PERMANENT_LOCKOUT`` (never for an event carrying an ``error``);
+``USER_SESSION_DELETED`` revokes the tokens of its ``sessionId``. Admin events
+(``operationType`` + ``resourcePath``) revoke for a resource under ``users/<id>`` when the
+operation is ``DELETE`` (user, consent, credential or role mapping removed), ``ACTION``
+on ``logout``, ``reset-password``, ``disable-credential-types`` or ``credentials`` (not
+the e-mails an admin sends) or ``UPDATE`` — except an update of ``users/<id>`` whose
+representation shows the user still enabled (a profile edit). ``DELETE sessions/<id>``
+(an admin's sign-out of one session) revokes that session's tokens. An admin event on
+anything else, or with no ``resourcePath`` (Keycloak sends none for a realm update), is
+ignored: refusing it would stall the emitter, which re-sends its whole buffer.
 
 Type labels are a closed set (the known types, ``other``, ``malformed``) because they
 become metric labels.
@@ -49,6 +55,7 @@ from typing import Any
 
 __all__ = [
     "FUSIONAUTH_TYPES",
+    "KEYCLOAK_SESSION_TYPES",
     "KEYCLOAK_USER_TYPES",
     "Event",
     "MalformedEvent",
@@ -66,6 +73,9 @@ FUSIONAUTH_TYPES: dict[str, str] = {
     "user.deactivate": "user.id",
     "user.delete": "user.id",
     "user.password.update": "user.id",
+    # The non-transactional variant, sent once the deletion is committed (operators pick
+    # it so that a failing webhook cannot block a deletion).
+    "user.delete.complete": "user.id",
 }
 
 #: Keycloak user event types that revoke every token of the user.
@@ -78,7 +88,18 @@ KEYCLOAK_USER_TYPES: frozenset[str] = frozenset(
         "REMOVE_CREDENTIAL",
         "RESET_PASSWORD",
         "DELETE_ACCOUNT",
+        "USER_DISABLED_BY_PERMANENT_LOCKOUT",
     }
+)
+
+#: Keycloak user event types that revoke the tokens of one session (``sessionId``).
+KEYCLOAK_SESSION_TYPES: frozenset[str] = frozenset({"USER_SESSION_DELETED"})
+
+#: Admin ``ACTION`` paths under ``users/<id>/`` that change what the user may do. The
+#: others only send e-mails (``execute-actions-email``, ``send-verify-email``) or start an
+#: impersonation: revoking for them would sign the user out of Kafka for nothing.
+_REVOKING_USER_ACTIONS = frozenset(
+    {"logout", "reset-password", "disable-credential-types", "credentials"}
 )
 
 _KEYCLOAK_ADMIN_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "ACTION")
@@ -206,6 +227,9 @@ def keycloak_event(data: object) -> Event:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise MalformedEvent("Keycloak events carry a type or an operationType")
+    if kind in KEYCLOAK_SESSION_TYPES:
+        session = None if data.get("error") else _text(data.get("sessionId"))
+        return Event("keycloak", kind, None, at, event_id, session=session)
     if kind not in KEYCLOAK_USER_TYPES:
         return Event("keycloak", "other", None, at, event_id)
     principal = None if data.get("error") else _text(data.get("userId"))
@@ -214,25 +238,26 @@ def keycloak_event(data: object) -> Event:
 
 def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None) -> Event:
     operation = data.get("operationType")
-    path = data.get("resourcePath")
-    if operation not in _KEYCLOAK_ADMIN_OPERATIONS or not isinstance(path, str):
-        raise MalformedEvent("Keycloak admin events carry operationType and resourcePath")
+    if operation not in _KEYCLOAK_ADMIN_OPERATIONS:
+        raise MalformedEvent("Keycloak admin events carry an operationType")
     kind = f"admin.{operation}"
+    path = data.get("resourcePath")
+    if not isinstance(path, str) or data.get("error"):
+        # A realm update has no resourcePath (Keycloak leaves it null): valid, and about
+        # no user. Refused, it stalled the emitter's queue behind it.
+        return Event("keycloak", kind, None, at, event_id)
     parts = path.strip("/").split("/")
-    if (
-        data.get("resourceType") == "USER_SESSION"
-        and operation == "DELETE"
-        and parts[-1]
-        and not data.get("error")
-        and parts[0] != "users"
-    ):
-        # The admin console's "Sign out" of one session (DELETE sessions/<id>): Keycloak
-        # emits no user LOGOUT for it, and the session's tokens carry its id as sid.
-        return Event("keycloak", kind, None, at, event_id, session=parts[-1])
-    if len(parts) < 2 or parts[0] != "users" or not parts[1] or data.get("error"):
+    if operation == "DELETE" and len(parts) == 2 and parts[0] == "sessions" and parts[1]:
+        # The admin console's "Sign out" of one session: Keycloak emits no user LOGOUT
+        # for it, and the session's tokens carry its id as sid. Told by its path, which
+        # every emitter schema spells alike (the resourceType ordinal moved between them).
+        return Event("keycloak", kind, None, at, event_id, session=parts[1])
+    if len(parts) < 2 or parts[0] != "users" or not parts[1]:
         return Event("keycloak", kind, None, at, event_id)
     user_id = parts[1]
     if operation == "CREATE":
+        return Event("keycloak", kind, None, at, event_id)
+    if operation == "ACTION" and (len(parts) < 3 or parts[2] not in _REVOKING_USER_ACTIONS):
         return Event("keycloak", kind, None, at, event_id)
     if operation == "UPDATE" and len(parts) == 2 and _still_enabled(data.get("representation")):
         return Event("keycloak", kind, None, at, event_id)

@@ -14,7 +14,15 @@ dedupes across them.
 
 The two generations differ in three ways: the ``EventType``/``ResourceType`` ordinals
 (Keycloak inserted values), the ``AdminEvent`` layout (a ``details`` slot inserted after
-``authDetails``) and ``AuthDetails`` (``username`` added). A truncated or hostile
+``authDetails``) and ``AuthDetails`` (``username`` added).
+
+The Kafka generation's schema itself exists in two orders: CONTRACT.md §7's, with
+``UNKNOWN`` the last ``EventType``, and the emitter's later ``events.fbs``, which puts
+``UNKNOWN`` first and so moves every type up by one (LOGOUT 4 → 5). A record does not say
+which wrote it, but its type does: Keycloak's types come in pairs (``X``, ``X_ERROR``),
+and only an event without an ``error`` can revoke, so such an event's ordinal is even in
+the first order and odd in the second. Admin events are judged by their
+``resourcePath``, which both orders spell alike. A truncated or hostile
 buffer raises :class:`~oauthbearer.sidecar.revocation.events.MalformedEvent`, never an
 ``IndexError`` or a read of the wrong bytes (the reader checks every bound).
 
@@ -136,6 +144,7 @@ _REVOKING_TYPES: dict[Generation, dict[int, str]] = {
         38: "REVOKE_GRANT",
         46: "RESET_PASSWORD",
         100: "DELETE_ACCOUNT",
+        104: "USER_DISABLED_BY_PERMANENT_LOCKOUT",
         112: "UPDATE_CREDENTIAL",
         114: "REMOVE_CREDENTIAL",
     },
@@ -143,6 +152,14 @@ _REVOKING_TYPES: dict[Generation, dict[int, str]] = {
 #: The schema's last EventType: what the emitter sends for a type beyond its list. No
 #: valid record carries a larger ordinal.
 _UNKNOWN_TYPE: dict[Generation, int] = {"http": 82, "kafka": 118}
+
+#: The Kafka generation's later order (``UNKNOWN`` first): every type one up, and the
+#: types Keycloak added since (USER_SESSION_DELETED, ...) after INVITE_ORG_ERROR (118).
+_REVOKING_TYPES_UNKNOWN_FIRST: dict[int, str] = {
+    ordinal + 1: name for ordinal, name in _REVOKING_TYPES["kafka"].items()
+} | {119: "USER_SESSION_DELETED"}
+#: Its last EventType (JWT_AUTHORIZATION_GRANT_ERROR); UNKNOWN is 0.
+_LAST_TYPE_UNKNOWN_FIRST = 132
 
 _OPERATIONS = ("CREATE", "UPDATE", "DELETE", "ACTION")
 
@@ -171,13 +188,21 @@ def decode_event(buf: bytes, generation: Generation) -> dict[str, Any]:
     """One ``Event`` table → Keycloak's JSON shape; raises :class:`MalformedEvent`."""
     raw = read_root(buf, _EVENT)
     ordinal = raw.pop("type", 0)
-    if not 0 <= ordinal <= _UNKNOWN_TYPE[generation]:
+    if generation == "kafka":
+        ordinal &= 0xFF  # the later order declares EventType a ubyte: 128-132 are types
+    last = _LAST_TYPE_UNKNOWN_FIRST if generation == "kafka" else _UNKNOWN_TYPE[generation]
+    if not 0 <= ordinal <= last:
         raise MalformedEvent(f"EventType ordinal {ordinal} is outside the schema")
-    if ordinal == _UNKNOWN_TYPE[generation]:
+    # Types we do not act on keep their ordinal: they are judged "other" all the same.
+    name = f"#{ordinal}"
+    if raw.get("error"):
+        pass  # an X_ERROR event: revokes nothing, whichever order wrote it
+    elif generation == "kafka" and ordinal % 2 == 1:
+        name = _REVOKING_TYPES_UNKNOWN_FIRST.get(ordinal, name)  # the later order
+    elif ordinal == _UNKNOWN_TYPE[generation]:
         name = "UNKNOWN"
     else:
-        # Types we do not act on keep their ordinal: they are judged "other" all the same.
-        name = _REVOKING_TYPES[generation].get(ordinal, f"#{ordinal}")
+        name = _REVOKING_TYPES[generation].get(ordinal, name)
     return _common(raw) | {"type": name}
 
 

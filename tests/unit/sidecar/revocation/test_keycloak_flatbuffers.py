@@ -105,7 +105,10 @@ def test_other_types_and_unknown_revoke_nothing(ordinal: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("generation", "ordinal"), [("http", UNKNOWN["http"] + 1), ("kafka", 127), ("kafka", -3)]
+    ("generation", "ordinal"),
+    # The Kafka generation's type byte is unsigned in the later schema: -123 is 133, one
+    # past its last type, and -3 is 253.
+    [("http", UNKNOWN["http"] + 1), ("http", -3), ("kafka", -123), ("kafka", -3)],
 )
 def test_an_ordinal_beyond_the_schema_is_malformed(generation: str, ordinal: int) -> None:
     table = user_event_table(logout(type=ordinal))
@@ -259,4 +262,56 @@ def test_an_admin_sign_out_of_one_session_revokes_that_session(generation: Gener
         event = http_flatbuffer_event(http_body(table, "AdminEvent"))
     else:
         event = kafka_admin_record(kafka_value(table))
+    assert (event.type, event.principal, event.session) == ("admin.DELETE", None, "3f1d-session")
+
+
+# -- the Kafka generation's later order: UNKNOWN first, every type one up ---------------
+
+
+@pytest.mark.parametrize(
+    ("ordinal", "name"),
+    [
+        (LOGOUT + 1, "LOGOUT"),
+        (25, "UPDATE_PASSWORD"),
+        (REVOKE_GRANT["kafka"] + 1, "REVOKE_GRANT"),
+        (DELETE_ACCOUNT_KAFKA + 1, "DELETE_ACCOUNT"),
+        (105, "USER_DISABLED_BY_PERMANENT_LOCKOUT"),
+        (113, "UPDATE_CREDENTIAL"),
+    ],
+)
+def test_the_later_schemas_ordinals_revoke_as_well(ordinal: int, name: str) -> None:
+    """cloudtrust/event-emitter's later events.fbs put UNKNOWN first: LOGOUT is 5. Its
+    records were read with the earlier order (5 = LOGOUT_ERROR) and revoked nothing."""
+    event = kafka_user_record(kafka_value(user_event_table(logout(type=ordinal))))
+    assert (event.type, event.principal) == (name, USER)
+
+
+def test_the_earlier_schemas_lockout_revokes() -> None:
+    event = kafka_user_record(kafka_value(user_event_table(logout(type=104))))
+    assert (event.type, event.principal) == ("USER_DISABLED_BY_PERMANENT_LOCKOUT", USER)
+
+
+@pytest.mark.parametrize("ordinal", [0, LOGOUT + 2, 130 - 256])  # UNKNOWN, _ERROR, a VC type
+def test_the_later_schemas_other_types_revoke_nothing(ordinal: int) -> None:
+    event = kafka_user_record(kafka_value(user_event_table(logout(type=ordinal))))
+    assert (event.type, event.principal, event.session) == ("other", None, None)
+
+
+def test_an_error_event_revokes_nothing_in_either_order() -> None:
+    for ordinal in (LOGOUT, LOGOUT + 1):
+        table = user_event_table(logout(type=ordinal, error="invalid_user_credentials"))
+        assert kafka_user_record(kafka_value(table)).revokes is False
+
+
+def test_a_deleted_session_revokes_its_tokens() -> None:
+    event = kafka_user_record(kafka_value(user_event_table(logout(type=119))))
+    assert event.type == "USER_SESSION_DELETED"
+    assert (event.principal, event.session) == (None, "0ad1b6a3-63a4-4a5b-8a4f-9b0c2d1e3f40")
+
+
+def test_the_later_schemas_session_sign_out_is_told_by_its_path() -> None:
+    """USER_SESSION is 16 in the later order (15 in the earlier, 14 over HTTP): the
+    session sign-out is recognised by DELETE sessions/<id>, which every order spells alike."""
+    sign_out = AdminEvent(15, TIME_MS, DELETE, 16, "sessions/3f1d-session")
+    event = kafka_admin_record(kafka_value(admin_event_table(sign_out, "kafka")))
     assert (event.type, event.principal, event.session) == ("admin.DELETE", None, "3f1d-session")
