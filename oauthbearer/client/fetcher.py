@@ -44,7 +44,6 @@ from oauthbearer.client.http_clients import (
     ClientSource,
     FixedClient,
     ReloadingClient,
-    new_http_client,
 )
 from oauthbearer.client.redaction import redact, secret_spellings
 from oauthbearer.client.rotation import RefreshTokens
@@ -53,27 +52,12 @@ from oauthbearer.client.tls_files import TlsFiles
 from oauthbearer.client.token import Token, issued_refresh_token, token_answer, token_from_answer
 from oauthbearer.errors import TokenEndpointError, TokenRequestError
 
-__all__ = ["TokenFetcher", "build_http_client"]
+__all__ = ["TokenFetcher"]
 
 logger = logging.getLogger("oauthbearer.client")
 
 Clock = Callable[[], float]
 _MAX_DESCRIPTION = 300  # error_description is server text; keep log lines bounded
-
-
-def build_http_client(settings: ClientSettings) -> httpx.Client:
-    """An HTTP client with the settings' TLS files loaded once: verifying TLS, the optional
-    CA bundle and client certificate. ConfigurationError names a file that will not load.
-
-    Verification is never switched off; a private CA is added with ``ca_file`` instead.
-    The files are read now and never again: a :class:`TokenFetcher` built without an
-    ``http_client`` reloads them when they change, a client from here does not.
-
-    Example:
-        >>> from oauthbearer.client.settings import ClientSettings
-        >>> build_http_client(ClientSettings(token_url="https://idp.example/t")).close()
-    """
-    return new_http_client(TlsFiles.of(settings).load().context, timeout=settings.timeout)
 
 
 class TokenFetcher:
@@ -83,6 +67,9 @@ class TokenFetcher:
     caller's own, used as it is: never replaced when the TLS files change, never closed
     here. When omitted the fetcher builds one from the settings, replaces it when the TLS
     files change (:mod:`oauthbearer.client.http_clients`) and closes it in :meth:`close`.
+    ``http_source``: a client source shared with the caller, who closes it (the trust
+    chain's token exchanger keeps one across its per-subject fetchers, so that renewed TLS
+    files reach all of them); never closed here.
     ``refresh_tokens``: where a rotated refresh token is kept; the provider passes its
     cache slot's, so that every provider sharing the slot sends the latest one.
     ``monotonic``: the clock of the fetch's deadline; ``wait``: how the caller waits for
@@ -94,6 +81,7 @@ class TokenFetcher:
         settings: ClientSettings,
         *,
         http_client: httpx.Client | None = None,
+        http_source: ClientSource | None = None,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
         refresh_tokens: RefreshTokens | None = None,
@@ -102,11 +90,14 @@ class TokenFetcher:
         self._settings = settings
         self._clock = clock
         self._monotonic = monotonic
-        self._http: ClientSource = (
-            ReloadingClient(TlsFiles.of(settings), timeout=settings.timeout)
-            if http_client is None
-            else FixedClient(http_client)
-        )
+        self._owns_http = http_source is None
+        self._http: ClientSource
+        if http_source is not None:
+            self._http = http_source
+        elif http_client is not None:
+            self._http = FixedClient(http_client)
+        else:
+            self._http = ReloadingClient(TlsFiles.of(settings), timeout=settings.timeout)
         self._exchange = Exchange(
             self._http,
             monotonic=monotonic,
@@ -127,7 +118,8 @@ class TokenFetcher:
 
     def close(self) -> None:
         """Close the client the fetcher built (once requests still on it are over)."""
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     # --- the request -------------------------------------------------------------------
     def fetch(self, timeout: float | None = None) -> Token:

@@ -36,8 +36,10 @@ from typing import Literal
 import httpx
 
 from oauthbearer._secret import Secret
-from oauthbearer.client.fetcher import TokenFetcher, build_http_client
+from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.http_clients import ClientSource, FixedClient, ReloadingClient
 from oauthbearer.client.settings import GRANT_TOKEN_EXCHANGE, ClientSettings
+from oauthbearer.client.tls_files import TlsFiles
 from oauthbearer.client.token import Token
 from oauthbearer.trustchain.claims import VerifiedClaims
 
@@ -101,8 +103,14 @@ class TokenExchanger:
     ) -> None:
         self._settings = settings
         self._subject_token_type = subject_token_type
-        self._owns_http = http_client is None
-        self._http = build_http_client(settings) if http_client is None else http_client
+        # One source for every per-subject fetcher: built from the settings, it follows
+        # renewed TLS files (tls_client_auth) as the client half's own fetcher does; a
+        # caller's client is used as it is.
+        self._http: ClientSource = (
+            ReloadingClient(TlsFiles.of(settings), timeout=settings.timeout)
+            if http_client is None
+            else FixedClient(http_client)
+        )
         self._clock = clock
         self._min_remaining = min_remaining
         self._cache_size = cache_size
@@ -133,7 +141,7 @@ class TokenExchanger:
             subject_token=Secret(subject.token),
             subject_token_type=self._subject_token_type,
         )
-        token = TokenFetcher(settings, http_client=self._http, clock=self._clock).fetch()
+        token = TokenFetcher(settings, http_source=self._http, clock=self._clock).fetch()
         with self._lock:
             self._cache[key] = token
             while len(self._cache) > self._cache_size:
@@ -141,8 +149,8 @@ class TokenExchanger:
         return token
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        """Close the client built from the settings (a caller's own is left open)."""
+        self._http.close()
 
 
 class ExchangeAuth(httpx.Auth):

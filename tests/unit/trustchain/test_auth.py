@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 import respx
+import trustme
 
 from oauthbearer._secret import Secret
 from oauthbearer.client.settings import ClientSettings
@@ -19,6 +21,7 @@ from oauthbearer.trustchain.auth import (
     TokenExchanger,
 )
 from oauthbearer.trustchain.claims import VerifiedClaims
+from tests.support.mtls_idp import MtlsIdp, SecretVolume, leaf_files, server_context
 from tests.unit.trustchain.conftest import NOW, FakeClock
 
 pytestmark = pytest.mark.trustchain
@@ -127,3 +130,37 @@ async def test_exchange_auth_with_an_async_client(clock: FakeClock) -> None:
     async with httpx.AsyncClient() as client:
         answer = await client.get(API, auth=ExchangeAuth(USER, exchanger, clock=clock))
     assert answer.json()["authorization"] == "Bearer fresh"
+
+
+def test_the_exchanger_presents_a_renewed_client_certificate(tmp_path: Path) -> None:
+    """tls_client_auth for the exchange itself: the exchanger built one client from the
+    files at start and never read them again, so a renewed certificate (cert-manager,
+    a symlink swap) was not used until a restart, and the old one expired."""
+    ca = trustme.CA()
+    volume = SecretVolume(tmp_path / "secret")
+
+    def publish(name: str) -> None:
+        leaf = ca.issue_cert(f"{name}@example.com", common_name=name)
+        volume.publish({**leaf_files(leaf), "ca.crt": ca.cert_pem.bytes()})
+
+    publish("exchanger-old")
+    with MtlsIdp(server_context(ca, ca.issue_cert("127.0.0.1"))) as idp:
+        exchanger = TokenExchanger(
+            ClientSettings(
+                token_url=idp.url,
+                client_id="orders-service",
+                cert_file=str(volume.path("tls.crt")),
+                key_file=str(volume.path("tls.key")),
+                ca_file=str(volume.path("ca.crt")),
+                audience="urn:payments",
+            )
+        )
+        try:
+            alice = VerifiedClaims({"sub": "alice"}, token="alice-token")
+            bob = VerifiedClaims({"sub": "bob"}, token="bob-token")
+            assert exchanger.exchange(alice).access_token == "token-for-exchanger-old"
+            publish("exchanger-new")
+            assert exchanger.exchange(bob).access_token == "token-for-exchanger-new"
+        finally:
+            exchanger.close()
+    assert [name for name, _form in idp.seen] == ["exchanger-old", "exchanger-new"]
