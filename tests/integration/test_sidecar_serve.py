@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.idp import JWT_RESOURCE, Idp
+from tests.support.ports import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CALLER = ("broker", "fake-serve-secret")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(idp: Idp, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
-    port = free_port()
-    metrics_port = free_port()
+    port, metrics_port = free_ports(2)
     log = tmp_path / "sidecar.log"
     (tmp_path / "metrics-port").write_text(str(metrics_port))
     env = {

@@ -22,7 +22,7 @@ from typing import IO
 
 import pytest
 
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 from tests.support.processes import terminate
 
 __all__ = [
@@ -153,7 +153,7 @@ class RealKafka:
             classpath.append(str(bundle / "plugins" / plugin / "*"))
         self._classpath = ":".join(classpath)
         self.name = name
-        self.port, self._controller, self._internal = free_port(), free_port(), free_port()
+        self.port, self._controller, self._internal = free_ports(3)
         self._data = log_dir / f"{name}-data"
         self._config = log_dir / f"{name}.properties"
         self.log_path = log_dir / f"{name}.log"
