@@ -10,7 +10,9 @@ Modules, one job each:
 =================  ===============================================================
 ``store``          :class:`RevocationStore`: watermarks by principal, jti/token
                    denylist; bounded, forgets what can no longer matter
+``tables``         the store's bounded, self-expiring tables; event ids seen
 ``events``         FusionAuth and Keycloak event JSON → :class:`Event`
+``event_model``    :class:`Event` and :class:`MalformedEvent` themselves
 ``service``        :class:`Revocations`: applies events to the store and the cache
 ``kafka_source``   the event topic, read in full by every replica, replayed on start
 ``routes``         ``POST /events/keycloak``, ``/events/fusionauth``, ``/revocations``

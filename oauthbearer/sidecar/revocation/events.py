@@ -49,9 +49,17 @@ Example:
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
 from typing import Any
+
+from oauthbearer.sidecar.revocation.event_model import (
+    Event,
+    MalformedEvent,
+    finite_seconds,
+    ident,
+    load_object,
+    millis,
+    text,
+)
 
 __all__ = [
     "FUSIONAUTH_TYPES",
@@ -105,85 +113,9 @@ _REVOKING_USER_ACTIONS = frozenset(
 _KEYCLOAK_ADMIN_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "ACTION")
 
 
-class MalformedEvent(ValueError):
-    """The payload is not an event of the expected family (→ 400, or counted and skipped)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One parsed event. ``principal`` is ``None`` when it revokes nothing.
-
-    ``at`` is the event's own time in epoch seconds (``None`` when it carries none: the
-    time of receipt is used). ``event_id`` is prefixed with the family, so ids of two
-    identity providers cannot collide.
-    """
-
-    source: str
-    type: str
-    principal: str | None
-    at: float | None
-    event_id: str | None
-    #: A single session ended (Keycloak's admin "Sign out" of one session): the tokens
-    #: whose ``sid`` claim is this one are revoked, not every token of the user.
-    session: str | None = None
-
-    @property
-    def revokes(self) -> bool:
-        return self.principal is not None or self.session is not None
-
-    @classmethod
-    def malformed(cls, source: str) -> Event:
-        return cls(source, "malformed", None, None, None)
-
-
-def _load(payload: bytes | str) -> dict[str, Any]:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        # The message names the position only: the payload may quote anything.
-        raise MalformedEvent(f"not JSON ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise MalformedEvent("not a JSON object")
-    return data
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _ident(value: object) -> str | None:
-    # The event-emitter's uid is a snowflake id: a JSON number. Keycloak's own id and
-    # FusionAuth's are strings.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _text(value)
-
-
-def finite_seconds(value: object) -> float | None:
-    """``value`` as a float if it is a finite JSON number; None otherwise (a bool, NaN,
-    Infinity, an integer beyond any float: json reads them all, and none is a time).
-
-    Example:
-        >>> finite_seconds(5), finite_seconds(float("nan")), finite_seconds(10**400)
-        (5.0, None, None)
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _millis(value: object) -> float | None:
-    seconds = finite_seconds(value)
-    return seconds / 1000.0 if seconds is not None else None
-
-
 def parse_fusionauth(payload: bytes | str) -> Event:
     """Parse one FusionAuth webhook body or Kafka record; raises :class:`MalformedEvent`."""
-    return fusionauth_event(_load(payload))
+    return fusionauth_event(load_object(payload))
 
 
 def fusionauth_event(data: object) -> Event:
@@ -194,45 +126,45 @@ def fusionauth_event(data: object) -> Event:
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise MalformedEvent('FusionAuth events are {"event": {"type": ...}}')
     kind: str = event["type"]
-    ident = _ident(event.get("id"))
-    event_id = f"fusionauth:{ident}" if ident else None
-    at = _millis(event.get("createInstant"))
+    given = ident(event.get("id"))
+    event_id = f"fusionauth:{given}" if given else None
+    at = millis(event.get("createInstant"))
     where = FUSIONAUTH_TYPES.get(kind)
     if where is None:
         return Event("fusionauth", "other", None, at, event_id)
     if where == "userId":
-        principal = _text(event.get("userId"))
+        principal = text(event.get("userId"))
     else:
         user = event.get("user")
-        principal = _text(user.get("id")) if isinstance(user, dict) else None
+        principal = text(user.get("id")) if isinstance(user, dict) else None
         # Some deliveries carry only the top-level userId; accept it as well.
-        principal = principal or _text(event.get("userId"))
+        principal = principal or text(event.get("userId"))
     return Event("fusionauth", kind, principal, at, event_id)
 
 
 def parse_keycloak(payload: bytes | str) -> Event:
     """Parse one Keycloak user or admin event (event-emitter JSON)."""
-    return keycloak_event(_load(payload))
+    return keycloak_event(load_object(payload))
 
 
 def keycloak_event(data: object) -> Event:
     """:func:`parse_keycloak` for an already decoded JSON value."""
     if not isinstance(data, dict):
         raise MalformedEvent("not a JSON object")
-    ident = _ident(data.get("uid")) or _ident(data.get("id"))
-    event_id = f"keycloak:{ident}" if ident else None
-    at = _millis(data.get("time"))
+    given = ident(data.get("uid")) or ident(data.get("id"))
+    event_id = f"keycloak:{given}" if given else None
+    at = millis(data.get("time"))
     if "operationType" in data or "resourcePath" in data:
         return _keycloak_admin(data, at, event_id)
     kind = data.get("type")
     if not isinstance(kind, str):
         raise MalformedEvent("Keycloak events carry a type or an operationType")
     if kind in KEYCLOAK_SESSION_TYPES:
-        session = None if data.get("error") else _text(data.get("sessionId"))
+        session = None if data.get("error") else text(data.get("sessionId"))
         return Event("keycloak", kind, None, at, event_id, session=session)
     if kind not in KEYCLOAK_USER_TYPES:
         return Event("keycloak", "other", None, at, event_id)
-    principal = None if data.get("error") else _text(data.get("userId"))
+    principal = None if data.get("error") else text(data.get("userId"))
     return Event("keycloak", kind, principal, at, event_id)
 
 
@@ -283,5 +215,5 @@ def parse_record(payload: bytes | str) -> Event:
         >>> parse_record(b'{"type": "LOGOUT", "userId": "u-2", "time": 5000}').principal
         'u-2'
     """
-    data = _load(payload)
+    data = load_object(payload)
     return fusionauth_event(data) if "event" in data else keycloak_event(data)

@@ -16,9 +16,9 @@ Example:
     >>> _ = b.Finish(b.EndObject())
     >>> read_root(bytes(b.Output()), layout(Field("uid", LONG), Field("userId", STRING)))
     {'uid': 7, 'userId': 'u-1'}
-    >>> read_root(b"\\x10\\x00", layout(Field("uid", LONG)))
+    >>> read_root(b"\\x10\\x00", layout(Field("uid", LONG)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    oauthbearer.sidecar.revocation.events.MalformedEvent: truncated or corrupt FlatBuffers table
+    oauthbearer.sidecar.revocation...MalformedEvent: truncated or corrupt FlatBuffers table
 """
 
 from __future__ import annotations

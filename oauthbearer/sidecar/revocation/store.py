@@ -11,11 +11,9 @@ Two tables, both bounded and both forgetting on their own:
   token_key` (SHA-256 of the token), denied until that token's ``exp`` (or, when the
   ``exp`` is unknown, for ``max_lifetime``).
 
-Each table holds at most ``max_entries``. Expired entries are dropped from the head of
-the (insertion-ordered) dicts as new ones arrive, and judged on read, so no timer runs.
-When a table is full of live entries the oldest go first and are counted as *dropped*
-(``observe("dropped")``): forgetting a live revocation is a capacity failure an operator
-must see, never a silent one.
+Each table holds at most ``max_entries`` and sheds expired entries as new ones arrive
+(:mod:`~oauthbearer.sidecar.revocation.tables`); a live one forced out by a full table is
+counted (``observe("dropped")``): a capacity failure an operator must see.
 
 Not thread-safe on purpose: the sidecar applies every revocation on its event loop (the
 Kafka consumer thread hands them over with ``call_soon_threadsafe``), which is also what
@@ -36,23 +34,25 @@ Example:
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from oauthbearer.sidecar.cache import Verdict
+from oauthbearer.sidecar.revocation.tables import (
+    SeenIds,
+    insert,
+    verdict_claims,
+    verdict_seconds,
+)
+from oauthbearer.sidecar.revocation.tables import purge as purge_expired
 
 __all__ = ["RevocationStore"]
 
 Clock = Callable[[], float]
 Observe = Callable[[str], None]
 K = TypeVar("K")
-
-# Expired entries looked at from each table's head per insertion: enough to keep up with
-# any arrival rate (each insert can retire two), small enough to stay O(1).
-_HEAD_SWEEP = 2
 
 
 def _nothing(_kind: str) -> None:
@@ -114,7 +114,7 @@ class RevocationStore:
         self._jtis: OrderedDict[str, float] = OrderedDict()
         self._keys: OrderedDict[bytes, float] = OrderedDict()
         self._sessions: OrderedDict[str, float] = OrderedDict()
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen = SeenIds(keep=max_lifetime, clock=clock, max_entries=max_entries)
 
     def now(self) -> float:
         """The store's clock: the time a revocation without a time of its own takes."""
@@ -139,7 +139,7 @@ class RevocationStore:
         # Moved to the end so the order follows the order revocations arrive in, which is
         # what the head sweep and the capacity rule rely on.
         self._watermarks.pop(principal, None)
-        self._insert(self._watermarks, sys.intern(principal), at, self._lifetime_cutoff)
+        self._insert(self._watermarks, sys.intern(principal), at, self._lifetime_cutoff(now))
         self._observe("principal")
         return True
 
@@ -162,10 +162,7 @@ class RevocationStore:
         twice is harmless anyway (watermarks only move forward), this keeps the counts
         and the answers of retried webhook deliveries honest.
         """
-        if event_id in self._seen:
-            return False
-        self._insert(self._seen, event_id, self._clock(), self._seen_cutoff)
-        return True
+        return self._seen.first_sight(event_id)
 
     def _deny(self, table: OrderedDict[K, float], item: K, until: float | None, kind: str) -> bool:
         now = self._clock()
@@ -174,42 +171,22 @@ class RevocationStore:
         if until <= now or table.get(item, 0.0) >= until:
             return False
         table.pop(item, None)
-        self._insert(table, item, until, _now)
+        self._insert(table, item, until, now)  # a denial is kept until its own time
         self._observe(kind)
         return True
 
-    def _insert(
-        self,
-        table: OrderedDict[K, float],
-        item: K,
-        value: float,
-        cutoff: Callable[[float], float],
-    ) -> None:
-        # An entry whose value is at or below the table's cutoff has expired.
-        limit = cutoff(self._clock())
-        full = len(table) >= self._max_entries
-        # Full: sweep the head until a live entry, not just two. No full scan: order is
-        # arrival order, so expired entries gather at the head; one that arrived late
-        # (a replayed old event) waits its turn, and is judged expired on read meanwhile.
-        for _ in range(len(table) if full else _HEAD_SWEEP):
-            if not table or table[next(iter(table))] > limit:
-                break
-            table.popitem(last=False)
-        if len(table) >= self._max_entries:
-            # Full of live entries: the oldest 1 % go, so a flood costs an amortised
-            # constant per insert, and each one is counted.
-            for _ in range(max(1, self._max_entries // 100)):
-                table.popitem(last=False)
-                if table is not self._seen:
-                    self._observe("dropped")
-        table[item] = value
+    def _insert(self, table: OrderedDict[K, float], item: K, value: float, limit: float) -> None:
+        # An entry whose value is at or below ``limit`` has expired.
+        insert(
+            table, item, value, limit=limit, max_entries=self._max_entries, dropped=self._dropped
+        )
+
+    def _dropped(self) -> None:
+        self._observe("dropped")
 
     def _lifetime_cutoff(self, now: float) -> float:
         # Every token a watermark at or before this could deny has expired.
         return now - self._max_lifetime - self._skew
-
-    def _seen_cutoff(self, now: float) -> float:
-        return now - self._max_lifetime
 
     # -- reading ----------------------------------------------------------------------
 
@@ -258,23 +235,23 @@ class RevocationStore:
                 principal = verdict.sub
                 needs_claims = principal is not None and principal in self._watermarks
             else:
-                claims = _claims(verdict)
+                claims = verdict_claims(verdict)
                 value = claims.get(self.principal_claim)
                 principal = value if isinstance(value, str) else None
                 needs_claims = principal is not None
             if needs_claims and principal is not None:
-                claims = claims if claims is not None else _claims(verdict)
-                if self.denies_principal(principal, _number(claims.get("iat"))):
+                claims = claims if claims is not None else verdict_claims(verdict)
+                if self.denies_principal(principal, verdict_seconds(claims.get("iat"))):
                     self._observe("denied:watermark")
                     return "principal revoked"
         if self._jtis:
-            claims = claims if claims is not None else _claims(verdict)
+            claims = claims if claims is not None else verdict_claims(verdict)
             jti = claims.get("jti")
             if isinstance(jti, str) and self.denies_jti(jti):
                 self._observe("denied:jti")
                 return "jti revoked"
         if self._sessions:
-            claims = claims if claims is not None else _claims(verdict)
+            claims = claims if claims is not None else verdict_claims(verdict)
             sid = claims.get("sid")
             until = self._sessions.get(sid) if isinstance(sid, str) else None
             if until is not None and self._clock() < until:
@@ -285,11 +262,11 @@ class RevocationStore:
     def purge(self) -> None:
         """Drop every expired entry now (the tables otherwise shed them as they go)."""
         now = self._clock()
-        _purge(self._watermarks, self._lifetime_cutoff(now))
-        _purge(self._jtis, now)
-        _purge(self._keys, now)
-        _purge(self._sessions, now)
-        _purge(self._seen, self._seen_cutoff(now))
+        purge_expired(self._watermarks, self._lifetime_cutoff(now))
+        purge_expired(self._jtis, now)
+        purge_expired(self._keys, now)
+        purge_expired(self._sessions, now)
+        self._seen.purge()
 
     def __len__(self) -> int:
         """Revocations held (watermarks and denied tokens; event ids not counted)."""
@@ -305,24 +282,3 @@ class RevocationStore:
             f"RevocationStore(watermarks={len(self._watermarks)}, jtis={len(self._jtis)}, "
             f"tokens={len(self._keys)}, sessions={len(self._sessions)})"
         )
-
-
-def _purge(table: OrderedDict[K, float], limit: float) -> None:
-    for stale in [k for k, v in table.items() if v <= limit]:
-        del table[stale]
-
-
-def _now(now: float) -> float:
-    """The cutoff of the denylists: an entry is kept until its own time."""
-    return now
-
-
-def _claims(verdict: Verdict) -> dict[str, Any]:
-    decoded = json.loads(verdict.body)
-    return decoded if isinstance(decoded, dict) else {}
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)

@@ -168,8 +168,7 @@ def test_capacity_drops_the_oldest_and_counts_them(clock: FakeClock) -> None:
 
 def _deep_size(store: RevocationStore) -> int:
     size = 0
-    for name in ("_watermarks", "_jtis", "_keys", "_seen"):
-        table = getattr(store, name)
+    for table in (store._watermarks, store._jtis, store._keys, store._seen.ids):
         size += sys.getsizeof(table)  # an OrderedDict's size includes its links
         size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in table.items())
     return size

@@ -1,0 +1,109 @@
+"""What every event parser produces: one :class:`Event`, or a :class:`MalformedEvent`.
+
+The parsers themselves are in :mod:`~oauthbearer.sidecar.revocation.events` (which
+re-exports these names); this module holds the shape they share and the readers of JSON
+values they all use, so that a parser may live in a module of its own.
+
+Example:
+    >>> Event("keycloak", "LOGOUT", "u-1", 1700000000.0, "keycloak:7").revokes
+    True
+    >>> Event("keycloak", "LOGIN", None, None, None).revokes
+    False
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Event",
+    "MalformedEvent",
+    "finite_seconds",
+    "ident",
+    "load_object",
+    "millis",
+    "text",
+]
+
+
+class MalformedEvent(ValueError):
+    """The payload is not an event of the expected family (→ 400, or counted and skipped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One parsed event. ``principal`` is ``None`` when it revokes nothing.
+
+    ``at`` is the event's own time in epoch seconds (``None`` when it carries none: the
+    time of receipt is used). ``event_id`` is prefixed with the family, so ids of two
+    identity providers cannot collide.
+    """
+
+    source: str
+    type: str
+    principal: str | None
+    at: float | None
+    event_id: str | None
+    #: A single session ended (Keycloak's admin "Sign out" of one session): the tokens
+    #: whose ``sid`` claim is this one are revoked, not every token of the user.
+    session: str | None = None
+
+    @property
+    def revokes(self) -> bool:
+        return self.principal is not None or self.session is not None
+
+    @classmethod
+    def malformed(cls, source: str) -> Event:
+        return cls(source, "malformed", None, None, None)
+
+
+def load_object(payload: bytes | str) -> dict[str, Any]:
+    """``payload`` as a JSON object; raises :class:`MalformedEvent` naming no content."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # The message names the position only: the payload may quote anything.
+        raise MalformedEvent(f"not JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise MalformedEvent("not a JSON object")
+    return data
+
+
+def text(value: object) -> str | None:
+    """A non-empty string, or None."""
+    return value if isinstance(value, str) and value else None
+
+
+def ident(value: object) -> str | None:
+    """An event id: a non-empty string, or an integer written as one."""
+    # The event-emitter's uid is a snowflake id: a JSON number. Keycloak's own id and
+    # FusionAuth's are strings.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(value)
+
+
+def finite_seconds(value: object) -> float | None:
+    """``value`` as a float if it is a finite JSON number; None otherwise (a bool, NaN,
+    Infinity, an integer beyond any float: json reads them all, and none is a time).
+
+    Example:
+        >>> finite_seconds(5), finite_seconds(float("nan")), finite_seconds(10**400)
+        (5.0, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def millis(value: object) -> float | None:
+    """Epoch milliseconds as epoch seconds, or None."""
+    seconds = finite_seconds(value)
+    return seconds / 1000.0 if seconds is not None else None
