@@ -9,7 +9,8 @@
 * Inactive verdicts go to a separate, short-lived, size-bounded cache so a flood of
   garbage tokens costs the upstream at most one call per token per ``negative_ttl``, and
   memory stays bounded whatever arrives.
-* An index by ``sub`` lets every cached verdict of one principal be evicted at once.
+* An index by ``sub`` lets every cached verdict of one principal be evicted at once;
+  :meth:`ResultCache.evict_active` drops every active one (a realm-wide revocation).
 
 Nothing here is thread-safe; everything runs on the one event loop thread.
 The timer is injected: tests advance a fake clock instead of sleeping.
@@ -236,6 +237,17 @@ class ResultCache:
         for key in keys:
             if self._positive.pop(key, None) is not None:
                 evicted += 1
+        return evicted
+
+    def evict_active(self) -> int:
+        """Drop every cached positive verdict (a realm-wide revocation); returns how many.
+
+        Inactive verdicts stay: a revocation makes nothing active.
+        """
+        evicted = len(self._positive)
+        self._positive = {}
+        self._by_sub.clear()
+        self._index_size = 0
         return evicted
 
     def evict_source(self, source: str) -> int:

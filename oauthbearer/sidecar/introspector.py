@@ -113,7 +113,9 @@ class Introspector:
         # free while nothing is revoked and one dict lookup per hit otherwise, reads
         # iat/jti from the rendered answer only for a principal that has a watermark
         # (or when jtis are denied, or principals are matched on a claim other than
-        # sub).
+        # sub). Realm- and application-wide revocations are not checked here at all:
+        # applying one drops every cached active verdict, and _settle checks them
+        # before anything is cached again.
         if self._revocations is not None and cached.active:
             reason = self._revocations.denies(key, cached)
             if reason is not None:
@@ -172,8 +174,10 @@ class Introspector:
         # Checked after the (awaited) judgement and before caching, with no await in
         # between: revocations are applied on this event loop, so one that arrived while
         # the upstream call was in flight is seen here, and a revoked answer is never cached.
+        # denies_fresh: the realm- and application-wide watermarks too, judged on the
+        # answer's iat, which the cached verdict no longer shows.
         if self._revocations is not None and outcome.verdict.active:
-            reason = self._revocations.denies(key, outcome.verdict)
+            reason = self._revocations.denies_fresh(key, outcome.verdict)
             if reason is not None:
                 outcome = Outcome.inactive(outcome.source, reason)
         self.cache.put(key, outcome.verdict)

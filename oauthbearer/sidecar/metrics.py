@@ -146,21 +146,22 @@ class Metrics:
             "oauthbearer_sidecar_revocation_events",
             "Revocation events received by source (kafka: an identity provider's topic, "
             "replicated: the revocations topic, keycloak, fusionauth, api), type (the known "
-            "event types, other, malformed; principal, jti, token, session for records) and "
+            "event types, other, malformed; principal, jti, token, session, everyone, "
+            "application for records) and "
             "outcome (applied, duplicate, ignored, malformed).",
             ["source", "type", "outcome"],
             registry=self.registry,
         )
         self._revocations_applied = Counter(
             "oauthbearer_sidecar_revocations_applied",
-            "Revocations applied by kind (principal, jti, token, session).",
+            "Revocations applied by kind (principal, jti, token, session, everyone, application).",
             ["kind"],
             registry=self.registry,
         )
         self._revocation_denials = Counter(
             "oauthbearer_sidecar_revocation_denials",
             "Otherwise active tokens answered inactive because of a revocation, by kind "
-            "(watermark, jti, token, session).",
+            "(watermark, jti, token, session, everyone, application).",
             ["kind"],
             registry=self.registry,
         )
@@ -172,7 +173,7 @@ class Metrics:
         )
         self._revocation_entries = Gauge(
             "oauthbearer_sidecar_revocation_entries",
-            "Revocations held (principal watermarks and denied tokens).",
+            "Revocations held (watermarks and denied tokens).",
             registry=self.registry,
         )
         self._revocation_lag = Gauge(

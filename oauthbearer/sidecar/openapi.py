@@ -114,12 +114,14 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
 
     revocation = {
         "type": "object",
-        "description": 'Exactly one of sub, jti, token; "exp" bounds a jti/token denial',
+        "description": 'Exactly one of sub, jti, token; "exp" bounds a jti/token denial. '
+        'Or exactly {"all": true}: every token issued until now, whoever holds it',
         "properties": {
             "sub": {"type": "string", "minLength": 1},
             "jti": {"type": "string", "minLength": 1},
             "token": {"type": "string", "minLength": 1},
             "exp": {"type": "number"},
+            "all": {"type": "boolean", "enum": [True]},
         },
         "minProperties": 1,
         "maxProperties": 2,
@@ -179,7 +181,9 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
         "/events/fusionauth": {
             "post": event_operation("FusionAuth webhook events, one or an array")
         },
-        "/revocations": {"post": event_operation("Revoke a principal, a jti or a token")},
+        "/revocations": {
+            "post": event_operation("Revoke a principal, a jti, a token or every token")
+        },
     }
 
     return {

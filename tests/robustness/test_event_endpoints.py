@@ -42,13 +42,15 @@ EVENTISH = st.fixed_dictionaries(
         "uid": st.text(max_size=12) | st.integers() | JSON,
         "id": st.text(max_size=12) | JSON,
         "time": st.integers() | JSON,
-        "resourcePath": st.sampled_from(["users/u-1", "users/", "clients/c"]) | JSON,
+        "resourcePath": st.sampled_from(["users/u-1", "users/", "clients/c", "logout-all"]) | JSON,
+        "representation": st.sampled_from(['{"notBefore": 1767225000}', '{"notBefore": 0}']) | JSON,
         "operationType": st.sampled_from(["DELETE", "ACTION", "UPDATE"]) | JSON,
         "event": st.fixed_dictionaries(
             {},
             optional={
                 "type": st.sampled_from(["user.delete", "user.deactivate", "y"]) | JSON,
                 "userId": st.text(max_size=12) | JSON,
+                "applicationId": st.text(max_size=12) | JSON,
                 "user": st.dictionaries(st.sampled_from(["id", "active"]), JSON),
                 "createInstant": st.integers() | JSON,
                 "id": st.text(max_size=12) | JSON,
@@ -58,6 +60,7 @@ EVENTISH = st.fixed_dictionaries(
         "jti": st.text(max_size=12) | JSON,
         "token": st.text(max_size=40) | JSON,
         "exp": st.integers() | JSON,
+        "all": st.booleans() | JSON,
     },
 )
 BODIES = st.one_of(

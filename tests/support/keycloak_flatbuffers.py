@@ -26,6 +26,7 @@ UNKNOWN = {"http": 82, "kafka": 118}
 LOGIN = 0
 RESOURCE_USER = {"http": 12, "kafka": 13}
 RESOURCE_USER_SESSION = {"http": 14, "kafka": 15}
+RESOURCE_REALM = 0  # Keycloak's first ResourceType (1 in the later UNKNOWN-first order)
 CREATE, UPDATE, DELETE, ACTION = 0, 1, 2, 3
 
 
@@ -49,7 +50,7 @@ class AdminEvent:
     time_ms: int
     operation: int
     resource_type: int
-    resource_path: str
+    resource_path: str | None  # None: left out, as for a realm update
     representation: str | None = None
     error: str | None = None
     realm_id: str = "kafka"

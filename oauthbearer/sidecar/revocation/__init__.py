@@ -10,6 +10,9 @@ Modules, one job each:
 =================  ===============================================================
 ``store``          :class:`RevocationStore`: watermarks by principal, jti/token
                    denylist; bounded, forgets what can no longer matter
+``wide``           the realm-wide (``everyone``) and application watermarks,
+                   judged on fresh decisions; applying one drops the cached
+                   active answers
 ``tables``         the store's bounded, self-expiring tables; event ids seen
 ``events``         FusionAuth and Keycloak event JSON → :class:`Event`
 ``event_model``    :class:`Event` and :class:`MalformedEvent` themselves

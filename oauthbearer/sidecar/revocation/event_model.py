@@ -4,8 +4,20 @@ The parsers themselves are in :mod:`~oauthbearer.sidecar.revocation.events` (whi
 re-exports these names); this module holds the shape they share and the readers of JSON
 values they all use, so that a parser may live in a module of its own.
 
+An event revokes one of four things, or nothing:
+
+==============  ==========================================================  ===========
+field           what is revoked                                             record kind
+==============  ==========================================================  ===========
+``principal``   every token of that user issued at or before ``at``         principal
+``session``     every token whose ``sid`` is that session                   session
+``everyone``    every token issued at or before ``at``, whoever holds it    everyone
+``application`` every token of that application issued at or before ``at``  application
+==============  ==========================================================  ===========
+
 Example:
-    >>> Event("keycloak", "LOGOUT", "u-1", 1700000000.0, "keycloak:7").revokes
+    >>> Event("keycloak", "admin.ACTION", None, 1700000000.0, "keycloak:7",
+    ...       everyone=True).revokes
     True
     >>> Event("keycloak", "LOGIN", None, None, None).revokes
     False
@@ -35,11 +47,12 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One parsed event. ``principal`` is ``None`` when it revokes nothing.
+    """One parsed event; it revokes nothing unless one of the four targets is set.
 
-    ``at`` is the event's own time in epoch seconds (``None`` when it carries none: the
-    time of receipt is used). ``event_id`` is prefixed with the family, so ids of two
-    identity providers cannot collide.
+    ``at`` is when the revocation takes effect, in epoch seconds: the event's own time,
+    or the realm's ``notBefore`` for a Keycloak realm update (``None`` when the event
+    carries no time: the time of receipt is used). ``event_id`` is prefixed with the
+    family, so ids of two identity providers cannot collide.
     """
 
     source: str
@@ -50,10 +63,20 @@ class Event:
     #: A single session ended (Keycloak's admin "Sign out" of one session): the tokens
     #: whose ``sid`` claim is this one are revoked, not every token of the user.
     session: str | None = None
+    #: Every token issued at or before ``at`` (Keycloak's realm-wide sign-out).
+    everyone: bool = False
+    #: Every token of this application issued at or before ``at`` (FusionAuth's
+    #: revocation of all the refresh tokens of one application).
+    application: str | None = None
 
     @property
     def revokes(self) -> bool:
-        return self.principal is not None or self.session is not None
+        return (
+            self.principal is not None
+            or self.session is not None
+            or self.everyone
+            or self.application is not None
+        )
 
     @classmethod
     def malformed(cls, source: str) -> Event:

@@ -16,8 +16,9 @@ type                              principal from                means
 ``user.delete.complete``          ``event.user.id``             user gone (after commit)
 ================================  ============================  ======================
 
-A ``jwt.refresh-token.revoke`` without ``userId`` (an application-wide revocation) names
-no principal and is ignored.
+A ``jwt.refresh-token.revoke`` without ``userId`` but with ``applicationId`` (every
+refresh token of that application revoked) revokes the application's tokens issued until
+then (:attr:`Event.application`); naming neither, it revokes nothing.
 
 **Keycloak** (the event-emitter module's JSON, i.e. Keycloak's own ``Event`` and
 ``AdminEvent`` serialised): user events ``{"type": "LOGOUT", "userId": ..., "time": <ms>,
@@ -30,9 +31,15 @@ operation is ``DELETE`` (user, consent, credential or role mapping removed), ``A
 on ``logout``, ``reset-password``, ``disable-credential-types`` or ``credentials`` (not
 the e-mails an admin sends) or ``UPDATE`` — except an update of ``users/<id>`` whose
 representation shows the user still enabled (a profile edit). ``DELETE sessions/<id>``
-(an admin's sign-out of one session) revokes that session's tokens. An admin event on
-anything else, or with no ``resourcePath`` (Keycloak sends none for a realm update), is
-ignored: refusing it would stall the emitter, which re-sends its whole buffer.
+(an admin's sign-out of one session) revokes that session's tokens.
+
+Realm-wide (:attr:`Event.everyone`: every token issued until ``at``, whoever holds it):
+``ACTION logout-all`` (Sessions → "Sign out all active sessions") and ``ACTION
+push-revocation`` (Revocation → "Push") at the event's time, and a realm ``UPDATE`` — the
+one admin event without a ``resourcePath`` — whose representation carries a ``notBefore``
+(Revocation → "Set to now") at that ``notBefore``; a ``notBefore`` of 0 ("Clear"), or a
+realm update without a representation, revokes nothing. An admin event on anything else
+is ignored: refusing it would stall the emitter, which re-sends its whole buffer.
 
 Type labels are a closed set (the known types, ``other``, ``malformed``) because they
 become metric labels.
@@ -112,6 +119,11 @@ _REVOKING_USER_ACTIONS = frozenset(
 
 _KEYCLOAK_ADMIN_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "ACTION")
 
+#: Realm-level admin ``ACTION`` paths after which Keycloak refuses the tokens issued until
+#: then: "Sign out all active sessions" (it ends every session and moves the realm's
+#: notBefore to now) and the "Push" of the realm's revocation policy to its clients.
+_REALM_WIDE_ACTIONS = frozenset({"logout-all", "push-revocation"})
+
 
 def parse_fusionauth(payload: bytes | str) -> Event:
     """Parse one FusionAuth webhook body or Kafka record; raises :class:`MalformedEvent`."""
@@ -134,6 +146,10 @@ def fusionauth_event(data: object) -> Event:
         return Event("fusionauth", "other", None, at, event_id)
     if where == "userId":
         principal = text(event.get("userId"))
+        if principal is None:
+            # No user named: every refresh token of one application was revoked.
+            application = text(event.get("applicationId"))
+            return Event("fusionauth", kind, None, at, event_id, application=application)
     else:
         user = event.get("user")
         principal = text(user.get("id")) if isinstance(user, dict) else None
@@ -174,11 +190,18 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
         raise MalformedEvent("Keycloak admin events carry an operationType")
     kind = f"admin.{operation}"
     path = data.get("resourcePath")
-    if not isinstance(path, str) or data.get("error"):
-        # A realm update has no resourcePath (Keycloak leaves it null): valid, and about
-        # no user. Refused, it stalled the emitter's queue behind it.
+    if data.get("error"):
         return Event("keycloak", kind, None, at, event_id)
+    if not isinstance(path, str) or not path.strip("/"):
+        # A realm update has no resourcePath (Keycloak leaves it null). Refused, it
+        # stalled the emitter's queue behind it.
+        not_before = _not_before(data.get("representation")) if operation == "UPDATE" else None
+        if not_before is None:
+            return Event("keycloak", kind, None, at, event_id)
+        return Event("keycloak", kind, None, not_before, event_id, everyone=True)
     parts = path.strip("/").split("/")
+    if operation == "ACTION" and len(parts) == 1 and parts[0] in _REALM_WIDE_ACTIONS:
+        return Event("keycloak", kind, None, at, event_id, everyone=True)
     if operation == "DELETE" and len(parts) == 2 and parts[0] == "sessions" and parts[1]:
         # The admin console's "Sign out" of one session: Keycloak emits no user LOGOUT
         # for it, and the session's tokens carry its id as sid. Told by its path, which
@@ -196,16 +219,30 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
     return Event("keycloak", kind, user_id, at, event_id)
 
 
-def _still_enabled(representation: object) -> bool:
-    # Keycloak sends the representation as a JSON *string* (only when the realm includes
-    # representations). Without one we cannot tell a profile edit from a disable, and
-    # revoke: a needless re-login is cheaper than a disabled user keeping access.
+def _representation(representation: object) -> dict[str, Any] | None:
+    # Keycloak sends the representation as a JSON *string*, and only when the realm's
+    # admin events include representations.
     if isinstance(representation, str):
         try:
             representation = json.loads(representation)
         except (ValueError, RecursionError):
-            return False
-    return isinstance(representation, dict) and representation.get("enabled") is True
+            return None
+    return representation if isinstance(representation, dict) else None
+
+
+def _still_enabled(representation: object) -> bool:
+    # Without a representation we cannot tell a profile edit from a disable, and revoke:
+    # a needless re-login is cheaper than a disabled user keeping access.
+    rep = _representation(representation)
+    return rep is not None and rep.get("enabled") is True
+
+
+def _not_before(representation: object) -> float | None:
+    # The realm's notBefore (epoch seconds): Keycloak refuses every token issued before
+    # it. 0 is "no policy" (the admin console's "Clear").
+    rep = _representation(representation)
+    seconds = finite_seconds(rep.get("notBefore")) if rep is not None else None
+    return seconds if seconds is not None and seconds > 0 else None
 
 
 def parse_record(payload: bytes | str) -> Event:

@@ -7,9 +7,13 @@ One small JSON object per revocation, never a token::
 
 ========  ==================================================================
 ``kind``  ``principal`` (every token of ``value`` issued at or before ``at``),
-          ``jti`` (the token with that ``jti``) or ``token`` (``value`` is the
-          token's SHA-256 fingerprint in hex, the result cache's own key)
-``at``    epoch seconds the revocation took effect (a principal's watermark)
+          ``jti`` (the token with that ``jti``), ``token`` (``value`` is the
+          token's SHA-256 fingerprint in hex, the result cache's own key),
+          ``session`` (every token whose ``sid`` is ``value``), ``everyone``
+          (every token issued at or before ``at``; ``value`` is ``*``) or
+          ``application`` (every token of the application ``value`` issued at
+          or before ``at``)
+``at``    epoch seconds the revocation took effect (a watermark's ``T``)
 ``exp``   ``jti``/``token`` only, optional: deny until then (the token's ``exp``)
 ``source````keycloak``, ``fusionauth`` or ``api``: where it was received
 ``id``    the event id (the identity provider's, prefixed with its family, or a
@@ -18,7 +22,9 @@ One small JSON object per revocation, never a token::
 
 The Kafka key is ``kind:value``, so the records of one principal stay in one partition,
 in order. ``v`` lets a later format be told apart: a reader refuses versions it does not
-know (counted as malformed) rather than guess.
+know (counted as malformed) rather than guess. A kind added later keeps ``v`` 1: a
+replica that does not know it refuses that record alike (counted as malformed, skipped,
+never fatal) and reads on; ``everyone`` and ``application`` came so, after the others.
 
 Example:
     >>> r = RevocationRecord("principal", "u-1", 1767225600.5, "keycloak", "keycloak:7")
@@ -35,9 +41,11 @@ from typing import Any
 
 from oauthbearer.sidecar.revocation.events import MalformedEvent, finite_seconds
 
-__all__ = ["KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
+__all__ = ["EVERYONE", "KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
 
-KINDS = ("principal", "jti", "token", "session")
+KINDS = ("principal", "jti", "token", "session", "everyone", "application")
+#: The ``value`` of an ``everyone`` record (a record carries a non-empty value).
+EVERYONE = "*"
 #: Closed: a record's source becomes a metric label.
 SOURCES = ("keycloak", "fusionauth", "api")
 _VERSION = 1

@@ -6,7 +6,8 @@
 * ``POST /events/fusionauth`` — FusionAuth webhooks (the same shapes as its Kafka topic).
 * ``POST /revocations`` — anything else: exactly one of ``{"sub": ...}`` (every token of
   that principal issued until now), ``{"jti": ...}`` or ``{"token": ...}`` (that one
-  token), optionally with ``"exp"`` (epoch seconds) bounding how long it is denied.
+  token), optionally with ``"exp"`` (epoch seconds) bounding how long it is denied, or
+  exactly ``{"all": true}`` (every token issued until now, whoever holds it).
 
 A webhook body is one event or a JSON array of events. Callers authenticate with HTTP
 Basic credentials from ``OAUTHBEARER_EVENT_CALLERS`` (separate from the brokers'); on
@@ -217,6 +218,11 @@ class EventRoutes:
 def _revocation(data: Any) -> tuple[str, str, float | None]:
     if not isinstance(data, dict):
         raise _Invalid("not a JSON object")
+    if "all" in data:
+        # Exactly {"all": true}: a realm-wide revocation is never a typo's side effect.
+        if data != {"all": True} or data["all"] is not True:
+            raise _Invalid('"all" is true, and alone')
+        return "all", "*", None
     kinds = [k for k in ("sub", "jti", "token") if k in data]
     if len(kinds) != 1 or set(data) - {kinds[0], "exp"}:
         raise _Invalid('exactly one of "sub", "jti" or "token" (and optionally "exp")')

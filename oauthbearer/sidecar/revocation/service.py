@@ -5,7 +5,10 @@ event loop. A principal's revocation sets its watermark *and* evicts its cached 
 at once (when principals are matched on ``sub``, the cache's own index finds them), so
 the next request is decided afresh and checked against the watermark; token and jti
 revocations are enforced when a cached answer is served (see
-:meth:`RevocationStore.denies`).
+:meth:`RevocationStore.denies`). A realm-wide (``everyone``) or application-wide
+revocation drops every cached active answer at once (cached answers keep no ``iat`` to
+filter by), and every fresh decision is checked against it before it is cached
+(:meth:`RevocationStore.denies_fresh`).
 
 Example:
     >>> from oauthbearer.sidecar.cache import ResultCache
@@ -27,7 +30,7 @@ from collections.abc import Callable, Iterable
 from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache, token_key
 from oauthbearer.sidecar.revocation.events import Event, finite_seconds
-from oauthbearer.sidecar.revocation.records import RevocationRecord, new_event_id
+from oauthbearer.sidecar.revocation.records import EVERYONE, RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
 
 __all__ = ["EventObserver", "RevocationStore", "Revocations"]
@@ -73,11 +76,7 @@ class Revocations:
         elif not event.revokes:
             outcome, record = "ignored", None
         else:
-            kind, value = (
-                ("principal", event.principal)
-                if event.principal is not None
-                else ("session", event.session or "")
-            )
+            kind, value = _target(event)
             record = RevocationRecord(
                 kind,
                 value,
@@ -113,6 +112,10 @@ class Revocations:
             changed = self.revoke_jti(record.value, record.exp)
         elif record.kind == "session":
             changed = self.store.revoke_session(record.value)
+        elif record.kind == "everyone":
+            changed = self.revoke_everyone(record.at)
+        elif record.kind == "application":
+            changed = self.revoke_application(record.value, record.at)
         else:
             changed = self.store.revoke_token_key(bytes.fromhex(record.value), record.exp)
         return "applied" if changed else "ignored"
@@ -126,12 +129,33 @@ class Revocations:
             self._cache.evict_subject(principal)
         return changed
 
+    def revoke_everyone(self, at: float | None = None) -> bool:
+        """Deny every token issued at or before ``at`` (default now); drop every cached
+        active answer, so each is decided afresh against it."""
+        changed = self.store.wide.revoke_everyone(at)
+        if changed:
+            self._cache.evict_active()
+        return changed
+
+    def revoke_application(self, application: str, at: float | None = None) -> bool:
+        """Deny every token of ``application`` issued at or before ``at`` (default now).
+
+        Every cached active answer is dropped, the other applications' too: which ones
+        belong to it is only known from their claims, and decoding every cached answer
+        would cost more than deciding the few that come back.
+        """
+        changed = self.store.wide.revoke_application(application, at)
+        if changed:
+            self._cache.evict_active()
+        return changed
+
     def revoke_jti(self, jti: str, exp: float | None = None) -> bool:
         """Deny the token with this ``jti`` until ``exp`` (default: the max lifetime)."""
         return self.store.revoke_jti(jti, exp)
 
     def direct_record(self, kind: str, value: str, exp: float | None) -> RevocationRecord:
-        """The record of a ``POST /revocations``: ``kind`` is ``sub``, ``jti`` or ``token``.
+        """The record of a ``POST /revocations``: ``kind`` is ``sub``, ``jti``, ``token``
+        or ``all`` (every token issued until now; ``value`` is not read).
 
         A token is recorded by its SHA-256 fingerprint only, with its ``exp`` read from a
         JWT's payload when none is given.
@@ -139,12 +163,25 @@ class Revocations:
         now = self.store.now()
         if kind == "sub":
             return RevocationRecord("principal", value, now, "api", new_event_id("api"))
+        if kind == "all":
+            return RevocationRecord("everyone", EVERYONE, now, "api", new_event_id("api"))
         if kind == "jti":
             return RevocationRecord("jti", value, now, "api", new_event_id("api"), exp)
         fingerprint = token_key(value).hex()
         return RevocationRecord(
             "token", fingerprint, now, "api", new_event_id("api"), exp or _jwt_exp(value)
         )
+
+
+def _target(event: Event) -> tuple[str, str]:
+    """The record kind and value of a revoking event."""
+    if event.principal is not None:
+        return "principal", event.principal
+    if event.session is not None:
+        return "session", event.session
+    if event.application is not None:
+        return "application", event.application
+    return "everyone", EVERYONE
 
 
 def _jwt_exp(token: str) -> float | None:

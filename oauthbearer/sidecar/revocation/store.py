@@ -1,6 +1,6 @@
 """What has been revoked: per-principal watermarks and a denylist of single tokens.
 
-Two tables, both bounded and both forgetting on their own:
+Three kinds of revocation, all bounded and all forgetting on their own:
 
 * **Watermarks** — ``principal → T``. A revocation for a principal at time ``T`` makes
   every token of that principal with ``iat ≤ T`` inactive; a token issued later
@@ -10,6 +10,9 @@ Two tables, both bounded and both forgetting on their own:
 * **Denylist** — one token by its ``jti`` or by its :func:`~oauthbearer.sidecar.cache.
   token_key` (SHA-256 of the token), denied until that token's ``exp`` (or, when the
   ``exp`` is unknown, for ``max_lifetime``).
+* **Wide watermarks** (:mod:`~oauthbearer.sidecar.revocation.wide`, the store's ``wide``)
+  — every token, or every token of one application, issued at or before ``T``; judged
+  on fresh decisions only (:meth:`RevocationStore.denies_fresh`).
 
 Each table holds at most ``max_entries`` and sheds expired entries as new ones arrive
 (:mod:`~oauthbearer.sidecar.revocation.tables`); a live one forced out by a full table is
@@ -47,6 +50,7 @@ from oauthbearer.sidecar.revocation.tables import (
     verdict_seconds,
 )
 from oauthbearer.sidecar.revocation.tables import purge as purge_expired
+from oauthbearer.sidecar.revocation.wide import WideWatermarks
 
 __all__ = ["RevocationStore"]
 
@@ -68,6 +72,9 @@ class RevocationStore:
     principal (``sub`` unless configured). ``observe(kind)`` is called with
     ``principal``/``jti``/``token`` when a revocation is applied, ``denied:<kind>`` when
     it denies a token, and ``dropped`` when capacity forced a live entry out.
+
+    ``wide`` holds the realm- and application-wide watermarks (:mod:`.wide`), with the
+    same lifetime, bound and observer; they are checked by :meth:`denies_fresh` only.
     """
 
     __slots__ = (
@@ -83,6 +90,7 @@ class RevocationStore:
         "_skew",
         "_watermarks",
         "principal_claim",
+        "wide",
     )
 
     def __init__(
@@ -115,6 +123,13 @@ class RevocationStore:
         self._keys: OrderedDict[bytes, float] = OrderedDict()
         self._sessions: OrderedDict[str, float] = OrderedDict()
         self._seen = SeenIds(keep=max_lifetime, clock=clock, max_entries=max_entries)
+        self.wide = WideWatermarks(
+            max_lifetime=max_lifetime,
+            clock=clock,
+            max_entries=max_entries,
+            clock_skew=clock_skew,
+            observe=observe,
+        )
 
     def now(self) -> float:
         """The store's clock: the time a revocation without a time of its own takes."""
@@ -259,6 +274,12 @@ class RevocationStore:
                 return "session revoked"
         return None
 
+    def denies_fresh(self, key: bytes, verdict: Verdict) -> str | None:
+        """:meth:`denies` for a verdict just decided, before it is cached: the realm- and
+        application-wide watermarks as well, which the cache-hit path leaves out (applying
+        one drops every cached active verdict instead)."""
+        return self.denies(key, verdict) or self.wide.denies(verdict)
+
     def purge(self) -> None:
         """Drop every expired entry now (the tables otherwise shed them as they go)."""
         now = self._clock()
@@ -267,10 +288,12 @@ class RevocationStore:
         purge_expired(self._keys, now)
         purge_expired(self._sessions, now)
         self._seen.purge()
+        self.wide.purge()
 
     def __len__(self) -> int:
         """Revocations held (watermarks and denied tokens; event ids not counted)."""
-        return len(self._watermarks) + len(self._jtis) + len(self._keys) + len(self._sessions)
+        held = len(self._watermarks) + len(self._jtis) + len(self._keys) + len(self._sessions)
+        return held + len(self.wide)
 
     @property
     def seen_ids(self) -> int:
@@ -280,5 +303,7 @@ class RevocationStore:
         # Counts only: principals are not secrets, but a repr is no place to list them.
         return (
             f"RevocationStore(watermarks={len(self._watermarks)}, jtis={len(self._jtis)}, "
-            f"tokens={len(self._keys)}, sessions={len(self._sessions)})"
+            f"tokens={len(self._keys)}, sessions={len(self._sessions)}, "
+            f"everyone={int(self.wide.everyone is not None)}, "
+            f"applications={self.wide.applications})"
         )

@@ -1,9 +1,9 @@
 """The revocation store's tables: bounded, insertion-ordered, forgetting on their own.
 
-Every table of :class:`~oauthbearer.sidecar.revocation.store.RevocationStore` is an
-``OrderedDict`` of ``item → value``, where an entry whose value is at or below the
-table's *cutoff* has expired (a watermark older than any live token, a denial past its
-token's ``exp``).
+Every table of :class:`~oauthbearer.sidecar.revocation.store.RevocationStore` and of
+:class:`~oauthbearer.sidecar.revocation.wide.WideWatermarks` is an ``OrderedDict`` of
+``item → value``, where an entry whose value is at or below the table's *cutoff* has
+expired (a watermark older than any live token, a denial past its token's ``exp``).
 Entries arrive in roughly the order they expire, so expired ones gather at the head: each
 insertion retires up to two of them, and no timer runs. When a table is full of live
 entries the oldest go first, and each is counted: forgetting a live revocation is a

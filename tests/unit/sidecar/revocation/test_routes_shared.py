@@ -240,3 +240,25 @@ async def test_a_direct_revocation_is_503_when_unshared(
     response = await routes.post("/revocations", {"jti": "j-1", "exp": NOW + 60}, basic(*CALLER))
     assert response.status_code == 503
     assert routes.revocations.store.denies_jti("j-1")
+
+
+async def test_a_realm_wide_sign_out_is_shared(routes: Routes, publisher: FakePublisher) -> None:
+    """Keycloak's "Sign out all active sessions", then an operator's {"all": true}."""
+    sign_out_all = {
+        "uid": 45,
+        "time": TIME_MS,
+        "realmId": "kafka",
+        "resourceType": "REALM",
+        "operationType": "ACTION",
+        "resourcePath": "logout-all",
+    }
+    response = await routes.post("/events/keycloak", sign_out_all, basic("kc-0", EMITTER_SECRET))
+    assert response.json() == {"outcomes": ["applied"]}
+    response = await routes.post("/revocations", {"all": True}, basic(*CALLER))
+    assert response.json() == {"outcomes": ["applied"]}  # now is after the event's time
+    assert [(r.kind, r.value, r.source, r.at) for r in publisher.published] == [
+        ("everyone", "*", "keycloak", TIME_MS / 1000),
+        ("everyone", "*", "api", NOW),
+    ]
+    assert publisher.published[0].event_id == "keycloak:45"
+    assert routes.revocations.store.wide.everyone == NOW

@@ -204,7 +204,9 @@ def test_repr_shows_counts_only(clock: FakeClock) -> None:
     store, _ = make_store(clock)
     store.revoke_principal("alice")
     assert "alice" not in repr(store)
-    assert repr(store) == "RevocationStore(watermarks=1, jtis=0, tokens=0, sessions=0)"
+    assert repr(store) == (
+        "RevocationStore(watermarks=1, jtis=0, tokens=0, sessions=0, everyone=0, applications=0)"
+    )
 
 
 @pytest.mark.parametrize("bad", [{"max_lifetime": 0}, {"max_entries": 0}])
