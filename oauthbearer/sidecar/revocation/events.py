@@ -34,11 +34,13 @@ representation shows the user still enabled (a profile edit). ``DELETE sessions/
 (an admin's sign-out of one session) revokes that session's tokens.
 
 Realm-wide (:attr:`Event.everyone`: every token issued until ``at``, whoever holds it):
-``ACTION logout-all`` (Sessions → "Sign out all active sessions") and ``ACTION
-push-revocation`` (Revocation → "Push") at the event's time, and a realm ``UPDATE`` — the
-one admin event without a ``resourcePath`` — whose representation carries a ``notBefore``
-(Revocation → "Set to now") at that ``notBefore``; a ``notBefore`` of 0 ("Clear"), or a
-realm update without a representation, revokes nothing. An admin event on anything else
+``ACTION logout-all`` (Sessions → "Sign out all active sessions") at the event's time,
+and a realm ``UPDATE`` — the one admin event without a ``resourcePath`` — whose
+representation carries a ``notBefore`` (Revocation → "Set to now") at that
+``notBefore``; a ``notBefore`` of 0 ("Clear"), or a realm update without a
+representation, revokes nothing. ``ACTION push-revocation`` (Revocation → "Push") is
+ignored: it sends the realm's existing ``notBefore`` to its clients and moves nothing
+(treated as "now", it refused every token Keycloak still accepts). An admin event on anything else
 is ignored: refusing it would stall the emitter, which re-sends its whole buffer.
 
 Type labels are a closed set (the known types, ``other``, ``malformed``) because they
@@ -122,7 +124,7 @@ _KEYCLOAK_ADMIN_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "ACTION")
 #: Realm-level admin ``ACTION`` paths after which Keycloak refuses the tokens issued until
 #: then: "Sign out all active sessions" (it ends every session and moves the realm's
 #: notBefore to now) and the "Push" of the realm's revocation policy to its clients.
-_REALM_WIDE_ACTIONS = frozenset({"logout-all", "push-revocation"})
+_REALM_WIDE_ACTIONS = frozenset({"logout-all"})
 
 
 def parse_fusionauth(payload: bytes | str) -> Event:

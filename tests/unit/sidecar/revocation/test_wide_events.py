@@ -1,7 +1,7 @@
 """Revocations wider than one principal, as the identity providers send them.
 
 Keycloak's admin console: Sessions → "Sign out all active sessions" (``ACTION
-logout-all``), Revocation → "Push" (``ACTION push-revocation``) and "Set to now" (a realm
+logout-all``) and "Set to now" (a realm
 ``UPDATE`` with no resourcePath whose representation carries ``notBefore``), in the JSON
 format and in the FlatBuffers tables of both emitter generations. FusionAuth: a
 ``jwt.refresh-token.revoke`` for every refresh token of one application (no ``userId``).
@@ -53,8 +53,8 @@ def realm_admin(operation: str, path: str | None, representation: Any = None) ->
 # --- Keycloak JSON ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["logout-all", "push-revocation", "/logout-all"])
-def test_sign_out_all_and_push_revocation_revoke_everyone_at_the_events_time(path: str) -> None:
+@pytest.mark.parametrize("path", ["logout-all", "/logout-all"])
+def test_sign_out_all_revokes_everyone_at_the_events_time(path: str) -> None:
     result = '{"successRequests":[],"failedRequests":[]}'  # a GlobalRequestResult
     event = parse_keycloak(json.dumps(realm_admin("ACTION", path, result)))
     assert (event.type, event.principal, event.session) == ("admin.ACTION", None, None)
@@ -77,6 +77,8 @@ def test_a_failed_sign_out_all_revokes_nothing() -> None:
         ("CREATE", "logout-all"),
         ("DELETE", "logout-all"),
         ("ACTION", "clients/c-1/push-revocation"),  # one client's, not the realm's
+        # "Push" re-sends the realm's notBefore to its clients; it moves nothing.
+        ("ACTION", "push-revocation"),
         ("ACTION", "users/u-1/logout-all"),
         ("ACTION", "logout-all/more"),
         ("ACTION", "clear-realm-cache"),
@@ -141,9 +143,8 @@ def _decode(event: AdminEvent, generation: Generation) -> Any:
 
 
 @pytest.mark.parametrize("generation", ["http", "kafka"])
-@pytest.mark.parametrize("path", ["logout-all", "push-revocation"])
-def test_flatbuffer_sign_out_all_revokes_everyone(generation: Generation, path: str) -> None:
-    event = _decode(AdminEvent(31, CREATED_MS, ACTION, RESOURCE_REALM, path), generation)
+def test_flatbuffer_sign_out_all_revokes_everyone(generation: Generation) -> None:
+    event = _decode(AdminEvent(31, CREATED_MS, ACTION, RESOURCE_REALM, "logout-all"), generation)
     assert (event.everyone, event.principal, event.at) == (True, None, CREATED_MS / 1000)
     assert event.event_id == "keycloak:31"
 
