@@ -152,7 +152,9 @@ class Exchange:
             ) from None
         if isinstance(exc, httpx.HTTPError):
             said = redact(str(exc), self._secrets())
-            raise TokenRequestError(host, f"{type(exc).__name__}: {said}") from exc
+            # from None: the original, chained as __cause__, keeps the unredacted text
+            # (h11 quotes bytes it received, an echoed request body among them).
+            raise TokenRequestError(host, f"{type(exc).__name__}: {said}") from None
         if isinstance(exc, httpx.InvalidURL):
             raise TokenRequestError(host, f"invalid URL: {exc}") from exc
         if exc is None:  # cannot happen: the worker sets an answer or an error
@@ -178,7 +180,13 @@ class _Call:
         try:
             # Each phase may take what is left, no more: the deadline caps the sum.
             with self._lease.client.stream(
-                method, url, headers=headers, content=content, timeout=httpx.Timeout(left)
+                method,
+                url,
+                # identity: the answer cap counts bytes as received; a compressed answer
+                # would be inflated (a 59 KiB gzip to 100+ MiB) before any check.
+                headers={**headers, "Accept-Encoding": "identity"},
+                content=content,
+                timeout=httpx.Timeout(left),
             ) as response:
                 body = bytearray()
                 for piece in response.iter_bytes():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -35,6 +36,8 @@ from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.metrics import CONTENT_TYPE
 
 __all__ = ["check_address", "metrics_app", "metrics_listener"]
+
+logger = logging.getLogger("oauthbearer.sidecar")
 
 #: The variable whose address this is (named in every error).
 VARIABLE = "OAUTHBEARER_METRICS_LISTEN"
@@ -98,19 +101,28 @@ async def metrics_listener(host: str, port: int, render: Callable[[], bytes]) ->
     Yields the port listened on (the one asked for, or the one the system chose for 0).
     """
     sock = _bound_socket(host, port)
+    # The main listener's HTTP protocol: its bounds (a head over 512 KiB gets 431, a
+    # stalled or silent connection 408) hold here too, on an address open to the network.
+    from oauthbearer.sidecar.cli import uvicorn_options
+
     config = uvicorn.Config(
         metrics_app(render),
         lifespan="off",
         log_config=None,
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,
         timeout_graceful_shutdown=1,
+        limit_concurrency=64,
+        **uvicorn_options(),
     )
     server = _SignalFreeServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    # Listening before the app says it has started: a scrape right after start-up is
+    # answered, not refused.
+    while not server.started and not task.done():
+        await asyncio.sleep(0.005)
+    bound = sock.getsockname()[1]
+    logger.info("metrics listener on http://%s:%d (/metrics, /healthz)", host, bound)
     try:
-        yield sock.getsockname()[1]
+        yield bound
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -281,6 +281,13 @@ async def test_requests_queued_for_one_token_share_its_answer_not_the_upstream(
         await asyncio.sleep(0.01)  # the storm is queued
         gate.set()
         answers = await asyncio.gather(*blockers, *storm)
+        # Answered from the cache on a second look: counted hits, in the cache's own
+        # count (the hit-ratio gauge) as in /metrics' lookups.
+        metrics = (await h.client.get("/metrics")).text
     assert [a.status_code for a in answers] == [200] * 22
     assert all(a.json()["active"] is True for a in answers)
     assert calls["hot-token"] == 1
+    cache = h.sidecar.cache
+    assert cache.hits + cache.misses == 22
+    assert cache.hits >= 18  # all but the requests that decided or shared the one call
+    assert f'cache_lookups_total{{outcome="hit"}} {float(cache.hits)}' in metrics

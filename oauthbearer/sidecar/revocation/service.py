@@ -77,10 +77,13 @@ class Revocations:
             outcome, record = "ignored", None
         else:
             kind, value = _target(event)
+            # Capped before it is shared: a replica replaying the record later would cap
+            # a time ahead of its clock against *its* now, and deny tokens issued after the
+            # event ("Set to now" carries the admin's browser clock).
             record = RevocationRecord(
                 kind,
                 value,
-                event.at if event.at is not None else self.store.now(),
+                self.store.effective_time(event.at),
                 event.source,
                 event.event_id or new_event_id(event.source),
             )

@@ -135,6 +135,12 @@ class RevocationStore:
         """The store's clock: the time a revocation without a time of its own takes."""
         return self._clock()
 
+    def effective_time(self, at: float | None) -> float:
+        """The time a revocation stamped ``at`` takes effect at: now when it has none,
+        and never later than now plus the clock skew (an IdP or browser clock ahead)."""
+        now = self._clock()
+        return now if at is None else min(at, now + self._max_future)
+
     # -- writing ----------------------------------------------------------------------
 
     def revoke_principal(self, principal: str, at: float | None = None) -> bool:

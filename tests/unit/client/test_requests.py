@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -419,8 +420,29 @@ def test_network_errors_become_token_request_errors(
     idp.post(TOKEN_URL).mock(side_effect=httpx.ConnectError("connection refused"))
     with pytest.raises(TokenRequestError, match="ConnectError") as info:
         fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    # Not chained: the original's text is unredacted (h11 quotes bytes it received, an
+    # echoed request body with the client secret among them); the type is in the message.
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
     assert info.value.endpoint_host == "idp.example"
+
+
+def test_a_server_echoing_the_request_leaks_no_secret_through_the_chain(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    echoed = "illegal status line: grant_type=client_credentials&client_secret=fake-s3cret-xyz"
+    idp.post(TOKEN_URL).mock(side_effect=httpx.RemoteProtocolError(echoed))
+    settings = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="app",
+        client_secret=Secret("fake-s3cret-xyz"),
+        auth_method="client_secret_post",
+    )
+    with pytest.raises(TokenRequestError) as info:
+        fetcher(settings, clock).fetch()
+    text = "".join(traceback.format_exception(info.value))
+    assert "fake-s3cret-xyz" not in text
+    assert "[redacted]" in str(info.value)
 
 
 def test_timeouts_say_so_and_are_bounded(idp: respx.MockRouter, clock: FakeClock) -> None:

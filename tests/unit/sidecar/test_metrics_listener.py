@@ -6,6 +6,7 @@ never reaches; the second listener serves the metrics there and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import httpx
@@ -52,3 +53,20 @@ async def test_the_second_listener_serves_metrics_and_health_only_while_the_app_
                 )
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz", timeout=2)
+
+
+async def test_the_second_listener_bounds_a_request_head_as_the_main_one_does(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    """Open to the network without credentials, it once read a 200 MiB head to the end."""
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    port = free_port()
+    settings = replace(make_settings(), metrics_listen=("127.0.0.1", port))
+    async with running(settings, router, clock):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /metrics HTTP/1.1\r\nhost: x\r\nx-filler: " + b"a" * (600 * 1024))
+            status = await asyncio.wait_for(reader.readline(), 5)
+        finally:
+            writer.close()
+    assert status.startswith(b"HTTP/1.1 431")

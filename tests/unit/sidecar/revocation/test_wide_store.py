@@ -255,3 +255,20 @@ def test_a_direct_revocation_of_everyone(clock: FakeClock) -> None:
     record = replica.direct_record("all", "*", None)
     assert (record.kind, record.value, record.at, record.source) == ("everyone", "*", NOW, "api")
     assert record.event_id.startswith("api:")
+
+
+def test_a_record_carries_the_time_that_took_effect_not_a_clock_ahead(clock: FakeClock) -> None:
+    """ "Set to now" carries the admin's browser clock. Ten minutes ahead, the record
+    shared the raw time, and a replica replaying it later capped it against its own now:
+    it denied tokens issued after the event, on restarted replicas only."""
+    store, _ = make_store(clock)
+    here = Revocations(store, make_cache(clock))
+    ahead = Event("keycloak", "admin.UPDATE", None, NOW + 600, "keycloak:9", everyone=True)
+    outcome, record = here.receive(ahead, "webhook")
+    assert outcome == "applied"
+    assert record is not None
+    assert record.at == NOW + SKEW
+    later = FakeClock(NOW + 300)  # a replica restarted five minutes later replays it
+    replayed, _ = make_store(later)
+    Revocations(replayed, make_cache(later)).apply_record(record, "replicated")
+    assert replayed.wide.everyone == NOW + SKEW
