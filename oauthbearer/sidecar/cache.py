@@ -176,6 +176,12 @@ class ResultCache:
             self.hits += 1
         return verdict
 
+    def count_as_hit(self) -> None:
+        """A lookup counted a miss, and its request was answered from the cache after
+        all (a second look, after waiting for a slot): one hit, not a miss."""
+        self.misses -= 1
+        self.hits += 1
+
     def peek(self, key: bytes) -> Verdict | None:
         """:meth:`get` without counting (a second look by a request already counted)."""
         entry = self._positive.get(key)

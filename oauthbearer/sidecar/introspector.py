@@ -158,10 +158,8 @@ class Introspector:
         # queued request for one token made its own upstream call once it got a slot.
         cached = self.lookup(key, counted=False)
         if cached is not None:
-            # This request's first look was counted a miss; it is answered from the cache,
-            # as /metrics' cache_lookups_total says too: one hit, not a miss.
-            self.cache.misses -= 1
-            self.cache.hits += 1
+            # Counted as /metrics' cache_lookups_total counts it: a hit.
+            self.cache.count_as_hit()
             return cached
         jws = self._jwt.parse(token) if self._jwt is not None else None
         if jws is not None:

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from oauthbearer.sidecar.cache import Verdict
 from oauthbearer.sidecar.revocation.tables import (
     SeenIds,
+    effective_time,
     insert,
     verdict_claims,
     verdict_seconds,
@@ -138,8 +139,7 @@ class RevocationStore:
     def effective_time(self, at: float | None) -> float:
         """The time a revocation stamped ``at`` takes effect at: now when it has none,
         and never later than now plus the clock skew (an IdP or browser clock ahead)."""
-        now = self._clock()
-        return now if at is None else min(at, now + self._max_future)
+        return effective_time(at, self._clock(), self._max_future)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class RevocationStore:
         old that every token it could deny has expired.
         """
         now = self._clock()
-        at = now if at is None else min(at, now + self._max_future)
+        at = effective_time(at, now, self._max_future)
         if at <= self._lifetime_cutoff(now):
             return False
         held = self._watermarks.get(principal)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from oauthbearer.sidecar.cache import Verdict
 
-__all__ = ["SeenIds", "insert", "purge", "verdict_claims", "verdict_seconds"]
+__all__ = ["SeenIds", "effective_time", "insert", "purge", "verdict_claims", "verdict_seconds"]
 
 K = TypeVar("K")
 Clock = Callable[[], float]
@@ -37,6 +37,18 @@ Clock = Callable[[], float]
 # Expired entries looked at from each table's head per insertion: enough to keep up with
 # any arrival rate (each insert can retire two), small enough to stay O(1).
 _HEAD_SWEEP = 2
+
+
+def effective_time(at: float | None, now: float, max_future: float) -> float:
+    """When a revocation stamped ``at`` takes effect: ``now`` when it has no time, and
+    never later than ``now + max_future``: an event from a clock running ahead (an IdP's,
+    an admin's browser) denies new tokens for no longer than that.
+
+    Example:
+        >>> effective_time(None, 100.0, 30.0), effective_time(500.0, 100.0, 30.0)
+        (100.0, 130.0)
+    """
+    return now if at is None else min(at, now + max_future)
 
 
 def insert(

@@ -40,6 +40,7 @@ from typing import Any
 
 from oauthbearer.sidecar.cache import Verdict
 from oauthbearer.sidecar.revocation.tables import (
+    effective_time,
     insert,
     purge,
     verdict_claims,
@@ -131,10 +132,7 @@ class WideWatermarks:
         return True
 
     def _effective(self, at: float | None) -> float | None:
-        now = self._clock()
-        # An event stamped in the future by a skewed clock denies new tokens for no
-        # longer than that skew.
-        at = now if at is None else min(at, now + self._skew)
+        at = effective_time(at, self._clock(), self._skew)
         return at if at > self._cutoff() else None
 
     def _cutoff(self) -> float:
