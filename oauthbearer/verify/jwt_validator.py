@@ -28,7 +28,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from joserfc.errors import JoseError
-from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
 
 from oauthbearer.verify.compact import (
@@ -39,6 +38,7 @@ from oauthbearer.verify.compact import (
     parse,
 )
 from oauthbearer.verify.jwks import JwksStore
+from oauthbearer.verify.signature import SignatureCheck, signature_checks
 
 if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
     from joserfc._rfc7515.model import JWSAlgModel
@@ -46,13 +46,6 @@ if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not 
 __all__ = ["CompactJws", "InvalidJwt", "JwtValidator", "b64url_decode"]
 
 Clock = Callable[[], float]
-
-_KEY_TYPE = {
-    "RS": ("RSA", None),
-    "PS": ("RSA", None),
-}
-_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
-_OKP_CURVES = {"EdDSA": ("Ed25519", "Ed448"), "Ed25519": ("Ed25519",)}
 
 
 class InvalidJwt(Exception):
@@ -75,26 +68,6 @@ class _Accepted(NamedTuple):
     alg: str
     kid: str | None
     model: JWSAlgModel
-
-
-def _key_fits(key: Key, alg: str) -> bool:
-    if key.alg is not None and key.alg != alg:
-        return False
-    if alg[:2] in _KEY_TYPE:
-        return key.key_type == "RSA"
-    if alg in _EC_CURVES:
-        return key.key_type == "EC" and key.get("crv") == _EC_CURVES[alg]
-    if alg in _OKP_CURVES:
-        return key.key_type == "OKP" and key.get("crv") in _OKP_CURVES[alg]
-    return False
-
-
-def _usable(model: JWSAlgModel, key: Key) -> bool:
-    try:
-        model.check_key(key)  # joserfc's own judgement: use, type, the key's alg
-    except JoseError:
-        return False
-    return True
 
 
 def _number(value: object) -> float | None:
@@ -133,7 +106,7 @@ class JwtValidator:
         # (kid, alg) for the store's current key set (non-empty lists only: unknown kids
         # are not kept).
         self._accepted: dict[str, _Accepted] = {}
-        self._keys: dict[tuple[str | None, str], list[Key]] = {}
+        self._keys: dict[tuple[str | None, str], list[SignatureCheck]] = {}
         self._keys_generation = -1
 
     @staticmethod
@@ -223,7 +196,7 @@ class JwtValidator:
         self,
         jws: CompactJws,
         accepted: _Accepted,
-        candidates: list[Key],
+        candidates: list[SignatureCheck],
         exp_leeway: float | None,
         exp_at: float | None = None,
     ) -> dict[str, Any]:
@@ -237,8 +210,7 @@ class JwtValidator:
             signing_input = f"{header}.{payload}".encode("ascii")
         except UnicodeEncodeError:  # base64url is ASCII: such a token is not a JWS
             raise InvalidJwt("malformed JWS: not ASCII") from None
-        model = accepted.model
-        if not any(model.verify(signing_input, signature, key) for key in candidates):
+        if not any(check(signing_input, signature) for check in candidates):
             raise InvalidJwt("signature does not verify", "signature")
         claims = b64url_json(payload)
         if not isinstance(claims, dict):
@@ -270,15 +242,16 @@ class JwtValidator:
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
         return _Accepted(alg, kid, model)
 
-    def _keys_for(self, store: JwksStore, accepted: _Accepted) -> list[Key]:
-        """Keys of ``store`` that fit the header's alg (type, curve, own alg, use) and kid."""
+    def _keys_for(self, store: JwksStore, accepted: _Accepted) -> list[SignatureCheck]:
+        """Signature checks by the keys of ``store`` that fit the header's alg (type, curve,
+        own alg, use) and kid."""
         if self._keys_generation != store.generation:
             self._keys.clear()
             self._keys_generation = store.generation
         alg, kid, model = accepted
         keys = self._keys.get((kid, alg))
         if keys is None:
-            keys = [k for k in store.keys_for(kid) if _key_fits(k, alg) and _usable(model, k)]
+            keys = signature_checks(alg, model, store.keys_for(kid))
             if keys:
                 self._keys[(kid, alg)] = keys
         return keys
