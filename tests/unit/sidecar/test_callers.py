@@ -65,3 +65,48 @@ def test_the_emitter_secret_never_lets_an_empty_or_unreadable_one_pass(tmp_path:
     assert auth.authenticate(good) is None
     path.unlink()  # gone mid-rotation: refused, not a 500
     assert auth.authenticate(anyone) is None
+
+
+def test_an_accepted_header_is_remembered_until_the_credentials_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oauthbearer._secret import FileSecret
+    from oauthbearer.sidecar import callers
+
+    checks: list[str] = []
+    real_check = callers._check_basic
+
+    def counting(table: dict[str, bytes], credentials: str) -> str | None:
+        checks.append(credentials)
+        return real_check(table, credentials)
+
+    monkeypatch.setattr(callers, "_check_basic", counting)
+    path = tmp_path / "callers"
+    path.write_text("broker-1:fake-secret-1,broker-2:fake-secret-2\n")
+    auth = CallerAuthenticator(FileSecret(path))
+    one = "Basic " + base64.b64encode(b"broker-1:fake-secret-1").decode()
+    wrong = "Basic " + base64.b64encode(b"broker-2:fake-wrong").decode()
+
+    assert [auth.authenticate(one) for _ in range(3)] == ["broker-1"] * 3
+    assert len(checks) == 1  # decoded and compared once, then remembered
+    assert [auth.authenticate(wrong) for _ in range(2)] == [None, None]
+    assert len(checks) == 3  # a refusal is judged every time, never remembered
+
+    path.write_text("broker-2:fake-secret-2\n")  # broker-1 removed by a rotation
+    assert auth.authenticate(one) is None
+    path.write_text("broker-1:fake-secret-1\n")
+    assert auth.authenticate(one) == "broker-1"
+
+
+def test_the_memo_of_accepted_headers_is_bounded() -> None:
+    from oauthbearer._secret import Secret
+    from oauthbearer.sidecar.callers import MAX_ACCEPTED_HEADERS
+
+    auth = CallerAuthenticator(Secret("broker:fake-secret"))
+    # The same credentials spelled many ways (padding, alphabet, spaces) are each accepted.
+    headers = [
+        "Basic" + " " * n + base64.b64encode(b"broker:fake-secret").decode()
+        for n in range(1, MAX_ACCEPTED_HEADERS + 10)
+    ]
+    assert all(auth.authenticate(h) == "broker" for h in headers)
+    assert len(auth._accepted) <= MAX_ACCEPTED_HEADERS
