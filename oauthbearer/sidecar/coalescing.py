@@ -56,15 +56,6 @@ class CoalescingTransport:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
-    def hold(self, data: bytes) -> None:
-        """Hold ``data`` for the caller's own :meth:`flush`, without scheduling one.
-
-        The protocol answers requests while reading them and flushes when the read is
-        done: the answers to one read leave together, and none waits for a scheduled
-        callback (which cost about a microsecond per answer).
-        """
-        self._pending.append(data)
-
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)

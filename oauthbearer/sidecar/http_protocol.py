@@ -75,7 +75,6 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     Passed to ``uvicorn.Config(http=...)`` by ``oauthbearer serve``.
     """
 
-    _coalescing: CoalescingTransport
     _tls_extension: dict[object, object] | None = None
     _client_cert: str | None = None
     _direct: DirectAnswers | None = None
@@ -87,7 +86,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes = 0  # bytes read while it was
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        coalescing = self._coalescing = CoalescingTransport(transport, self.loop)
+        coalescing = CoalescingTransport(transport, self.loop)
         super().connection_made(coalescing)  # type: ignore[arg-type]
         # A client certificate verified in the handshake (mTLS): its subject reaches the
         # app as the ASGI TLS extension's client_cert_name, once per connection.
@@ -102,12 +101,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         watch(self.server_state, self.connections, self.loop)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            super().data_received(data)
-        finally:
-            # The answers made while parsing this data (pipelined requests: several)
-            # leave now, in one write.
-            self._coalescing.flush()
+        super().data_received(data)
         if self._head_open:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
@@ -205,7 +199,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             and self.parser.get_http_version() != "1.0"
             and self.parser.should_keep_alive()
         )
-        self._coalescing.hold(
+        self.transport.write(
             response_bytes(answer, self.server_state.default_headers, keep_alive=keep_alive)
         )
         if not keep_alive:

@@ -33,20 +33,6 @@ async def test_writes_of_one_loop_turn_leave_as_one() -> None:
     assert sink.writes == [b"head body and more", b"next turn"]
 
 
-async def test_held_answers_wait_for_the_holders_flush_in_order() -> None:
-    sink = RecordingTransport()
-    transport = CoalescingTransport(sink, asyncio.get_running_loop())
-    transport.hold(b"answer one, ")
-    transport.hold(b"answer two")
-    await asyncio.sleep(0)
-    assert sink.writes == []  # no callback was scheduled: held for the holder
-    transport.write(b" and an ASGI write")
-    transport.flush()  # the protocol's, at the end of a read
-    assert sink.writes == [b"answer one, answer two and an ASGI write"]
-    await asyncio.sleep(0)  # the write's scheduled flush finds nothing left
-    assert sink.writes == [b"answer one, answer two and an ASGI write"]
-
-
 async def test_close_and_eof_send_what_is_held_first() -> None:
     sink = RecordingTransport()
     transport = CoalescingTransport(sink, asyncio.get_running_loop())
