@@ -56,10 +56,7 @@ def token_key(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
-# creating one 0.47 µs instead of 0.15 on every cold decision. Verdicts are shared by the
-# cache and its readers all the same: nothing may change one after it is made.
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The outcome for one token, as cached: the rendered answer plus what judging it needs.
 
