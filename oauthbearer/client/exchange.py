@@ -11,6 +11,11 @@ than the deadline. Python cannot interrupt a blocked socket read, but the read n
 hold the caller: an abandoned worker ends at its next piece or at its own per-phase
 timeout (at most the time that was left), and closes the response.
 
+A caller may pass a :class:`LateAnswer`: then the worker it gives up on reads on for one
+more budget, and an answer that completes is handed to it instead of being dropped. A
+refresh-token grant needs that: the server may have retired the refresh token we sent
+and issued the only one left in an answer that arrived just too late (RFC 9700 §4.14.2).
+
 Each request leases its client (:mod:`oauthbearer.client.http_clients`) for as long as
 its worker runs, abandoned or not: a client replaced meanwhile (renewed TLS files) is
 closed only after its last request is over.
@@ -32,11 +37,12 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,7 +51,9 @@ from oauthbearer.client.http_clients import ClientSource, FixedClient, Lease
 from oauthbearer.client.redaction import redact
 from oauthbearer.errors import TokenRequestError
 
-__all__ = ["MAX_ANSWER_BYTES", "Answer", "Exchange", "Wait", "endpoint_host"]
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "Exchange", "LateAnswer", "Wait", "endpoint_host"]
+
+logger = logging.getLogger("oauthbearer.client.exchange")
 
 #: A token response or a metadata document is a few KiB; more is not an answer we want.
 MAX_ANSWER_BYTES = 1 << 20
@@ -66,6 +74,19 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
+
+
+class LateAnswer(Protocol):
+    """Told when the caller gives up on an exchange whose answer still matters.
+
+    ``given_up`` runs in the caller's thread, before ``ended``; ``ended`` runs once, in
+    the worker's thread, with the whole answer, or ``None`` if none came within one more
+    budget. Neither may raise (what they raise is logged by type and dropped).
+    """
+
+    def given_up(self) -> None: ...
+
+    def ended(self, answer: Answer | None) -> None: ...
 
 
 class _PastDeadline(Exception):
@@ -109,21 +130,26 @@ class Exchange:
         *,
         deadline: float,
         budget: float,
+        late: LateAnswer | None = None,
     ) -> Answer:
         """The whole answer, or TokenRequestError (naming ``url``'s host) by ``deadline``.
 
         ``deadline`` is in ``monotonic`` seconds; ``budget`` is the whole fetch's time,
         for the message ("timed out after 5 s" is what the operator configured).
+        ``late`` is told if the caller gives up (:class:`LateAnswer`).
         """
         host = endpoint_host(url)
-        remaining = deadline - self._monotonic()
+        now = self._monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             raise _timed_out(host, budget)
+        # The worker's own end: the caller's deadline, or one budget later for a late answer.
+        reads_until = deadline if late is None else deadline + budget
         lease = self._clients.lease()
-        call = _Call(lease, self._monotonic, deadline)
+        call = _Call(lease, self._monotonic, reads_until, late)
         worker = threading.Thread(
             target=call.run,
-            args=(method, url, headers, content, remaining),
+            args=(method, url, headers, content, reads_until - now),
             name="oauthbearer-http",
             daemon=True,  # an abandoned read must not keep the process alive at exit
         )
@@ -132,8 +158,7 @@ class Exchange:
         except BaseException:
             lease.release()  # the worker that would have released it never ran
             raise
-        if not self._wait(call.done, remaining):
-            call.abandoned.set()  # the worker stops at its next piece and closes up
+        if not self._wait(call.done, remaining) and call.give_up():
             raise _timed_out(host, budget)
         if call.answer is None:
             self._raise(call.error, host, budget)
@@ -165,14 +190,41 @@ class Exchange:
 class _Call:
     """One exchange on its worker thread; ``done`` is set once ``answer`` or ``error`` is."""
 
-    def __init__(self, lease: Lease, monotonic: Callable[[], float], deadline: float):
+    def __init__(
+        self,
+        lease: Lease,
+        monotonic: Callable[[], float],
+        deadline: float,
+        late: LateAnswer | None,
+    ) -> None:
         self._lease = lease
         self._monotonic = monotonic
         self._deadline = deadline
+        self._late = late
+        # Orders the caller giving up against the worker ending: exactly one of them sees
+        # the other's step, so an answer is either the caller's or handed to late.ended.
+        self._lock = threading.Lock()
+        self._given_up = False
         self.done = threading.Event()
         self.abandoned = threading.Event()
         self.answer: Answer | None = None
         self.error: BaseException | None = None
+
+    def give_up(self) -> bool:
+        """The caller stops waiting; False if the worker ended meanwhile (take its result).
+
+        Without a late handler the worker stops at its next piece and closes up; with
+        one it reads on to its own deadline and hands over what it got.
+        """
+        with self._lock:
+            if self.done.is_set():
+                return False
+            self._given_up = True
+            if self._late is not None:
+                self._late.given_up()  # under the lock: before the worker's ended()
+        if self._late is None:
+            self.abandoned.set()
+        return True
 
     def run(
         self, method: str, url: str, headers: dict[str, str], content: bytes | None, left: float
@@ -201,13 +253,24 @@ class _Call:
                 # Here, not in the caller: an abandoned worker still uses the client.
                 self._lease.release()
             finally:
-                self.done.set()
+                with self._lock:
+                    late = self._late if self._given_up else None
+                    self.done.set()
+                if late is not None:
+                    _hand_over(late, self.answer)
 
     def _check(self, size: int) -> None:
         if self.abandoned.is_set() or self._monotonic() > self._deadline:
             raise _PastDeadline
         if size > MAX_ANSWER_BYTES:
             raise _TooLarge
+
+
+def _hand_over(late: LateAnswer, answer: Answer | None) -> None:
+    try:
+        late.ended(answer)
+    except Exception as exc:  # noqa: BLE001 - a worker thread has no one to raise to
+        logger.warning("a late answer could not be used: %s", type(exc).__name__)
 
 
 def endpoint_host(url: str) -> str:

@@ -46,7 +46,7 @@ from oauthbearer.client.http_clients import (
     ReloadingClient,
 )
 from oauthbearer.client.redaction import redact, secret_spellings
-from oauthbearer.client.rotation import RefreshTokens
+from oauthbearer.client.rotation import RefreshInFlight, RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.tls_files import TlsFiles
 from oauthbearer.client.token import Token, issued_refresh_token, token_answer, token_from_answer
@@ -184,14 +184,23 @@ class TokenFetcher:
         return secret or certificate
 
     def _request(self, token_url: str, deadline: float, budget: float) -> Token:
-        form = self._grant.params()
+        try:
+            form = self._grant.params()
+        except RefreshInFlight as exc:
+            raise TokenRequestError(self._host, str(exc)) from None
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
         self._auth.apply(form, headers, token_url)
         answer = self._exchange.send(
-            "POST", token_url, headers, urlencode(form).encode(), deadline=deadline, budget=budget
+            "POST",
+            token_url,
+            headers,
+            urlencode(form).encode(),
+            deadline=deadline,
+            budget=budget,
+            late=self._grant.late_answer(self._host),
         )
         if not 200 <= answer.status < 300:
             raise self._endpoint_error(answer)

@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from oauthbearer.client.rotation import RefreshTokens
+from oauthbearer.client.rotation import LateRotation, RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.settings import need as _need
 from oauthbearer.client.validation import (
@@ -35,6 +35,9 @@ from oauthbearer.client.variables import (
     V_USERNAME,
 )
 
+if TYPE_CHECKING:
+    from oauthbearer.client.exchange import LateAnswer
+
 __all__ = ["Grant", "grant_for"]
 
 Params = list[tuple[str, str]]
@@ -49,6 +52,10 @@ class Grant(Protocol):
 
     def refresh_token_issued(self, refresh_token: str) -> None:
         """Called with every ``refresh_token`` an answer carries (lets rotation be followed)."""
+        ...
+
+    def late_answer(self, endpoint_host: str) -> LateAnswer | None:
+        """What takes a request's answer if it comes after the caller gave up, if needed."""
         ...
 
 
@@ -75,6 +82,10 @@ class _Grant:
 
     def refresh_token_issued(self, refresh_token: str) -> None:
         """Most grants have no use for a refresh token."""
+
+    def late_answer(self, endpoint_host: str) -> LateAnswer | None:
+        """Most grants lose nothing with an answer that came too late."""
+        return None
 
 
 class ClientCredentials(_Grant):
@@ -111,6 +122,10 @@ class RefreshToken(_Grant):
 
     def refresh_token_issued(self, refresh_token: str) -> None:
         self._tokens.rotated(refresh_token)
+
+    def late_answer(self, endpoint_host: str) -> LateAnswer | None:
+        # The server may have retired the token we sent: its successor must not be lost.
+        return LateRotation(self._tokens, endpoint_host)
 
 
 class JwtBearer(_Grant):

@@ -6,6 +6,11 @@ current refresh token therefore belongs beside the cached access token, in the c
 that every provider built alike shares (:class:`~oauthbearer.client.token_cache.TokenSlot`)
 and not in one provider's grant: any of them may lead the next refresh.
 
+A refresh the fetcher gave up on at its deadline may still be answered, with the only
+refresh token the server will accept from then on. Until that exchange ends (one more
+budget at most, :class:`LateRotation`), the token we sent is not sent again: a reuse is
+what RFC 9700 §4.14.2 has the server punish by revoking the whole family.
+
 Example:
     >>> import threading
     >>> tokens = RefreshTokens(threading.Lock())
@@ -15,14 +20,41 @@ Example:
     'rotated-2'
     >>> tokens.current("operator-wrote-3")  # a changed configuration wins over a rotation
     'operator-wrote-3'
+    >>> late = LateRotation(tokens, "idp.example"); late.given_up()
+    >>> try:
+    ...     tokens.current("operator-wrote-3")
+    ... except RefreshInFlight:
+    ...     print("held back until the refresh given up on ends")
+    held back until the refresh given up on ends
+    >>> late.ended(None); tokens.current("operator-wrote-3")
+    'operator-wrote-3'
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any
+import logging
+from contextlib import AbstractContextManager, suppress
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RefreshTokens"]
+from oauthbearer.client.token import issued_refresh_token, token_answer
+from oauthbearer.errors import TokenResponseError
+
+if TYPE_CHECKING:
+    from oauthbearer.client.exchange import Answer
+
+__all__ = ["LateRotation", "RefreshInFlight", "RefreshTokens"]
+
+logger = logging.getLogger("oauthbearer.client.rotation")
+
+
+class RefreshInFlight(Exception):
+    """A refresh given up on may still rotate the token: the old one is not sent meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a refresh that timed out may still be answered with a new refresh token; "
+            "the one it sent is not sent again until it ends"
+        )
 
 
 class RefreshTokens:
@@ -33,22 +65,27 @@ class RefreshTokens:
     Holds secrets: no repr of its values, ever.
     """
 
-    __slots__ = ("_configured", "_lock", "_rotated")
+    __slots__ = ("_awaited", "_configured", "_lock", "_rotated")
 
     def __init__(self, lock: AbstractContextManager[Any]) -> None:
         self._lock = lock
         self._configured: str | None = None
         self._rotated: str | None = None
+        self._awaited = 0  # refreshes given up on whose answer may still come
 
     def current(self, configured: str) -> str:
         """The refresh token to send, given the configured value as read just now.
 
         A configured value that changed since the last call (an operator rotated the
-        mounted file) replaces any rotation: it starts a new family on purpose.
+        mounted file) replaces any rotation: it starts a new family on purpose. Otherwise,
+        while a late answer is awaited, :class:`RefreshInFlight`.
         """
         with self._lock:
             if configured != self._configured:
                 self._configured, self._rotated = configured, None
+                return configured
+            if self._awaited:
+                raise RefreshInFlight
             return self._rotated or configured
 
     def rotated(self, refresh_token: str) -> None:
@@ -56,5 +93,46 @@ class RefreshTokens:
         with self._lock:
             self._rotated = refresh_token
 
+    def _await_late(self) -> None:
+        with self._lock:
+            self._awaited += 1
+
+    def _late_ended(self, refresh_token: str | None) -> None:
+        with self._lock:
+            self._awaited -= 1
+            if refresh_token is not None:
+                self._rotated = refresh_token
+
     def __repr__(self) -> str:
         return f"RefreshTokens(rotated={self._rotated is not None})"
+
+
+class LateRotation:
+    """A refresh exchange's :class:`~oauthbearer.client.exchange.LateAnswer`.
+
+    Given up on, it holds ``tokens`` back (:class:`RefreshInFlight`); ended, it takes the
+    refresh token a 2xx answer issued, if any, and lets ``tokens`` be sent again.
+    """
+
+    __slots__ = ("_host", "_tokens")
+
+    def __init__(self, tokens: RefreshTokens, endpoint_host: str) -> None:
+        self._tokens = tokens
+        self._host = endpoint_host
+
+    def given_up(self) -> None:
+        self._tokens._await_late()
+
+    def ended(self, answer: Answer | None) -> None:
+        rotated = None
+        if answer is not None and 200 <= answer.status < 300:
+            # Not a token answer: nothing was issued that we could keep.
+            with suppress(TokenResponseError):
+                rotated = issued_refresh_token(token_answer(answer.body, endpoint_host=self._host))
+        self._tokens._late_ended(rotated)
+        if rotated is not None:
+            logger.warning(
+                "token endpoint %s answered a refresh after its deadline; the refresh token "
+                "it issued replaces the one sent",
+                self._host,
+            )

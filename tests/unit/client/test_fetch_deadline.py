@@ -188,3 +188,16 @@ class _Stream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
+
+
+def test_an_answer_that_ends_as_the_caller_stops_waiting_is_the_callers(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    def wait(done: threading.Event, timeout: float) -> bool:
+        # The wait times out just as the worker finishes: the answer is there all the same.
+        assert done.wait(10)
+        return False
+
+    router.post(TOKEN_URL).mock(return_value=token_response("just-in-time"))
+    s = ClientSettings(token_url=TOKEN_URL, client_secret=Secret(SECRET), client_id="k")
+    assert fetcher(s, clock, wait=wait).fetch(timeout=2.0).access_token == "just-in-time"

@@ -6,6 +6,7 @@ once, the answer carries its successor, and presenting a retired one is ``invali
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
@@ -14,9 +15,10 @@ import pytest
 import respx
 
 from oauthbearer._secret import Secret
+from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.provider import TokenCache
 from oauthbearer.client.settings import ClientSettings
-from oauthbearer.errors import TokenResponseError
+from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
 
 from .conftest import START, TOKEN_URL, FakeClock, ProviderFactory, make_jwt
 
@@ -107,3 +109,88 @@ def test_clearing_the_cache_keeps_the_current_refresh_token(
     cache.clear()  # forgets the access token; the server has still retired rt-1
     assert p.token().access_token == "at-2"
     assert server.sent == ["rt-1", "rt-2"]
+
+
+class HeldIdp(RotatingIdp):
+    """A rotating endpoint whose first answer waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        answer = super().__call__(request)
+        if len(self.sent) == 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        return answer
+
+
+def _fetcher_giving_up(clock: FakeClock, idp: HeldIdp) -> TokenFetcher:
+    def wait(done: threading.Event, timeout: float) -> bool:
+        # The caller's wait on the fake clock: the first exchange outlasts it.
+        if idp.entered.is_set() and not idp.release.is_set():
+            clock.advance(timeout)
+            return done.is_set()
+        return done.wait(10)
+
+    settings = ClientSettings(
+        token_url=TOKEN_URL,
+        client_id="kafka",
+        client_secret=Secret("fake-secret"),
+        grant_type="refresh_token",
+        refresh_token=Secret("rt-1"),
+        timeout=2.0,
+    )
+    transport = httpx.MockTransport(idp)
+    return TokenFetcher(
+        settings,
+        http_client=httpx.Client(transport=transport),
+        clock=clock,
+        monotonic=clock.monotonic,
+        wait=wait,
+    )
+
+
+def _join_http_workers() -> None:
+    for worker in threading.enumerate():
+        if worker.name == "oauthbearer-http":
+            worker.join(10)
+            assert not worker.is_alive()
+
+
+def test_a_refresh_answered_after_the_deadline_keeps_the_token_it_rotated(
+    clock: FakeClock,
+) -> None:
+    idp = HeldIdp()
+    fetcher = _fetcher_giving_up(clock, idp)
+    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
+        fetcher.fetch()
+    # The server retired rt-1 and its answer is still on the way: rt-1 is not sent again.
+    with pytest.raises(TokenRequestError, match="not sent again until it ends") as info:
+        fetcher.fetch()
+    assert "rt-1" not in str(info.value)
+    assert idp.sent == ["rt-1"]
+    clock.advance(1.0)  # the answer arrives a second late: within one more budget
+    idp.release.set()
+    _join_http_workers()
+    assert fetcher.fetch().access_token == "at-2"
+    assert idp.sent == ["rt-1", "rt-2"]  # the rotated token, never the retired one
+
+
+def test_a_refresh_unanswered_for_one_more_budget_lets_the_old_token_be_sent(
+    clock: FakeClock,
+) -> None:
+    idp = HeldIdp()
+    fetcher = _fetcher_giving_up(clock, idp)
+    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
+        fetcher.fetch()
+    clock.advance(2.5)  # past the caller's deadline and one more budget
+    idp.release.set()
+    _join_http_workers()
+    # Nothing was kept from an answer this late: the only token left is the one we sent.
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher.fetch()
+    assert info.value.error == "invalid_grant"
+    assert idp.sent == ["rt-1", "rt-1"]
