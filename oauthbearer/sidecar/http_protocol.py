@@ -82,6 +82,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     _closing = False  # the server is shutting down: answer what is being read, then close
     #: When the request being read began (loop time), None between requests (stalled.py).
     reading_since: float | None = None
+    #: Since when the connection waits for its next request (loop time), else None: the
+    #: sweep of stalled.py closes it after ``timeout_keep_alive``, in place of a timer.
+    idle_since: float | None = None
     _head_open = False  # a request's head is being read
     _head_bytes = 0  # bytes read while it was
 
@@ -101,6 +104,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         watch(self.server_state, self.connections, self.loop)
 
     def data_received(self, data: bytes) -> None:
+        self.idle_since = None
         super().data_received(data)
         if self._head_open:
             self._head_bytes += len(data)
@@ -127,9 +131,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         # A pipelined request parsed from the same read as a request answered at once:
-        # that answer started uvicorn's keep-alive timer, which only new data clears, and
-        # it closed the connection under this request while its upstream call ran.
-        self._unset_keepalive_if_required()
+        # that answer made the connection idle, and it must not be closed under this
+        # request while its upstream call runs.
+        self.idle_since = None
         self.reading_since = self.loop.time()
         self._head_open = True
         if self._tls_extension is not None:
@@ -204,7 +208,26 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         )
         if not keep_alive:
             self.transport.close()
-        self.on_response_complete()  # uvicorn's own bookkeeping: keep-alive timer, flow
+        self.on_response_complete()  # uvicorn's bookkeeping: request count, flow, idleness
+
+    def on_response_complete(self) -> None:
+        """uvicorn's own, except that an idle connection is marked, not given a timer.
+
+        uvicorn arms a keep-alive timer after every response (``call_later``) and cancels
+        it on the next request: about 2 µs of a 25 µs cache hit under load. The sweep
+        that already bounds slow requests (stalled.py) closes a connection idle longer
+        than ``timeout_keep_alive`` instead, at most one sweep interval late.
+        """
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()  # a timer armed by uvicorn code we do not see
+        self.flow.resume_reading()
+        if self.pipeline:  # an ASGI request queued behind this response starts now
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.idle_since = self.loop.time()
 
     def pause_writing(self) -> None:
         """The client reads slower than it asks: stop reading its requests until it catches up.

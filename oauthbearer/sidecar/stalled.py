@@ -10,6 +10,8 @@ nothing, holds it forever. Anyone can do both, before any credential is checked.
   that has sent nothing that long) is closed, with 408 when no response is being sent on
   it. One timer per server looks every :data:`SWEEP_INTERVAL_S` seconds, rather than one per
   request: the fast path pays two attribute writes, not a timer.
+* The same sweep closes a connection idle between requests for longer than its keep-alive
+  timeout (uvicorn's ``timeout_keep_alive``), which uvicorn did with a timer per response.
 
 Example:
     >>> class Conn:
@@ -20,6 +22,15 @@ Example:
     1
     >>> slow.refused, fresh.refused, idle.refused
     (408, None, None)
+    >>> class Idle:
+    ...     timeout_keep_alive = 5
+    ...     def __init__(self, since): self.idle_since, self.closed = since, False
+    ...     def timeout_keep_alive_handler(self): self.closed = True
+    >>> old, recent, busy = Idle(90.0), Idle(97.0), Idle(None)
+    >>> close_idle([old, recent, busy], now=100.0)
+    1
+    >>> old.closed, recent.closed, busy.closed
+    (True, False, False)
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ __all__ = [
     "REQUEST_READ_TIMEOUT_S",
     "SWEEP_INTERVAL_S",
     "Stallable",
+    "close_idle",
     "close_stalled",
     "watch",
 ]
@@ -70,6 +82,19 @@ def close_stalled(connections: Iterable[object], now: float, timeout: float) -> 
     return len(stalled)
 
 
+def close_idle(connections: Iterable[object], now: float) -> int:
+    """Close every connection idle for longer than its ``timeout_keep_alive``; how many."""
+    idle = [
+        c
+        for c in connections
+        if isinstance(since := getattr(c, "idle_since", None), float)
+        and now - since > c.timeout_keep_alive  # type: ignore[attr-defined]
+    ]
+    for connection in idle:
+        connection.timeout_keep_alive_handler()  # type: ignore[attr-defined]  # uvicorn's close
+    return len(idle)
+
+
 # One sweep per server (its set of open connections), for as long as it has connections.
 _sweeps: weakref.WeakKeyDictionary[object, asyncio.TimerHandle] = weakref.WeakKeyDictionary()
 
@@ -90,7 +115,9 @@ def watch(
     now = clock or loop.time
 
     def sweep() -> None:
-        close_stalled(list(connections), now(), REQUEST_READ_TIMEOUT_S)
+        snapshot, at = list(connections), now()
+        close_stalled(snapshot, at, REQUEST_READ_TIMEOUT_S)
+        close_idle(snapshot, at)
         if connections:
             _sweeps[owner] = loop.call_later(SWEEP_INTERVAL_S, sweep)
         else:

@@ -254,11 +254,11 @@ async def test_an_unexpected_error_is_a_500_without_a_trace_and_the_connection_l
     assert "boom" not in caplog.text
 
 
-async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
-    # Answered inside one data_received, each answer ends with uvicorn's bookkeeping
-    # (on_response_complete), which arms the keep-alive timer. A timer left behind by an
-    # earlier answer would close the connection timeout_keep_alive seconds later, however
-    # busy it is: uvicorn cancels the previous one first, and this holds it to that.
+async def test_pipelined_direct_answers_arm_no_timer_and_leave_the_connection_idle() -> None:
+    # Answered inside one data_received, each answer ends with on_response_complete.
+    # uvicorn's own arms a keep-alive timer there, each time (a timer left behind by an
+    # earlier answer once closed a busy connection); ours marks the connection idle for
+    # the sweep of stalled.py and arms nothing.
     protocol, sink = _protocol_with_direct_answers()
     loop = asyncio.get_running_loop()
     armed: list[asyncio.TimerHandle] = []
@@ -277,12 +277,15 @@ async def test_pipelined_direct_answers_leave_one_keep_alive_timer() -> None:
     protocol.loop = RecordingLoop()  # type: ignore[assignment]
     protocol.data_received(request("t1") + request("t2") + request("t3"))
     await asyncio.sleep(0)
-    live = [handle for handle in armed if not handle.cancelled()]
     try:
         assert len(sink.writes) == 1  # three answers, coalesced into one write
         assert sink.writes[0].count(b"HTTP/1.1 200 OK") == 3
-        assert len(armed) == 3
-        assert live == [protocol.timeout_keep_alive_task]
+        assert armed == []
+        assert protocol.timeout_keep_alive_task is None
+        assert protocol.idle_since is not None
+        assert protocol.idle_since <= loop.time()
+        protocol.data_received(request("t4")[:10])  # the next request begins
+        assert protocol.idle_since is None
     finally:
         for handle in armed:
             handle.cancel()

@@ -12,9 +12,14 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from oauthbearer.sidecar import stalled
-from oauthbearer.sidecar.stalled import MAX_HEAD_BYTES, REQUEST_READ_TIMEOUT_S, close_stalled
+from oauthbearer.sidecar.stalled import (
+    MAX_HEAD_BYTES,
+    REQUEST_READ_TIMEOUT_S,
+    close_idle,
+    close_stalled,
+)
 from tests.unit.sidecar.conftest import sign
-from tests.unit.sidecar.real_uvicorn import Served, read_response, request
+from tests.unit.sidecar.real_uvicorn import Served, read_response, request, serve
 
 
 async def closed(reader: asyncio.StreamReader) -> bytes:
@@ -68,6 +73,30 @@ async def test_a_request_that_stops_arriving_is_closed_with_408(served: Served) 
         writer.close()
 
 
+async def test_a_connection_idle_past_its_keep_alive_is_closed_by_the_sweep(
+    served: Served,
+) -> None:
+    loop = asyncio.get_running_loop()
+    assert served.server is not None
+    connections = served.server.server_state.connections
+    idle_reader, idle_writer = await served.connect()
+    idle_writer.write(request("x", authorization=None))
+    assert (await read_response(idle_reader)).startswith(b"HTTP/1.1 401 ")
+    busy_reader, busy_writer = await served.connect()
+    rest = request("y", authorization=None)
+    busy_writer.write(rest[:20])  # a request being read is not idle, however long it takes
+    await asyncio.sleep(0.05)  # let the server read what was sent (not a timeout wait)
+
+    keep_alive = served.server.config.timeout_keep_alive
+    assert close_idle(list(connections), loop.time() + keep_alive - 1) == 0
+    assert close_idle(list(connections), loop.time() + keep_alive + 1) == 1
+    assert await closed(idle_reader) == b""  # closed without a word, as uvicorn's timer did
+    busy_writer.write(rest[20:])
+    assert (await read_response(busy_reader)).startswith(b"HTTP/1.1 401 ")
+    for writer in (idle_writer, busy_writer):
+        writer.close()
+
+
 async def test_the_server_sweeps_for_as_long_as_it_has_connections(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,3 +115,17 @@ async def test_the_server_sweeps_for_as_long_as_it_has_connections(
             break
         await asyncio.sleep(0)  # a turn of the loop, for the last sweep to run
     assert state not in stalled._sweeps  # no connection left: no timer left
+
+
+async def test_the_sweep_closes_idle_connections(
+    rsa_key: RSAKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every loop turn a sweep, and no keep-alive at all: an answered connection is closed
+    # by the sweep (no timer is armed per response any more), a new one is not yet idle.
+    monkeypatch.setattr(stalled, "SWEEP_INTERVAL_S", 0.0)
+    async with serve(rsa_key, keep_alive=0.0) as served:
+        reader, writer = await served.connect()
+        writer.write(request("x", authorization=None))
+        assert (await read_response(reader)).startswith(b"HTTP/1.1 401 ")
+        assert await closed(reader) == b""
+        writer.close()
