@@ -127,6 +127,24 @@ class HeldIdp(RotatingIdp):
         return answer
 
 
+def _timed_out_refresh(clock: FakeClock) -> tuple[HeldIdp, TokenFetcher]:
+    """A fetcher whose first refresh (rt-1) the server holds past the 2 s deadline."""
+    idp = HeldIdp()
+    fetcher = _fetcher_giving_up(clock, idp)
+    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
+        fetcher.fetch()
+    return idp, fetcher
+
+
+def _answer_late(idp: HeldIdp, seconds_past_the_deadline: float, clock: FakeClock) -> None:
+    clock.advance(seconds_past_the_deadline)
+    idp.release.set()
+    for worker in threading.enumerate():
+        if worker.name == "oauthbearer-http":
+            worker.join(10)
+            assert not worker.is_alive()
+
+
 def _fetcher_giving_up(clock: FakeClock, idp: HeldIdp) -> TokenFetcher:
     def wait(done: threading.Event, timeout: float) -> bool:
         # The caller's wait on the fake clock: the first exchange outlasts it.
@@ -153,28 +171,16 @@ def _fetcher_giving_up(clock: FakeClock, idp: HeldIdp) -> TokenFetcher:
     )
 
 
-def _join_http_workers() -> None:
-    for worker in threading.enumerate():
-        if worker.name == "oauthbearer-http":
-            worker.join(10)
-            assert not worker.is_alive()
-
-
 def test_a_refresh_answered_after_the_deadline_keeps_the_token_it_rotated(
     clock: FakeClock,
 ) -> None:
-    idp = HeldIdp()
-    fetcher = _fetcher_giving_up(clock, idp)
-    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
-        fetcher.fetch()
+    idp, fetcher = _timed_out_refresh(clock)
     # The server retired rt-1 and its answer is still on the way: rt-1 is not sent again.
     with pytest.raises(TokenRequestError, match="not sent again until it ends") as info:
         fetcher.fetch()
     assert "rt-1" not in str(info.value)
     assert idp.sent == ["rt-1"]
-    clock.advance(1.0)  # the answer arrives a second late: within one more budget
-    idp.release.set()
-    _join_http_workers()
+    _answer_late(idp, 1.0, clock)  # within one more budget
     assert fetcher.fetch().access_token == "at-2"
     assert idp.sent == ["rt-1", "rt-2"]  # the rotated token, never the retired one
 
@@ -182,13 +188,8 @@ def test_a_refresh_answered_after_the_deadline_keeps_the_token_it_rotated(
 def test_a_refresh_unanswered_for_one_more_budget_lets_the_old_token_be_sent(
     clock: FakeClock,
 ) -> None:
-    idp = HeldIdp()
-    fetcher = _fetcher_giving_up(clock, idp)
-    with pytest.raises(TokenRequestError, match="timed out after 2 s"):
-        fetcher.fetch()
-    clock.advance(2.5)  # past the caller's deadline and one more budget
-    idp.release.set()
-    _join_http_workers()
+    idp, fetcher = _timed_out_refresh(clock)
+    _answer_late(idp, 2.5, clock)  # past one more budget
     # Nothing was kept from an answer this late: the only token left is the one we sent.
     with pytest.raises(TokenEndpointError) as info:
         fetcher.fetch()
