@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from hypothesis import given
@@ -225,3 +226,19 @@ def test_cached_answers_cost_well_under_a_kibibyte_each() -> None:
     result = memory.measure(entries=20_000)
 
     assert result["bytes_per_entry"] < 1_000, result
+
+
+def test_cached_entries_are_left_alone_by_the_garbage_collector(clock: FakeClock) -> None:
+    # A full collection walks every object it tracks: with an object per entry, 60,000
+    # entries made a 47 ms pause under load. Entries of plain values are untracked by
+    # the first collection they live through, whatever the verdict's claims held.
+    cache = make_cache(clock)
+    for i in range(100):
+        claims = {"sub": f"p{i}", "exp": NOW + 60, "scope": ["a", "b"], "x": {"y": 1}}
+        cache.put(token_key(f"t{i}"), Verdict.of(claims, "jwks", subject=f"p{i}"))
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in cache._positive.values())
+    hit = cache.get(token_key("t7"))  # and a hit still answers with everything it had
+    assert hit is not None
+    assert (hit.sub, hit.exp, hit.source) == ("p7", NOW + 60, "jwks")
+    assert b'"x":{"y":1}' in hit.body
