@@ -23,7 +23,8 @@ def _rss_kib() -> int:
 
 
 def _fill(entries: int) -> dict[str, Any]:
-    from oauthbearer.sidecar.cache import ResultCache, Verdict, token_key
+    from oauthbearer.sidecar.cache import ResultCache
+    from oauthbearer.sidecar.verdict import Verdict, token_key
 
     now = time.time()
     cache = ResultCache(

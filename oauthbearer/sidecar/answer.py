@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from oauthbearer.errors import UpstreamUnavailable
-from oauthbearer.sidecar.cache import token_key
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.decision_log import DecisionLog
 from oauthbearer.sidecar.fastpath import Answer, BodyTooLarge
@@ -40,6 +39,7 @@ from oauthbearer.sidecar.limits import CallerLimited, CallerLimits
 from oauthbearer.sidecar.metrics import Metrics
 from oauthbearer.sidecar.request import MalformedRequest, parse_token
 from oauthbearer.sidecar.response import render_milliseconds
+from oauthbearer.sidecar.verdict import token_key
 
 __all__ = ["IntrospectionAnswer"]
 

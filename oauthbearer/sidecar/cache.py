@@ -16,6 +16,7 @@ Nothing here is thread-safe; everything runs on the one event loop thread.
 The timer is injected: tests advance a fake clock instead of sleeping.
 
 Example:
+    >>> from oauthbearer.sidecar.verdict import token_key
     >>> now = [1000.0]
     >>> cache = ResultCache(ttl=60, max_entries=10, negative_ttl=2,
     ...                     negative_max_entries=10, clock=lambda: now[0])
@@ -30,75 +31,16 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import sys
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
 
 from cachetools import TTLCache
 
-from oauthbearer.sidecar.response import INACTIVE_BODY, render
+from oauthbearer.sidecar.verdict import Verdict
 
-__all__ = ["ResultCache", "Verdict", "token_key"]
+__all__ = ["ResultCache"]
 
 Clock = Callable[[], float]
-
-
-def token_key(token: str) -> bytes:
-    """The cache key for a token: its SHA-256 digest.
-
-    Example:
-        >>> token_key("abc").hex()[:12]
-        'ba7816bf8f01'
-    """
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
-class Verdict(NamedTuple):
-    """The outcome for one token, as cached: the rendered answer plus what judging it needs.
-
-    The answer is kept rendered (bytes), not as a claims dict: a cache hit is then a
-    lookup and a write with no JSON encoding, and an entry costs a fraction of the memory.
-    ``exp`` is ``None`` for an inactive verdict. ``source`` says who decided: ``jwks``
-    (local verification), ``upstream`` (RFC 7662 delegation) or ``none`` (rejected on
-    shape, or nothing can judge it).
-
-    A named tuple: made on every cache hit (the cache keeps plain tuples, below), which
-    costs less than a dataclass with the same fields, and it cannot be changed either.
-
-    Example:
-        >>> Verdict.of({"sub": "app", "exp": 2000, "iat": 1000}, "jwks").body
-        b'{"active":true,"sub":"app","exp":2000,"iat":1000}'
-        >>> Verdict.inactive("none").body
-        b'{"active":false}'
-    """
-
-    body: bytes
-    exp: float | None
-    sub: str | None
-    source: str
-
-    @classmethod
-    def of(cls, claims: Mapping[str, Any], source: str, subject: str | None = None) -> Verdict:
-        """An active verdict for normalized claims (``exp`` required).
-
-        ``subject`` is the token's own ``sub`` when the answer's was normalised to another
-        claim: revocations name the identity provider's user id, so that is what ``sub``
-        on the verdict (the cache's index, the watermark check) keeps.
-        """
-        sub = subject if subject is not None else claims.get("sub")
-        # Interned: the many verdicts of one principal then share one string.
-        principal = sys.intern(sub) if isinstance(sub, str) else None
-        return cls(render(claims), float(claims["exp"]), principal, source)
-
-    @classmethod
-    def inactive(cls, source: str) -> Verdict:
-        return cls(INACTIVE_BODY, None, None, source)
-
-    @property
-    def active(self) -> bool:
-        return self.exp is not None
 
 
 #: A cached active verdict: (serve until, on the TTL clock), body, exp, sub, source.

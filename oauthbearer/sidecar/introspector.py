@@ -29,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oauthbearer.sidecar.cache import ResultCache, Verdict, token_key
+from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.claims import DEFAULT_CLAIM_RULES, ClaimRules
 from oauthbearer.sidecar.request import looks_like_token
 from oauthbearer.sidecar.response import NotUsable, normalize
 from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.single_flight import SingleFlight
+from oauthbearer.sidecar.verdict import Verdict, token_key
 from oauthbearer.verify.jwt_validator import CompactJws, InvalidJwt, JwtValidator
 from oauthbearer.verify.upstream import UpstreamIntrospector
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from oauthbearer._jwt import unverified_claims
-from oauthbearer.sidecar.cache import ResultCache, token_key
+from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.revocation.events import Event, finite_seconds
 from oauthbearer.sidecar.revocation.records import EVERYONE, RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
+from oauthbearer.sidecar.verdict import token_key
 
 __all__ = ["EventObserver", "RevocationStore", "Revocations"]
 

@@ -42,7 +42,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from oauthbearer.sidecar.cache import Verdict
 from oauthbearer.sidecar.revocation.tables import (
     SeenIds,
     effective_time,
@@ -52,6 +51,7 @@ from oauthbearer.sidecar.revocation.tables import (
 )
 from oauthbearer.sidecar.revocation.tables import purge as purge_expired
 from oauthbearer.sidecar.revocation.wide import WideWatermarks
+from oauthbearer.sidecar.verdict import Verdict
 
 __all__ = ["RevocationStore"]
 

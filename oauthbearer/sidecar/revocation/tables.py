@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from oauthbearer.sidecar.cache import Verdict
+from oauthbearer.sidecar.verdict import Verdict
 
 __all__ = ["SeenIds", "effective_time", "insert", "purge", "verdict_claims", "verdict_seconds"]
 

@@ -22,7 +22,7 @@ rendered answer is at hand. Every verdict in the cache was therefore judged agai
 watermarks in force, and the cache-hit path checks nothing new.
 
 Example:
-    >>> from oauthbearer.sidecar.cache import Verdict
+    >>> from oauthbearer.sidecar.verdict import Verdict
     >>> wide = WideWatermarks(max_lifetime=3600, clock=lambda: 1000.0)
     >>> wide.revoke_everyone(at=1000.0)
     True
@@ -38,7 +38,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from oauthbearer.sidecar.cache import Verdict
 from oauthbearer.sidecar.revocation.tables import (
     effective_time,
     insert,
@@ -46,6 +45,7 @@ from oauthbearer.sidecar.revocation.tables import (
     verdict_claims,
     verdict_seconds,
 )
+from oauthbearer.sidecar.verdict import Verdict
 
 __all__ = ["WideWatermarks"]
 

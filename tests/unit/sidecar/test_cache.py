@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauthbearer.sidecar.cache import ResultCache, Verdict, token_key
+from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.single_flight import SingleFlight
+from oauthbearer.sidecar.verdict import Verdict, token_key
 from tests.unit.sidecar.conftest import NOW, FakeClock
 
 

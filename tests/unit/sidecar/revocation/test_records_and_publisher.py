@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from oauthbearer.sidecar.cache import token_key
 from oauthbearer.sidecar.revocation.events import MalformedEvent
 from oauthbearer.sidecar.revocation.publisher import (
     PublishFailed,
@@ -25,6 +24,7 @@ from oauthbearer.sidecar.revocation.publisher import (
     producer_settings,
 )
 from oauthbearer.sidecar.revocation.records import RevocationRecord
+from oauthbearer.sidecar.verdict import token_key
 
 PRINCIPAL = RevocationRecord("principal", "u-1", 1767225600.25, "keycloak", "keycloak:7")
 TOKEN = RevocationRecord(

@@ -18,13 +18,14 @@ import pytest
 from starlette.applications import Starlette
 
 from oauthbearer._secret import Secret
-from oauthbearer.sidecar.cache import ResultCache, token_key
+from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.revocation.publisher import PublishFailed
 from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.revocation.routes import EventRoutes
 from oauthbearer.sidecar.revocation.service import Revocations
 from oauthbearer.sidecar.revocation.store import RevocationStore
+from oauthbearer.sidecar.verdict import token_key
 from tests.support.clock import NOW, FakeClock
 from tests.support.keycloak_flatbuffers import (
     DELETE,

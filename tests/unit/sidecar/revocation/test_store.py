@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from oauthbearer.sidecar.cache import Verdict, token_key
 from oauthbearer.sidecar.revocation.store import RevocationStore
+from oauthbearer.sidecar.verdict import Verdict, token_key
 from tests.unit.sidecar.conftest import NOW, FakeClock
 
 LIFETIME = 3600.0

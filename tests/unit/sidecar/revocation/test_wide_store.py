@@ -14,13 +14,14 @@ import json
 
 import pytest
 
-from oauthbearer.sidecar.cache import ResultCache, Verdict, token_key
+from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.revocation import records
 from oauthbearer.sidecar.revocation.events import Event, MalformedEvent
 from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.revocation.service import Revocations
 from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.revocation.topic_readers import replicated_revocations
+from oauthbearer.sidecar.verdict import Verdict, token_key
 from tests.unit.sidecar.conftest import NOW, FakeClock
 
 LIFETIME = 3600.0
