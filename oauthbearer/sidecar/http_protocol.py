@@ -104,7 +104,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         watch(self.server_state, self.connections, self.loop)
 
     def data_received(self, data: bytes) -> None:
-        self.idle_since = None
+        # Not idle_since = None here: on_message_begin clears it at a request's first byte.
+        # Bytes that start no request (a stray CRLF, the rest of a body answered early)
+        # must not make an idle connection look busy for ever.
         super().data_received(data)
         if self._head_open:
             self._head_bytes += len(data)

@@ -19,7 +19,7 @@ from oauthbearer.sidecar.stalled import (
     close_stalled,
 )
 from tests.unit.sidecar.conftest import sign
-from tests.unit.sidecar.real_uvicorn import Served, read_response, request, serve
+from tests.unit.sidecar.real_uvicorn import AUTH, Served, read_response, request, serve
 
 
 async def closed(reader: asyncio.StreamReader) -> bytes:
@@ -128,4 +128,36 @@ async def test_the_sweep_closes_idle_connections(
         writer.write(request("x", authorization=None))
         assert (await read_response(reader)).startswith(b"HTTP/1.1 401 ")
         assert await closed(reader) == b""
+        writer.close()
+
+
+async def test_bytes_that_start_no_request_leave_an_idle_connection_idle(served: Served) -> None:
+    # A stray CRLF between requests, and the rest of a body the app already refused (413
+    # on its declared length): neither begins a request, so the connection stays idle and
+    # is closed by the sweep, instead of looking busy and never being closed.
+    assert served.server is not None
+    loop = asyncio.get_running_loop()
+    connections = served.server.server_state.connections
+    crlf_reader, crlf_writer = await served.connect()
+    crlf_writer.write(request("x", authorization=None))
+    assert (await read_response(crlf_reader)).startswith(b"HTTP/1.1 401 ")
+    crlf_writer.write(b"\r\n")
+    body_reader, body_writer = await served.connect()
+    declared = 20_000
+    body_writer.write(
+        b"POST /oauth2/introspect HTTP/1.1\r\nhost: sidecar\r\nauthorization: "
+        + AUTH.encode()
+        + b"\r\ncontent-type: application/x-www-form-urlencoded\r\n"
+        + b"content-length: %d\r\n\r\n" % declared
+    )
+    assert (await read_response(body_reader)).startswith(b"HTTP/1.1 413 ")  # by the app
+    body_writer.write(b"t" * declared)
+    await body_writer.drain()
+    await asyncio.sleep(0.1)  # let the server read what was sent (not a timeout wait)
+
+    keep_alive = served.server.config.timeout_keep_alive
+    assert close_idle(list(connections), loop.time() + keep_alive + 1) == 2
+    for reader in (crlf_reader, body_reader):
+        assert await closed(reader) == b""
+    for writer in (crlf_writer, body_writer):
         writer.close()
