@@ -17,7 +17,7 @@ against a dummy secret so the timing does not reveal which ids exist. A header t
 accepted is remembered, exactly as it was sent, for as long as the credentials it matched
 are the current ones: a broker sends the same header on every request, and decoding and
 comparing it each time was about 4 % of a cold decision and a quarter of a cache hit's
-Python. Refusals are never remembered, and the memo is bounded.
+Python. Refusals are never remembered, and the memo is bounded (256 headers of 1 KiB).
 
 Example:
     >>> from oauthbearer._secret import Secret
@@ -49,6 +49,9 @@ ANONYMOUS = "-anonymous-"
 _DUMMY = b"\x00" * 32
 #: Accepted headers remembered at most (a cluster's brokers, each with a header or two).
 MAX_ACCEPTED_HEADERS = 256
+#: Longer accepted headers are checked every time, not remembered: a caller padding its
+#: header (whitespace is stripped before the check) must not make the memo hold megabytes.
+MAX_REMEMBERED_HEADER = 1024
 # bytes.translate table turning the URL-safe alphabet into the standard one.
 _URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 
@@ -126,7 +129,7 @@ class CallerAuthenticator:
         if caller is not None:
             return caller
         caller = self._check(header, basic, bearer)
-        if caller is not None:
+        if caller is not None and len(header) <= MAX_REMEMBERED_HEADER:
             if len(accepted) >= MAX_ACCEPTED_HEADERS:
                 accepted.clear()
             accepted[header] = caller

@@ -110,3 +110,17 @@ def test_the_memo_of_accepted_headers_is_bounded() -> None:
     ]
     assert all(auth.authenticate(h) == "broker" for h in headers)
     assert len(auth._accepted) <= MAX_ACCEPTED_HEADERS
+
+
+def test_a_long_accepted_header_is_checked_every_time_not_remembered() -> None:
+    from oauthbearer._secret import Secret
+    from oauthbearer.sidecar.callers import MAX_REMEMBERED_HEADER
+
+    auth = CallerAuthenticator(Secret("broker:fake-secret"))
+    credentials = base64.b64encode(b"broker:fake-secret").decode()
+    padded = "Basic" + " " * MAX_REMEMBERED_HEADER + credentials  # accepted: spaces stripped
+    assert auth.authenticate(padded) == "broker"
+    assert auth._accepted == {}  # a caller cannot make the memo hold what it pads with
+    short = "Basic " + credentials
+    assert auth.authenticate(short) == "broker"
+    assert list(auth._accepted) == [short]
