@@ -73,7 +73,8 @@ def discover_token_endpoint(issuer: str, get: Getter, *, mutual_tls: bool = Fals
 def _token_endpoint(body: bytes, issuer: str, host: str, *, mutual_tls: bool) -> str:
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError: JSONDecodeError, or a number too long to convert; RecursionError: nesting.
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenResponseError(f"discovery document at {host} is not JSON") from None
     if not isinstance(doc, dict):
         raise TokenResponseError(f"discovery document at {host} is not a JSON object")

@@ -139,7 +139,10 @@ def token_answer(body: bytes, *, endpoint_host: str) -> dict[str, Any]:
     where = f"token endpoint {endpoint_host}"
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError also covers JSONDecodeError and an integer longer than Python converts
+    # (4,300 digits); RecursionError, arrays nested thousands deep. All well within the
+    # answer size cap, and none may escape as anything but a TokenResponseError.
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenResponseError(f"{where} answered 2xx with a body that is not JSON") from None
     if not isinstance(payload, dict):
         raise TokenResponseError(f"{where} answered 2xx with JSON that is not an object")

@@ -182,7 +182,7 @@ class JwksStore:
             raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {response.status_code}")
         try:
             count = self.load(json.loads(response.content))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # Recursion: arrays nested thousands deep
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.url} is not a JWKS document") from exc
         self._report("ok")

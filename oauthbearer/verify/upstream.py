@@ -134,7 +134,7 @@ class UpstreamIntrospector:
             raise _Failure(f"upstream {self.host} answered HTTP {response.status_code}", "status")
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             raise _Failure(
                 f"upstream {self.host} answered with a body that is not JSON", "malformed"
             ) from None

@@ -177,3 +177,10 @@ def test_the_mtls_alias_is_checked_like_the_conventional_endpoint(
     respx.get(OIDC).mock(return_value=metadata(mtls_endpoint_aliases=aliases))
     with pytest.raises(TokenResponseError, match=problem):
         mtls_client(clock, tmp_path).fetch()
+
+
+@respx.mock
+def test_a_metadata_document_nested_too_deep_is_a_response_error(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(return_value=httpx.Response(200, content=b"[" * 100_000))
+    with pytest.raises(TokenResponseError, match="is not JSON"):
+        make(clock).fetch()

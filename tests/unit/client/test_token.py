@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from oauthbearer.client.token import DEFAULT_LIFETIME, Token, parse_token_response
+from oauthbearer.client.token import DEFAULT_LIFETIME, Token, parse_token_response, token_answer
 from oauthbearer.errors import TokenResponseError
 
 from .conftest import make_jwt
@@ -124,3 +124,14 @@ def test_claims_are_read_only() -> None:
     t = parse({"access_token": make_jwt({"exp": int(NOW) + 60})})
     with pytest.raises(TypeError):
         t.claims["exp"] = 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"access_token":"x","n":' + b"9" * 5000 + b"}", b'{"x":' + b"[" * 100_000 + b"}"],
+    ids=["a-number-too-long-to-convert", "nested-too-deep"],
+)
+def test_a_2xx_body_json_cannot_read_is_a_token_response_error(body: bytes) -> None:
+    # Both within the 1 MiB answer cap; neither may escape as ValueError/RecursionError.
+    with pytest.raises(TokenResponseError, match="not JSON"):
+        token_answer(body, endpoint_host="idp.example")

@@ -337,6 +337,8 @@ async def test_streamed_body_over_limit_is_413(harness: Harness) -> None:
         httpx.Response(502),
         httpx.Response(401, json={"error": "invalid_client"}),
         httpx.Response(200, text="<html>not json</html>"),
+        httpx.Response(200, content=b'{"active":true,"x":' + b"[" * 100_000 + b"}"),
+        httpx.Response(200, content=b'{"active":true,"n":' + b"9" * 5000 + b"}"),
         httpx.Response(200, json=["active", True]),
         httpx.Response(200, json={"active": "true", "sub": "x", "exp": int(NOW) + 60}),
         httpx.Response(200, json={"active": 1}),

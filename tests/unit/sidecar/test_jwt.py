@@ -358,6 +358,14 @@ async def test_never_loaded_jwks_unreachable_is_unavailable(
         await setup.validator.verify(sign(rsa_key))
 
 
+async def test_a_jwks_document_nested_too_deep_is_unavailable_not_an_error(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey
+) -> None:
+    router.get(JWKS_URL).respond(200, content=b'{"keys":' + b"[" * 100_000 + b"}")
+    with pytest.raises(UpstreamUnavailable, match="not a JWKS document"):
+        await setup.validator.verify(sign(rsa_key))
+
+
 def test_jwks_drops_symmetric_private_and_encryption_keys(rsa_key: RSAKey) -> None:
     store = JwksStore(JWKS_URL, client=None, clock=FakeClock())
     secret = base64.urlsafe_b64encode(b"k" * 32).decode()
