@@ -11,8 +11,9 @@ than the deadline. Python cannot interrupt a blocked socket read, but the read n
 hold the caller: an abandoned worker ends at its next piece or at its own per-phase
 timeout (at most the time that was left), and closes the response.
 
-A caller may pass a :class:`LateAnswer`: then the worker it gives up on reads on for one
-more budget, and an answer that completes is handed to it instead of being dropped. A
+A caller may pass a :class:`LateAnswer`: then the worker it gives up on takes pieces for
+one more budget, and an answer that completes is handed to it instead of being dropped
+(a read blocked in the socket still ends only at its own timeout, that whole time). A
 refresh-token grant needs that: the server may have retired the refresh token we sent
 and issued the only one left in an answer that arrived just too late (RFC 9700 §4.14.2).
 
@@ -79,9 +80,9 @@ class Answer:
 class LateAnswer(Protocol):
     """Told when the caller gives up on an exchange whose answer still matters.
 
-    ``given_up`` runs in the caller's thread, before ``ended``; ``ended`` runs once, in
-    the worker's thread, with the whole answer, or ``None`` if none came within one more
-    budget. Neither may raise (what they raise is logged by type and dropped).
+    ``given_up`` runs in the caller's thread, before ``ended``, and must not raise;
+    ``ended`` runs once, in the worker's thread, with the whole answer, or ``None`` if
+    none came within one more budget (what it raises is logged by type and dropped).
     """
 
     def given_up(self) -> None: ...
@@ -158,7 +159,12 @@ class Exchange:
         except BaseException:
             lease.release()  # the worker that would have released it never ran
             raise
-        if not self._wait(call.done, remaining) and call.give_up():
+        try:
+            finished = self._wait(call.done, remaining)
+        except BaseException:  # interrupted while waiting: given up all the same
+            call.give_up()
+            raise
+        if not finished and call.give_up():
             raise _timed_out(host, budget)
         if call.answer is None:
             self._raise(call.error, host, budget)
@@ -194,12 +200,12 @@ class _Call:
         self,
         lease: Lease,
         monotonic: Callable[[], float],
-        deadline: float,
+        reads_until: float,
         late: LateAnswer | None,
     ) -> None:
         self._lease = lease
         self._monotonic = monotonic
-        self._deadline = deadline
+        self._reads_until = reads_until
         self._late = late
         # Orders the caller giving up against the worker ending: exactly one of them sees
         # the other's step, so an answer is either the caller's or handed to late.ended.
@@ -219,9 +225,9 @@ class _Call:
         with self._lock:
             if self.done.is_set():
                 return False
-            self._given_up = True
             if self._late is not None:
                 self._late.given_up()  # under the lock: before the worker's ended()
+            self._given_up = True
         if self._late is None:
             self.abandoned.set()
         return True
@@ -260,7 +266,7 @@ class _Call:
                     _hand_over(late, self.answer)
 
     def _check(self, size: int) -> None:
-        if self.abandoned.is_set() or self._monotonic() > self._deadline:
+        if self.abandoned.is_set() or self._monotonic() > self._reads_until:
             raise _PastDeadline
         if size > MAX_ANSWER_BYTES:
             raise _TooLarge

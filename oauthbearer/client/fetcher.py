@@ -133,6 +133,14 @@ class TokenFetcher:
         request (a refused handshake among them) the TLS files; the request is repeated
         once if they changed (a mounted Secret rotated under us).
         """
+        try:
+            return self._fetch(timeout)
+        except RefreshInFlight as exc:
+            # Nothing was sent and nothing is wrong with the endpoint or the TLS files:
+            # translated here, so that neither is forgotten or re-read on its account.
+            raise TokenRequestError(self._host, str(exc)) from None
+
+    def _fetch(self, timeout: float | None) -> Token:
         budget = self._settings.timeout if timeout is None else min(timeout, self._settings.timeout)
         # One deadline for everything below: confluent-kafka waits 10 s for the first
         # token, and a budget per request would add up past that (CONTRACT §6).
@@ -184,10 +192,7 @@ class TokenFetcher:
         return secret or certificate
 
     def _request(self, token_url: str, deadline: float, budget: float) -> Token:
-        try:
-            form = self._grant.params()
-        except RefreshInFlight as exc:
-            raise TokenRequestError(self._host, str(exc)) from None
+        form = self._grant.params()  # RefreshInFlight: see fetch()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
@@ -223,7 +228,8 @@ class TokenFetcher:
         error = description = None
         try:
             body = json.loads(answer.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError: JSONDecodeError, or a number too long to convert; RecursionError: nesting.
+        except (UnicodeDecodeError, ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             # RFC 6749 §5.2: error (REQUIRED), error_description (OPTIONAL), both ASCII.

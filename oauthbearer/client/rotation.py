@@ -84,7 +84,7 @@ class RefreshTokens:
             if configured != self._configured:
                 self._configured, self._rotated = configured, None
                 return configured
-            if self._awaited:
+            if self._awaited > 0:
                 raise RefreshInFlight
             return self._rotated or configured
 
@@ -93,14 +93,21 @@ class RefreshTokens:
         with self._lock:
             self._rotated = refresh_token
 
-    def _await_late(self) -> None:
+    def await_late(self) -> str | None:
+        """A refresh was given up on: hold the token back; returns the configuration then."""
         with self._lock:
             self._awaited += 1
+            return self._configured
 
-    def _late_ended(self, refresh_token: str | None) -> None:
+    def late_ended(self, refresh_token: str | None, configured: str | None) -> None:
+        """The refresh given up on ended, with ``refresh_token`` issued, or None.
+
+        ``configured`` is what :meth:`await_late` returned: a token issued to a family the
+        operator has replaced since must not overwrite the new family's.
+        """
         with self._lock:
             self._awaited -= 1
-            if refresh_token is not None:
+            if refresh_token is not None and configured == self._configured:
                 self._rotated = refresh_token
 
     def __repr__(self) -> str:
@@ -114,22 +121,26 @@ class LateRotation:
     refresh token a 2xx answer issued, if any, and lets ``tokens`` be sent again.
     """
 
-    __slots__ = ("_host", "_tokens")
+    __slots__ = ("_configured", "_host", "_tokens")
 
     def __init__(self, tokens: RefreshTokens, endpoint_host: str) -> None:
         self._tokens = tokens
         self._host = endpoint_host
+        self._configured: str | None = None
 
     def given_up(self) -> None:
-        self._tokens._await_late()
+        self._configured = self._tokens.await_late()
 
     def ended(self, answer: Answer | None) -> None:
         rotated = None
-        if answer is not None and 200 <= answer.status < 300:
-            # Not a token answer: nothing was issued that we could keep.
-            with suppress(TokenResponseError):
-                rotated = issued_refresh_token(token_answer(answer.body, endpoint_host=self._host))
-        self._tokens._late_ended(rotated)
+        try:
+            if answer is not None and 200 <= answer.status < 300:
+                # Not a token answer: nothing was issued that we could keep.
+                with suppress(TokenResponseError):
+                    payload = token_answer(answer.body, endpoint_host=self._host)
+                    rotated = issued_refresh_token(payload)
+        finally:  # whatever happened above, the token is not held back any longer
+            self._tokens.late_ended(rotated, self._configured)
         if rotated is not None:
             logger.warning(
                 "token endpoint %s answered a refresh after its deadline; the refresh token "

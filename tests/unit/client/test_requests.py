@@ -578,3 +578,16 @@ def test_a_client_secret_beside_a_verbatim_header_is_refused_not_ignored() -> No
             authorization=Secret("Basic ZmFrZQ=="),
             client_secret=Secret("fake-ignored-secret"),
         )
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"error":' + b"[" * 100_000 + b"}", b'{"error":"x","n":' + b"9" * 5000 + b"}"]
+)
+def test_an_error_body_json_cannot_read_is_still_the_endpoints_refusal(
+    idp: respx.MockRouter, clock: FakeClock, body: bytes
+) -> None:
+    idp.post(TOKEN_URL).mock(return_value=httpx.Response(400, content=body))
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    assert info.value.status == 400
+    assert info.value.error is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -15,8 +16,10 @@ import pytest
 import respx
 
 from oauthbearer._secret import Secret
+from oauthbearer.client.exchange import Answer
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.provider import TokenCache
+from oauthbearer.client.rotation import LateRotation, RefreshInFlight, RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
 
@@ -24,6 +27,7 @@ from .conftest import START, TOKEN_URL, FakeClock, ProviderFactory, make_jwt
 
 # token answers last 600 s: minus the 30 s skew, 570 s; refresh at 80 % = 456 s.
 REFRESH_DUE = 456.0
+ISSUER = "https://idp.example/realms/kafka"
 
 
 class RotatingIdp:
@@ -118,19 +122,23 @@ class HeldIdp(RotatingIdp):
         super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
+        self.held: threading.Thread | None = None  # the exchange's worker, held
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         answer = super().__call__(request)
         if len(self.sent) == 1:
+            self.held = threading.current_thread()
             self.entered.set()
             assert self.release.wait(10)
         return answer
 
 
-def _timed_out_refresh(clock: FakeClock) -> tuple[HeldIdp, TokenFetcher]:
+def _timed_out_refresh(
+    clock: FakeClock, idp: HeldIdp | None = None, **settings: Any
+) -> tuple[HeldIdp, TokenFetcher]:
     """A fetcher whose first refresh (rt-1) the server holds past the 2 s deadline."""
-    idp = HeldIdp()
-    fetcher = _fetcher_giving_up(clock, idp)
+    idp = HeldIdp() if idp is None else idp
+    fetcher = _fetcher_giving_up(clock, idp, **settings)
     with pytest.raises(TokenRequestError, match="timed out after 2 s"):
         fetcher.fetch()
     return idp, fetcher
@@ -139,31 +147,38 @@ def _timed_out_refresh(clock: FakeClock) -> tuple[HeldIdp, TokenFetcher]:
 def _answer_late(idp: HeldIdp, seconds_past_the_deadline: float, clock: FakeClock) -> None:
     clock.advance(seconds_past_the_deadline)
     idp.release.set()
-    for worker in threading.enumerate():
-        if worker.name == "oauthbearer-http":
-            worker.join(10)
-            assert not worker.is_alive()
+    assert idp.held is not None
+    idp.held.join(10)
+    assert not idp.held.is_alive()
 
 
-def _fetcher_giving_up(clock: FakeClock, idp: HeldIdp) -> TokenFetcher:
+def _fetcher_giving_up(clock: FakeClock, idp: HeldIdp, **settings: Any) -> TokenFetcher:
+    gave_up: list[bool] = []
+
     def wait(done: threading.Event, timeout: float) -> bool:
-        # The caller's wait on the fake clock: the first exchange outlasts it.
-        if idp.entered.is_set() and not idp.release.is_set():
-            clock.advance(timeout)
-            return done.is_set()
-        return done.wait(10)
+        # The caller's wait, on the fake clock. Every exchange is waited for until it is
+        # done, except the one the server holds: once that has reached the server, its
+        # deadline passes. (Judged by the server's own signal, not by whether the
+        # exchange happens to be done yet, which would race with discovery GETs.)
+        while not done.wait(0.001):
+            if not gave_up and idp.entered.is_set():
+                gave_up.append(True)
+                clock.advance(timeout)
+                return False
+        return True
 
-    settings = ClientSettings(
-        token_url=TOKEN_URL,
-        client_id="kafka",
-        client_secret=Secret("fake-secret"),
-        grant_type="refresh_token",
-        refresh_token=Secret("rt-1"),
-        timeout=2.0,
-    )
+    options: dict[str, Any] = {
+        "token_url": TOKEN_URL,
+        "client_id": "kafka",
+        "client_secret": Secret("fake-secret"),
+        "grant_type": "refresh_token",
+        "refresh_token": Secret("rt-1"),
+        "timeout": 2.0,
+        **settings,
+    }
     transport = httpx.MockTransport(idp)
     return TokenFetcher(
-        settings,
+        ClientSettings(**options),
         http_client=httpx.Client(transport=transport),
         clock=clock,
         monotonic=clock.monotonic,
@@ -195,3 +210,93 @@ def test_a_refresh_unanswered_for_one_more_budget_lets_the_old_token_be_sent(
         fetcher.fetch()
     assert info.value.error == "invalid_grant"
     assert idp.sent == ["rt-1", "rt-1"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,  # nothing came within one more budget
+        Answer(400, httpx.Headers(), b'{"error":"invalid_grant","refresh_token":"rt-2"}'),
+        Answer(200, httpx.Headers(), b"<html>not a token answer</html>"),
+        Answer(200, httpx.Headers(), b'{"refresh_token":"rt-2","n":' + b"9" * 5000 + b"}"),
+        Answer(200, httpx.Headers(), b'{"refresh_token":"rt-2","x":' + b"[" * 100_000 + b"}"),
+    ],
+    ids=["none", "refused", "not-json", "huge-number", "nested-too-deep"],
+)
+def test_a_late_answer_that_issued_nothing_usable_releases_the_token(
+    answer: Answer | None,
+) -> None:
+    tokens = RefreshTokens(threading.Lock())
+    assert tokens.current("rt-1") == "rt-1"
+    late = LateRotation(tokens, "idp.example")
+    late.given_up()
+    with pytest.raises(RefreshInFlight):
+        tokens.current("rt-1")
+    late.ended(answer)
+    assert tokens.current("rt-1") == "rt-1"  # sendable again, and nothing kept
+
+
+def test_a_late_answer_for_a_replaced_family_does_not_overwrite_the_new_one() -> None:
+    tokens = RefreshTokens(threading.Lock())
+    assert tokens.current("rt-1") == "rt-1"
+    late = LateRotation(tokens, "idp.example")
+    late.given_up()
+    assert tokens.current("new-1") == "new-1"  # the operator replaced the file: sent at once
+    tokens.rotated("new-2")  # the new family's answer
+    late.ended(Answer(200, httpx.Headers(), b'{"access_token":"a","refresh_token":"rt-2"}'))
+    assert tokens.current("new-1") == "new-2"
+
+
+def test_a_refresh_held_back_does_not_rediscover_the_endpoint_each_time(
+    clock: FakeClock,
+) -> None:
+    idp = HeldIdp()
+    discoveries: list[str] = []
+
+    class Discovering(HeldIdp):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET":
+                discoveries.append(str(request.url))
+                return httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": TOKEN_URL})
+            return idp(request)
+
+    server = Discovering()
+    server.entered, server.release = idp.entered, idp.release
+    _, fetcher = _timed_out_refresh(clock, server, token_url=None, issuer=ISSUER)
+    # The timeout made the fetcher forget the endpoint (it may have moved): found again
+    # once, then kept, however often the refresh is held back.
+    for _ in range(3):
+        with pytest.raises(TokenRequestError, match="not sent again until it ends"):
+            fetcher.fetch()
+    assert len(discoveries) == 2
+    idp.release.set()
+    assert idp.held is not None
+    idp.held.join(10)
+
+
+def test_a_wait_interrupted_gives_the_refresh_up_all_the_same(clock: FakeClock) -> None:
+    idp = HeldIdp()
+
+    def interrupted(done: threading.Event, timeout: float) -> bool:
+        assert idp.entered.wait(10)
+        raise KeyboardInterrupt
+
+    fetcher = TokenFetcher(
+        ClientSettings(
+            token_url=TOKEN_URL,
+            client_id="kafka",
+            client_secret=Secret("fake-secret"),
+            grant_type="refresh_token",
+            refresh_token=Secret("rt-1"),
+        ),
+        http_client=httpx.Client(transport=httpx.MockTransport(idp)),
+        clock=clock,
+        monotonic=clock.monotonic,
+        wait=interrupted,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        fetcher.fetch()
+    with pytest.raises(TokenRequestError, match="not sent again until it ends"):
+        fetcher.fetch()
+    assert idp.sent == ["rt-1"]
+    _answer_late(idp, 0.5, clock)
