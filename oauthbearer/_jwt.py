@@ -14,9 +14,10 @@ Example:
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
+
+from oauthbearer._json import NOT_JSON
 
 __all__ = ["unverified_claims"]
 
@@ -29,6 +30,6 @@ def unverified_claims(token: str) -> dict[str, Any]:
     segment = parts[1]
     try:
         claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
+    except NOT_JSON:  # binascii.Error is a ValueError
         return {}
     return claims if isinstance(claims, dict) else {}

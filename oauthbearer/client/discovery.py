@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.client.variables import V_ISSUER
 from oauthbearer.errors import ConfigurationError, TokenEndpointError, TokenResponseError
 
@@ -73,8 +74,7 @@ def discover_token_endpoint(issuer: str, get: Getter, *, mutual_tls: bool = Fals
 def _token_endpoint(body: bytes, issuer: str, host: str, *, mutual_tls: bool) -> str:
     try:
         doc = json.loads(body)
-    # ValueError: JSONDecodeError, or a number too long to convert; RecursionError: nesting.
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except NOT_JSON:
         raise TokenResponseError(f"discovery document at {host} is not JSON") from None
     if not isinstance(doc, dict):
         raise TokenResponseError(f"discovery document at {host} is not a JSON object")

@@ -36,6 +36,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.client.client_auth import client_auth_for
 from oauthbearer.client.discovery import discover_token_endpoint
 from oauthbearer.client.exchange import Answer, Exchange, Wait
@@ -228,8 +229,7 @@ class TokenFetcher:
         error = description = None
         try:
             body = json.loads(answer.body)
-        # ValueError: JSONDecodeError, or a number too long to convert; RecursionError: nesting.
-        except (UnicodeDecodeError, ValueError, RecursionError):
+        except NOT_JSON:
             body = None
         if isinstance(body, dict):
             # RFC 6749 §5.2: error (REQUIRED), error_description (OPTIONAL), both ASCII.

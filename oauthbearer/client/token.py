@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer._jwt import unverified_claims
 from oauthbearer._secret import fingerprint
 from oauthbearer.client.sasl import is_bearer_token
@@ -139,10 +140,7 @@ def token_answer(body: bytes, *, endpoint_host: str) -> dict[str, Any]:
     where = f"token endpoint {endpoint_host}"
     try:
         payload = json.loads(body)
-    # ValueError also covers JSONDecodeError and an integer longer than Python converts
-    # (4,300 digits); RecursionError, arrays nested thousands deep. All well within the
-    # answer size cap, and none may escape as anything but a TokenResponseError.
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except NOT_JSON:
         raise TokenResponseError(f"{where} answered 2xx with a body that is not JSON") from None
     if not isinstance(payload, dict):
         raise TokenResponseError(f"{where} answered 2xx with JSON that is not an object")

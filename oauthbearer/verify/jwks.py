@@ -31,6 +31,7 @@ import httpx
 from joserfc import jwk
 from joserfc.errors import JoseError
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.errors import UpstreamUnavailable
 
 __all__ = ["JwksStore"]
@@ -182,7 +183,7 @@ class JwksStore:
             raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {response.status_code}")
         try:
             count = self.load(json.loads(response.content))
-        except (ValueError, RecursionError) as exc:  # Recursion: arrays nested thousands deep
+        except NOT_JSON as exc:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.url} is not a JWKS document") from exc
         self._report("ok")

@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import SecretSource
 from oauthbearer.errors import UpstreamUnavailable
 
@@ -134,7 +135,7 @@ class UpstreamIntrospector:
             raise _Failure(f"upstream {self.host} answered HTTP {response.status_code}", "status")
         try:
             data = json.loads(response.content)
-        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        except NOT_JSON:
             raise _Failure(
                 f"upstream {self.host} answered with a body that is not JSON", "malformed"
             ) from None

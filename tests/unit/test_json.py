@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oauthbearer import _json
+from oauthbearer.verify.compact import b64url_json
 
 _STDLIB_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -73,3 +75,15 @@ def test_a_duplicated_name_keeps_its_last_value_on_both_paths() -> None:
     # RFC 7519 §4: reject, or use the lexically last member; both decoders keep the last.
     assert _json.loads(b'{"sub": "a", "sub": "b"}') == {"sub": "b"}
     assert _json.loads(b'{"n": 123456789012345678901234, "sub": "a", "sub": "b"}')["sub"] == "b"
+
+
+def test_nesting_too_deep_is_a_value_error_on_the_standard_library_path_too() -> None:
+    # A run of 20 digits sends the document to json.loads, which raises RecursionError
+    # where orjson raises ValueError; a JWT header decoded this way reached the request
+    # handler as an unexpected error (a 500, not an inactive answer).
+    deep = b"[" * 5000 + b"12345678901234567890123"
+    for document in (deep, b"[" * 5000 + b"1"):  # stdlib path, orjson path
+        with pytest.raises(ValueError, match=r"nested too deeply|depth limit"):
+            _json.loads(document)
+    segment = base64.urlsafe_b64encode(deep).rstrip(b"=").decode()
+    assert b64url_json(segment) is None

@@ -30,6 +30,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from oauthbearer._json import NOT_JSON
+
 __all__ = [
     "Event",
     "MalformedEvent",
@@ -87,7 +89,7 @@ def load_object(payload: bytes | str) -> dict[str, Any]:
     """``payload`` as a JSON object; raises :class:`MalformedEvent` naming no content."""
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except NOT_JSON as exc:
         # The message names the position only: the payload may quote anything.
         raise MalformedEvent(f"not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):

@@ -60,6 +60,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.revocation.event_model import (
     Event,
     MalformedEvent,
@@ -227,7 +228,7 @@ def _representation(representation: object) -> dict[str, Any] | None:
     if isinstance(representation, str):
         try:
             representation = json.loads(representation)
-        except (ValueError, RecursionError):
+        except NOT_JSON:
             return None
     return representation if isinstance(representation, dict) else None
 

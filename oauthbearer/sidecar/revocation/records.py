@@ -39,6 +39,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.revocation.events import MalformedEvent, finite_seconds
 
 __all__ = ["EVERYONE", "KINDS", "SOURCES", "RevocationRecord", "new_event_id"]
@@ -91,7 +92,7 @@ class RevocationRecord:
         """Parse and validate one record value; raises :class:`MalformedEvent`."""
         try:
             data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except NOT_JSON:
             raise MalformedEvent("a revocation record is not JSON") from None
         if not isinstance(data, dict) or data.get("v") != _VERSION:
             raise MalformedEvent("not a version-1 revocation record")

@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
 from oauthbearer.sidecar.revocation.events import (
@@ -211,7 +212,7 @@ class EventRoutes:
         body = await read_body(request.receive, self._max_body, declared)
         try:
             return json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except NOT_JSON:
             raise _Invalid("not JSON") from None
 
 
