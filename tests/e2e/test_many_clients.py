@@ -66,8 +66,15 @@ def test_twenty_producers_share_one_token_fetch(
     assert len(successes) >= CLIENTS
     assert {e.detail["principal"] for e in successes} == {"kafka-basic"}
     assert events_since(front, mark, "auth_failure") == []
-    decisions = sidecar.wait_decisions(decided, len(successes))
-    assert len(decisions) == len(successes)
+    # One sidecar decision per introspection the front made. Not per success: librdkafka
+    # may drop a connection while its authentication is answered (a consumer's group
+    # coordinator, "Broker transport failure" in its log), and the answer it never read
+    # was still a decision (CI saw 43 decisions for 42 successes once).
+    introspections = events_since(front, mark, "introspection")
+    assert len(introspections) >= len(successes)
+    assert {e.detail["status"] for e in introspections} == {200}
+    decisions = sidecar.wait_decisions(decided, len(introspections))
+    assert len(decisions) == len(introspections)
     assert len({d["token"] for d in decisions}) == 1  # one token (fingerprint) for all
     delta = sidecar.counters() - before
     assert {source for _result, source in delta.requests} <= {"jwks", "cache"}
