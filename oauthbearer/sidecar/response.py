@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from oauthbearer import _json
 from oauthbearer.sidecar.claims import ClaimRules
@@ -45,6 +45,12 @@ class NotUsable(ValueError):
 
 
 def _seconds(value: object) -> int | None:
+    kind = type(value)  # the JSON types first: every cold decision reads exp and iat
+    if kind is int:
+        return cast(int, value)
+    if kind is float:
+        number = cast(float, value)
+        return int(number) if math.isfinite(number) else None
     # bool is an int subclass in Python; a JSON true is not a timestamp.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -70,7 +76,8 @@ def normalize(
     the claims cannot honour the contract (no subject, ``exp`` not a number), which the
     caller treats as inactive: an answer we cannot shape is not a verified answer.
     """
-    out: dict[str, Any] = {k: v for k, v in claims.items() if k != "active"}
+    out: dict[str, Any] = dict(claims)  # copied in C, order kept (a comprehension: 1 µs)
+    out.pop("active", None)
 
     if "exp" in claims:
         exp = _seconds(claims["exp"])

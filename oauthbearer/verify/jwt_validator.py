@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
@@ -71,6 +71,9 @@ class _Accepted(NamedTuple):
 
 
 def _number(value: object) -> float | None:
+    kind = type(value)  # the JSON types first: every cold decision reads exp, nbf, iat
+    if kind is int or kind is float:
+        return cast(float, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -210,7 +213,10 @@ class JwtValidator:
             signing_input = f"{header}.{payload}".encode("ascii")
         except UnicodeEncodeError:  # base64url is ASCII: such a token is not a JWS
             raise InvalidJwt("malformed JWS: not ASCII") from None
-        if not any(check(signing_input, signature) for check in candidates):
+        for check in candidates:  # a loop, not any() over a generator: no frame per token
+            if check(signing_input, signature):
+                break
+        else:
             raise InvalidJwt("signature does not verify", "signature")
         claims = b64url_json(payload)
         if not isinstance(claims, dict):
@@ -275,8 +281,13 @@ class JwtValidator:
                 raise InvalidJwt("issued in the future (iat)", "not_yet_valid")
         if self._issuer is not None and claims.get("iss") != self._issuer:
             raise InvalidJwt("issuer mismatch", "issuer")
-        if self._audiences:
+        audiences = self._audiences
+        if audiences:
             aud = claims.get("aud")
-            values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-            if not any(isinstance(a, str) and a in self._audiences for a in values):
+            if isinstance(aud, str):  # one audience, the common case: no list, no loop
+                if aud not in audiences:
+                    raise InvalidJwt("audience mismatch", "audience")
+            elif not isinstance(aud, list) or not any(
+                isinstance(a, str) and a in audiences for a in aud
+            ):
                 raise InvalidJwt("audience mismatch", "audience")

@@ -84,6 +84,14 @@ async def test_audience_array_accepted(setup: Setup, rsa_key: RSAKey) -> None:
         ({"iss": None}, "issuer"),
         ({"aud": "urn:other"}, "audience"),
         ({"aud": None}, "audience"),
+        # The JSON types are judged by a fast path first; everything else must still fail.
+        ({"exp": True}, "exp"),
+        ({"exp": [int(NOW) + 300]}, "exp"),
+        ({"nbf": True}, "nbf"),
+        ({"iat": "now"}, "iat"),
+        ({"aud": ["urn:other", 7, None]}, "audience"),
+        ({"aud": {"urn:kafka": True}}, "audience"),
+        ({"aud": 7}, "audience"),
     ],
 )
 async def test_bad_claims_rejected(
