@@ -27,11 +27,11 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from oauthbearer import _json
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer.sidecar.claims import ClaimRules
 
 __all__ = ["INACTIVE_BODY", "NotUsable", "normalize", "render", "render_milliseconds"]
@@ -45,18 +45,8 @@ class NotUsable(ValueError):
 
 
 def _seconds(value: object) -> int | None:
-    kind = type(value)  # the JSON types first: every cold decision reads exp and iat
-    if kind is int:
-        return cast(int, value)
-    if kind is float:
-        number = cast(float, value)
-        return int(number) if math.isfinite(number) else None
-    # bool is an int subclass in Python; a JSON true is not a timestamp.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return int(value)
+    number = numeric_date(value)  # a number a broker can read, or None
+    return None if number is None else int(number)
 
 
 def normalize(

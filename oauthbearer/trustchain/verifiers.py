@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer._secret import Secret, SecretSource, fingerprint
 from oauthbearer.errors import ConfigurationError, TokenRejected, UpstreamUnavailable
 from oauthbearer.trustchain.claims import VerifiedClaims
@@ -200,12 +201,6 @@ def _grace(seconds: float) -> float:
     return seconds
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 class IntrospectionVerifier:
     """Asks an RFC 7662 endpoint — our sidecar, or the authorization server directly.
 
@@ -264,7 +259,7 @@ class IntrospectionVerifier:
         if not any(isinstance(a, str) and a in self._audiences for a in values):
             detail = "audience mismatch" if values else "answer has no aud to check"
             raise TokenRejected("audience", detail, fingerprint=label)
-        exp = _number(claims.get("exp"))
+        exp = numeric_date(claims.get("exp"))
         now = self._clock() if at is None else at
         tolerance = (self._skew if leeway is None else leeway) + _grace(grace)
         if exp is not None and now >= exp + tolerance:

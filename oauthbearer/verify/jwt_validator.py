@@ -25,11 +25,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer.verify.compact import (
     MAX_HEADERS,
     CompactJws,
@@ -68,15 +69,6 @@ class _Accepted(NamedTuple):
     alg: str
     kid: str | None
     model: JWSAlgModel
-
-
-def _number(value: object) -> float | None:
-    kind = type(value)  # the JSON types first: every cold decision reads exp, nbf, iat
-    if kind is int or kind is float:
-        return cast(float, value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 class JwtValidator:
@@ -266,17 +258,17 @@ class JwtValidator:
         self, claims: dict[str, Any], exp_leeway: float, exp_at: float | None = None
     ) -> None:
         now = self._clock()
-        exp = _number(claims.get("exp"))
+        exp = numeric_date(claims.get("exp"))
         if exp is None:
             raise InvalidJwt("exp missing or not a number")
         if (now if exp_at is None else exp_at) >= exp + exp_leeway:
             raise InvalidJwt("expired", "expired")
         if "nbf" in claims:
-            nbf = _number(claims["nbf"])
+            nbf = numeric_date(claims["nbf"])
             if nbf is None or nbf > now + self._skew:
                 raise InvalidJwt("not yet valid (nbf)", "not_yet_valid")
         if "iat" in claims:
-            iat = _number(claims["iat"])
+            iat = numeric_date(claims["iat"])
             if iat is None or iat > now + self._skew:
                 raise InvalidJwt("issued in the future (iat)", "not_yet_valid")
         if self._issuer is not None and claims.get("iss") != self._issuer:

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer.sidecar.verdict import Verdict
 
 __all__ = ["SeenIds", "effective_time", "insert", "purge", "verdict_claims", "verdict_seconds"]
@@ -95,9 +96,8 @@ def verdict_claims(verdict: Verdict) -> dict[str, Any]:
 
 def verdict_seconds(value: object) -> float | None:
     """A claim that is a time (``iat``), as a float; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    number = numeric_date(value)
+    return None if number is None else float(number)
 
 
 class SeenIds:

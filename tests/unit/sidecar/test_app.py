@@ -696,3 +696,36 @@ async def test_no_token_or_secret_in_logs_or_metrics(
     assert decisions[2]["result"] == "unavailable"
     assert decisions[3]["result"] == "unauthorized"
     assert harness.sidecar.decisions.pending() == {(CALLER_ID, "orders-service", "active"): 1}
+
+
+HUGE = 10**400  # an integer no float can hold (JSON allows it; the standard library reads it)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_a_jwt_date_beyond_any_float_is_inactive_not_a_500(
+    harness: Harness, rsa_key: RSAKey, claim: str
+) -> None:
+    token = sign(rsa_key, {claim: HUGE})
+    response = await harness.introspect(token)
+    assert (response.status_code, response.content) == (200, b'{"active":false}')
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf"])
+async def test_an_upstream_date_beyond_any_float_is_inactive_not_a_500(
+    harness: Harness, claim: str
+) -> None:
+    answer = {"active": True, "sub": "x", "exp": int(NOW) + 60, claim: HUGE}
+    harness.router.post(UPSTREAM_URL).respond(200, json=answer)
+    response = await harness.introspect(OPAQUE)
+    assert (response.status_code, response.content) == (200, b'{"active":false}')
+
+
+async def test_an_upstream_iat_beyond_any_float_is_replaced_like_a_missing_one(
+    harness: Harness,
+) -> None:
+    # iat is informational in an upstream answer: one that is no usable number is
+    # synthesised as the time the question was asked, as when it is missing.
+    answer = {"active": True, "sub": "x", "exp": int(NOW) + 60, "iat": HUGE}
+    harness.router.post(UPSTREAM_URL).respond(200, json=answer)
+    response = await harness.introspect(OPAQUE)
+    assert response.json() == {"active": True, "sub": "x", "exp": int(NOW) + 60, "iat": int(NOW)}

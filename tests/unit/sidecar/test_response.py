@@ -1,4 +1,4 @@
-"""The answer's claim set: exp, iat and nbf as integers, whatever numbers the source gave."""
+"""The answer's claim set: exp, iat and nbf as integers a broker can read (a Java long)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _shape(**claims: object) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(2000, 2000), (2000.9, 2000), (2**70, 2**70)],
+    [(2000, 2000), (2000.9, 2000), (2**63 - 1, 2**63 - 1), (-(2**63), -(2**63))],
 )
 def test_numbers_become_integer_seconds(given: float, expected: int) -> None:
     shaped = _shape(exp=given, iat=given, nbf=given)
@@ -30,13 +30,15 @@ def test_numbers_become_integer_seconds(given: float, expected: int) -> None:
     assert all(type(shaped[name]) is int for name in ("exp", "iat", "nbf"))
 
 
-@pytest.mark.parametrize("bad", [True, "2000", None, float("inf"), float("nan"), [2000]])
+@pytest.mark.parametrize(
+    "bad", [True, "2000", None, float("inf"), float("nan"), [2000], 2**63, 1e300, 10**400]
+)
 def test_an_exp_that_is_no_number_is_not_usable(bad: object) -> None:
     with pytest.raises(NotUsable, match="exp"):
         _shape(exp=bad)
 
 
-@pytest.mark.parametrize("bad", [True, "2000", float("nan")])
+@pytest.mark.parametrize("bad", [True, "2000", float("nan"), 10**400])
 def test_an_iat_that_is_no_number_is_replaced_by_now(bad: object) -> None:
     assert _shape(exp=2000, iat=bad)["iat"] == int(NOW)
 

@@ -299,6 +299,8 @@ async def test_introspection_verifier_checks_active_issuer_and_audience(clock: F
         "noaud": {"active": True, "iss": ISSUER, "sub": "bob", "exp": NOW + 60},
         "otheraud": {"active": True, "iss": ISSUER, "aud": "urn:x", "exp": NOW + 60},
         "otheriss": {"active": True, "iss": "https://x", "aud": AUDIENCE, "exp": NOW + 60},
+        # An exp no float can hold (once an OverflowError) is no exp: as if it were missing.
+        "hugeexp": {"active": True, "iss": ISSUER, "aud": AUDIENCE, "sub": "eve", "exp": 10**400},
     }
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -318,6 +320,7 @@ async def test_introspection_verifier_checks_active_issuer_and_audience(clock: F
         claims = await verify_record_async(record("good"), verifier, clock=clock)
         assert claims["sub"] == "bob"
         assert "active" not in claims
+        assert (await verify_record_async(record("hugeexp"), verifier, clock=clock))["sub"] == "eve"
         reasons = {}
         for token in ("inactive", "noaud", "otheraud", "otheriss"):
             with pytest.raises(TokenRejected) as info:
