@@ -194,21 +194,13 @@ class IntrospectionAnswer:
         self, caller: str, token: str, key: bytes, outcome: Outcome, started: float, ms: bool
     ) -> Answer:
         """Count and log ``outcome``, and turn it into the 200 answer."""
-        self._metrics.cache_lookup(outcome.source == "cache")
-        verdict = outcome.verdict
-        result = "active" if verdict.active else "inactive"
-        self._metrics.request(result, outcome.source)
-        if outcome.source == "cache" and outcome.reason is None:
+        verdict, source, reason = outcome
+        result = "inactive" if verdict.exp is None else "active"  # Verdict.active, inlined
+        self._metrics.answered(result, source)
+        if source == "cache" and reason is None:
             self._decisions.hit(caller, token, result, verdict.sub, started, key=key)
         else:
             self._decisions.decision(
-                caller,
-                token,
-                result,
-                outcome.source,
-                started,
-                outcome.reason,
-                verdict.sub,
-                key=key,
+                caller, token, result, source, started, reason, verdict.sub, key=key
             )
         return 200, [], render_milliseconds(verdict.body) if ms else verdict.body

@@ -77,7 +77,7 @@ class DecisionLog:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         lines = direct_lines()
         if lines is not None:
-            name = logging.getLevelName(level)
+            name = "INFO" if level == logging.INFO else "WARNING"  # getLevelName, unrolled
             lines.write(
                 decision_line(
                     time.time(), name, caller, token_label, sub, result, source, latency_ms, reason

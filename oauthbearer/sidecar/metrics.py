@@ -195,6 +195,12 @@ class Metrics:
     def cache_lookup(self, hit: bool) -> None:
         self._cache_lookups.inc(_HIT if hit else _MISS)
 
+    def answered(self, result: str, source: str) -> None:
+        """A 200 answer: :meth:`request` and :meth:`cache_lookup` (a hit when ``source`` is
+        ``cache``) in one call, as every answered request moves both."""
+        self._requests.inc((result, source))
+        self._cache_lookups.inc(_HIT if source == "cache" else _MISS)
+
     def upstream_call(self, seconds: float, error: str | None) -> None:
         self._upstream_latency.observe(seconds)
         if error is not None:
