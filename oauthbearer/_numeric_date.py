@@ -27,6 +27,7 @@ def numeric_date(value: object) -> float | None:
     bool is excluded (a subclass of int in Python: JSON ``true`` is not a date), and so
     are NaN (it fails both comparisons), the infinities and integers past 64 bits.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if LONG_MIN <= value <= LONG_MAX else None
+    # A tuple, not "int | float": that union is built anew on every call.
+    if isinstance(value, (int, float)) and value.__class__ is not bool:
+        return value if LONG_MIN <= value <= LONG_MAX else None
+    return None

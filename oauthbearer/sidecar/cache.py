@@ -154,28 +154,33 @@ class ResultCache:
 
     def put(self, key: bytes, verdict: Verdict) -> None:
         """Store ``verdict`` for as long as it may be served (possibly not at all)."""
-        exp = verdict.exp
+        body, exp, sub, source = verdict
         if exp is None:
             if self._negative is not None:
                 self._negative[key] = verdict
             return
-        lifetime = self._lifetime(verdict)
+        # _lifetime, inlined: every cold decision stores one verdict.
+        lifetime = min(self._ttl, exp - self._clock())
         if lifetime <= 0:
             return
         now = self._ttl_clock()
-        if key not in self._positive and len(self._positive) >= self._max_entries:
+        positive = self._positive
+        if len(positive) >= self._max_entries and key not in positive:
             self._make_room(now)
-        sub = verdict.sub
-        self._positive[key] = (now + lifetime, verdict.body, exp, sub, verdict.source)
+            positive = self._positive
+        positive[key] = (now + lifetime, body, exp, sub, source)
         if sub is not None:
-            keys = self._by_sub.setdefault(sub, set())
-            if key not in keys:
-                keys.add(key)
+            keys = self._by_sub.get(sub)
+            if keys is None:
+                keys = self._by_sub[sub] = set()
+            held = len(keys)
+            keys.add(key)
+            if len(keys) > held:
                 self._index_size += 1
-            # Bounded by keys, not principals: one principal renewing its token for days
-            # must not grow its set forever.
-            if self._index_size > 2 * self._max_entries:
-                self._prune_index()
+                # Bounded by keys, not principals: one principal renewing its token for
+                # days must not grow its set forever.
+                if self._index_size > 2 * self._max_entries:
+                    self._prune_index()
 
     def _make_room(self, now: float) -> None:
         expired = [key for key, entry in self._positive.items() if entry[0] <= now]
