@@ -47,7 +47,7 @@ from oauthbearer.client.http_clients import (
     ReloadingClient,
 )
 from oauthbearer.client.redaction import redact, secret_spellings
-from oauthbearer.client.rotation import RefreshInFlight, RefreshTokens
+from oauthbearer.client.rotation import RefreshHeldBack, RefreshInFlight, RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.tls_files import TlsFiles
 from oauthbearer.client.token import Token, issued_refresh_token, token_answer, token_from_answer
@@ -139,7 +139,7 @@ class TokenFetcher:
         except RefreshInFlight as exc:
             # Nothing was sent and nothing is wrong with the endpoint or the TLS files:
             # translated here, so that neither is forgotten or re-read on its account.
-            raise TokenRequestError(self._host, str(exc)) from None
+            raise RefreshHeldBack(self._host, str(exc)) from None
 
     def _fetch(self, timeout: float | None) -> Token:
         budget = self._settings.timeout if timeout is None else min(timeout, self._settings.timeout)

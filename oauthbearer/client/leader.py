@@ -19,6 +19,7 @@ from collections.abc import Callable
 from oauthbearer.client.failures import failure_fields
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.metrics import MetricsHook, outcome_of
+from oauthbearer.client.rotation import RefreshHeldBack
 from oauthbearer.client.schedule import backoff, retryable
 from oauthbearer.client.schedule import refresh_at as schedule_refresh
 from oauthbearer.client.settings import ClientSettings
@@ -87,12 +88,26 @@ class FetchLeader:
                 outcome=outcome_of(exc), seconds=time.perf_counter() - started
             )
             tick = self._monotonic()
+            held_back = isinstance(exc, RefreshHeldBack)
             with slot.cond:
-                failures = slot.failures + 1
-                delay = backoff(self._settings, failures=failures, exc=exc, draw=self._random())
-                slot.failed(exc, retry_at=tick + delay)
+                if held_back:
+                    # Nothing was sent: a refresh given up on may still rotate the token,
+                    # and that exchange ends within one more budget. Looked at again after
+                    # the backoff's base, and not counted: counted, the hold-backs of one
+                    # budget grew the backoff, and the first real attempt after it could
+                    # come 8-16 s late.
+                    delay = self._settings.backoff_base
+                    slot.failed(exc, retry_at=tick + delay, counted=False)
+                else:
+                    failures = slot.failures + 1
+                    delay = backoff(self._settings, failures=failures, exc=exc, draw=self._random())
+                    slot.failed(exc, retry_at=tick + delay)
                 left = slot.valid_until - tick
             retry_in = delay
+            if still_valid is not None and held_back:
+                # The timeout that caused it was logged; one line per look would be noise.
+                logger.debug("token refresh held back, next look in %.1f s", retry_in)
+                return still_valid
             if still_valid is not None:
                 logger.warning(
                     "token refresh failed, keeping the current token (%s, valid %.0f s more); "

@@ -37,14 +37,23 @@ from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Any
 
 from oauthbearer.client.token import issued_refresh_token, token_answer
-from oauthbearer.errors import TokenResponseError
+from oauthbearer.errors import TokenRequestError, TokenResponseError
 
 if TYPE_CHECKING:
     from oauthbearer.client.exchange import Answer
 
-__all__ = ["LateRotation", "RefreshInFlight", "RefreshTokens"]
+__all__ = ["LateRotation", "RefreshHeldBack", "RefreshInFlight", "RefreshTokens"]
 
 logger = logging.getLogger("oauthbearer.client.rotation")
+
+
+class RefreshHeldBack(TokenRequestError):
+    """A refresh not sent because one given up on may still rotate the token.
+
+    What :meth:`TokenFetcher.fetch` raises for :class:`RefreshInFlight`: a request error
+    to its callers (retryable, nothing reached the server), but no failure of the
+    endpoint, so the provider neither counts it towards its backoff nor waits long.
+    """
 
 
 class RefreshInFlight(Exception):

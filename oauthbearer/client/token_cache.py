@@ -88,10 +88,15 @@ class TokenSlot:
         self.failures, self.retry_at, self.last_error = 0, 0.0, None
         self._finished()
 
-    def failed(self, error: OAuthBearerError, *, retry_at: float) -> None:
-        """The fetch failed with ``error``: no attempt before ``retry_at``."""
+    def failed(self, error: OAuthBearerError, *, retry_at: float, counted: bool = True) -> None:
+        """The fetch failed with ``error``: no attempt before ``retry_at``.
+
+        ``counted=False``: not a failure of the endpoint (nothing was sent), so the
+        failures in a row that the backoff grows with stay as they are.
+        """
         self.fetches += 1
-        self.failures += 1
+        if counted:
+            self.failures += 1
         self.retry_at, self.last_error = retry_at, error
         self._finished()
 

@@ -18,8 +18,15 @@ import respx
 from oauthbearer._secret import Secret
 from oauthbearer.client.exchange import Answer
 from oauthbearer.client.fetcher import TokenFetcher
+from oauthbearer.client.leader import FetchLeader
+from oauthbearer.client.metrics import NullMetrics
 from oauthbearer.client.provider import TokenCache
-from oauthbearer.client.rotation import LateRotation, RefreshInFlight, RefreshTokens
+from oauthbearer.client.rotation import (
+    LateRotation,
+    RefreshHeldBack,
+    RefreshInFlight,
+    RefreshTokens,
+)
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
 
@@ -300,3 +307,38 @@ def test_a_wait_interrupted_gives_the_refresh_up_all_the_same(clock: FakeClock) 
         fetcher.fetch()
     assert idp.sent == ["rt-1"]
     _answer_late(idp, 0.5, clock)
+
+
+def test_a_refresh_held_back_is_no_failure_of_the_endpoint(clock: FakeClock) -> None:
+    """The timeout counts towards the backoff; the hold-backs after it (nothing sent) do
+    not, and are looked at again after the backoff's base: counted, they had pushed the
+    first real attempt after the late answer up to 16 s out."""
+    idp = HeldIdp()
+    fetcher = _fetcher_giving_up(clock, idp, backoff_base=0.5)
+    settings = ClientSettings(
+        token_url=TOKEN_URL, grant_type="refresh_token", refresh_token=Secret("rt-1")
+    )
+    slot = TokenCache().slot(settings.identity())
+    leader = FetchLeader(
+        ClientSettings(token_url=TOKEN_URL, backoff_base=0.5, timeout=2.0),
+        fetcher,
+        slot,
+        clock=clock,
+        monotonic=clock.monotonic,
+        random=lambda: 1.0,  # the whole backoff window: growth would show
+        metrics=NullMetrics(),
+        principal=lambda token: "kafka",
+    )
+    deadline = clock.monotonic() + 3600
+    assert leader.fetch(None, deadline) is None  # timed out: a failure, retried
+    assert slot.failures == 1
+    for _ in range(6):
+        assert leader.fetch(None, deadline) is None
+        assert isinstance(slot.last_error, RefreshHeldBack)
+        assert (slot.failures, slot.retry_at) == (1, clock.monotonic() + 0.5)
+    assert idp.sent == ["rt-1"]  # nothing was sent while held back
+    _answer_late(idp, 1.0, clock)
+    token = leader.fetch(None, deadline)
+    assert token is not None
+    assert token.access_token == "at-2"
+    assert (slot.failures, idp.sent) == (0, ["rt-1", "rt-2"])
