@@ -121,13 +121,27 @@ class ResultCache:
             return self._negative.ttl if self._negative is not None else 0.0
         return self._lifetime(verdict)
 
-    def get(self, key: bytes) -> Verdict | None:
-        """The cached verdict for ``key`` or ``None``; counts hits and misses."""
-        verdict = self.peek(key)
-        if verdict is None:
-            self.misses += 1
-        else:
-            self.hits += 1
+    def get(self, key: bytes, *, counted: bool = True) -> Verdict | None:
+        """The cached verdict for ``key`` or ``None``; counts a hit or a miss unless
+        ``counted=False`` (a second look by a request already counted, :meth:`peek`)."""
+        entry = self._positive.get(key)
+        if entry is not None:
+            until, body, exp, sub, source = entry
+            # exp re-checked on the wall clock as well: a jump forward past exp ends it.
+            if self._ttl_clock() < until and self._clock() < exp:
+                if counted:
+                    self.hits += 1
+                return Verdict(body, exp, sub, source)
+            del self._positive[key]
+        negative = self._negative
+        # "in" first: a miss is then one dict probe (TTLCache.get runs its timer and
+        # expiry machinery even for a key it does not hold; a cold decision paid it).
+        verdict = negative.get(key) if negative is not None and key in negative else None
+        if counted:
+            if verdict is None:
+                self.misses += 1
+            else:
+                self.hits += 1
         return verdict
 
     def count_as_hit(self) -> None:
@@ -138,19 +152,7 @@ class ResultCache:
 
     def peek(self, key: bytes) -> Verdict | None:
         """:meth:`get` without counting (a second look by a request already counted)."""
-        entry = self._positive.get(key)
-        if entry is not None:
-            until, body, exp, sub, source = entry
-            # exp re-checked on the wall clock as well: a jump forward past exp ends it.
-            if self._ttl_clock() < until and self._clock() < exp:
-                return Verdict(body, exp, sub, source)
-            del self._positive[key]
-        negative = self._negative
-        # "in" first: a miss is then one dict probe (TTLCache.get runs its timer and
-        # expiry machinery even for a key it does not hold; a cold decision paid it).
-        if negative is not None and key in negative:
-            return negative.get(key)
-        return None
+        return self.get(key, counted=False)
 
     def put(self, key: bytes, verdict: Verdict) -> None:
         """Store ``verdict`` for as long as it may be served (possibly not at all)."""

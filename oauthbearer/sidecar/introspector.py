@@ -104,7 +104,7 @@ class Introspector:
         The sidecar answers hits this way before any per-caller limit: a hit costs no
         upstream capacity, so a caller at its cap still gets its cached tokens answered.
         """
-        cached = self.cache.get(key) if counted else self.cache.peek(key)
+        cached = self.cache.get(key, counted=counted)
         if cached is None:
             return None
         # Revocations are checked on every hit as well as on fresh decisions. iat and

@@ -94,5 +94,6 @@ def parse(token: str) -> CompactJws | None:
     segments = token.split(".")
     if len(segments) != 3:
         return None
-    header = _decoded_header(segments[0])
+    # A header seen before, the common case, without a call.
+    header = _HEADERS.get(segments[0]) or _decoded_header(segments[0])
     return CompactJws(segments, header) if header is not None else None
