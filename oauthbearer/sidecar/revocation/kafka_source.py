@@ -27,8 +27,9 @@ Design, and why:
 * **Lag** (records not yet read, summed over partitions) is kept in :attr:`lag` for the
   ``oauthbearer_sidecar_revocation_consumer_lag`` gauge.
 * **Partitions added later** (``kafka-topics --alter --partitions``) are found by looking
-  at the topic's metadata every ``partition_refresh_interval`` seconds and are read from
-  their beginning: everything in a new partition was written after it was added.
+  at the topic's metadata every ``partition_refresh_interval`` seconds
+  (:mod:`~oauthbearer.sidecar.revocation.topic_partitions`) and are read from their
+  beginning: everything in a new partition was written after it was added.
 
 Example (needs a broker, so shown rather than run)::
 
@@ -59,7 +60,8 @@ from confluent_kafka import (
 from oauthbearer.sidecar.revocation.consumer import EventConsumer, next_batch
 from oauthbearer.sidecar.revocation.events import Event
 from oauthbearer.sidecar.revocation.kafka_errors import kafka_reason, unknown_topic
-from oauthbearer.sidecar.revocation.replay_progress import Partition, ReplayProgress
+from oauthbearer.sidecar.revocation.replay_progress import ReplayProgress
+from oauthbearer.sidecar.revocation.topic_partitions import METADATA_TIMEOUT_S, TopicPartitions
 from oauthbearer.sidecar.revocation.topic_readers import Item, TopicReader
 
 __all__ = ["Deliver", "KafkaEventSource"]
@@ -69,8 +71,6 @@ logger = logging.getLogger("oauthbearer.sidecar.revocation")
 Clock = Callable[[], float]
 #: ``deliver(batch)``: ``(channel, item)`` pairs in the order they were read.
 Deliver = Callable[[list[tuple[str, Item]]], None]
-
-_METADATA_TIMEOUT_S = 5.0
 
 
 class KafkaEventSource:
@@ -106,12 +106,13 @@ class KafkaEventSource:
         self._retry_interval = retry_interval
         self._partition_refresh_interval = partition_refresh_interval
         self._consumer_factory = consumer_factory
-        self._create_topic = create_topic
+        self._partitions = TopicPartitions(
+            {topic: reader.create for topic, reader in self._readers.items()}, create_topic
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._progress = ReplayProgress()
         self._start_ms = 0
-        self._missing: set[str] = set()  # topics found missing, until they appear
         self.records = 0
 
     @property
@@ -175,20 +176,20 @@ class KafkaEventSource:
                 wanted: list[TopicPartition] = []
                 for topic in self._readers:
                     try:
-                        partitions = self._partitions_or_create(consumer, topic)
+                        partitions = self._partitions.of_or_create(consumer, topic)
                     except KafkaException as exc:
                         if not unknown_topic(exc):
                             raise
                         # Not there yet (Keycloak's admin-event topic appears with the
                         # first admin event): the others are read meanwhile, and this
                         # one from its beginning once it appears (_add_new_partitions).
-                        self._note_missing(topic)
+                        self._partitions.note_missing(topic)
                         continue
                     wanted += [TopicPartition(topic, p, start_ms) for p in partitions]
-                found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
+                found = consumer.offsets_for_times(wanted, timeout=METADATA_TIMEOUT_S)
                 for tp in found:
                     _low, high = consumer.get_watermark_offsets(
-                        TopicPartition(tp.topic, tp.partition), timeout=_METADATA_TIMEOUT_S
+                        TopicPartition(tp.topic, tp.partition), timeout=METADATA_TIMEOUT_S
                     )
                     # -1: no record at or after start_ms, so nothing to replay there. Read
                     # from the end offset just seen, not "the end" when assigned: a record
@@ -215,22 +216,6 @@ class KafkaEventSource:
             self._note_caught_up()
             return True
         return False
-
-    def _partitions_or_create(self, consumer: EventConsumer, topic: str) -> list[int]:
-        try:
-            return self._partitions(consumer, topic)
-        except KafkaException:
-            if self._create_topic is None or not self._readers[topic].create:
-                raise
-        self._create_topic(topic)
-        return self._partitions(consumer, topic)
-
-    def _partitions(self, consumer: EventConsumer, topic_name: str) -> list[int]:
-        metadata = consumer.list_topics(topic_name, timeout=_METADATA_TIMEOUT_S)
-        topic = metadata.topics.get(topic_name)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise KafkaException(topic.error if topic is not None else "unknown topic")
-        return sorted(topic.partitions)
 
     def _consume(self, consumer: EventConsumer) -> None:
         last_lag = 0.0
@@ -272,26 +257,7 @@ class KafkaEventSource:
             self._note_caught_up()
 
     def _add_new_partitions(self, consumer: EventConsumer) -> None:
-        added: list[Partition] = []
-        for topic in self._readers:
-            # Topic by topic: one missing (a broker that lost it) must not hide another's
-            # new partitions.
-            try:
-                partitions = self._partitions(consumer, topic)
-            except KafkaException as exc:
-                if unknown_topic(exc):
-                    self._note_missing(topic)
-                else:
-                    logger.warning(
-                        "revocation events: cannot look for new partitions of %s (%s)",
-                        topic,
-                        kafka_reason(exc),
-                    )
-                continue
-            if topic in self._missing:
-                self._missing.discard(topic)
-                logger.info("revocation events: topic %s appeared; reading it", topic)
-            added += [(topic, p) for p in partitions if not self._progress.knows((topic, p))]
+        added = self._partitions.added(consumer, self._progress.knows)
         if not added:
             return
         try:
@@ -307,16 +273,6 @@ class KafkaEventSource:
             "revocation events: reading new partitions %s from their beginning",
             ", ".join(f"{topic}[{p}]" for topic, p in added),
         )
-
-    def _note_missing(self, topic: str) -> None:
-        """Say once that ``topic`` does not exist (yet): a misspelt name must be noticed."""
-        if topic not in self._missing:
-            self._missing.add(topic)
-            logger.warning(
-                "revocation events: topic %s does not exist yet; the others are read "
-                "meanwhile, and it from its beginning once it appears",
-                topic,
-            )
 
     def _note_caught_up(self) -> None:
         if self._progress.just_caught_up():
