@@ -70,6 +70,7 @@ def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON (no spaces, non-ASCII as is), as ``json.dumps`` would write it.
 
     The same value, byte for byte but for some floats' spelling (``6.2e-8`` for ``6.2e-08``).
+    :class:`ValueError` for a value nested more than 254 deep or holding a lone surrogate.
     """
     try:
         # Copied to a bytes object of its own size: orjson's result is its write buffer
@@ -77,5 +78,15 @@ def dumps(value: Any) -> bytes:
         # kilobytes per entry in the heap (bench/memory.py: 100,000 entries took 428 MiB
         # instead of 63). The copy, small enough for Python's own allocator, costs 0.1 µs.
         return bytes(memoryview(orjson.dumps(value)))
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits (orjson refuses those)
+    except orjson.JSONEncodeError as exc:
+        if "ecursion" in str(exc):
+            # Nested past orjson's 254 levels. Not handed to the standard encoder: how
+            # deep that one gets depends on the caller's stack (the HTTP protocol's
+            # callback or an ASGI task), so one answer would differ by path.
+            raise ValueError("JSON nested too deeply to encode") from None
+    # An integer beyond 64 bits (orjson refuses those), or a lone surrogate, which the
+    # standard encoder refuses as well (UnicodeEncodeError, a ValueError).
+    try:
         return _STDLIB_COMPACT.encode(value).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to encode") from None

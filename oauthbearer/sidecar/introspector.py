@@ -220,6 +220,8 @@ class Introspector:
             )
         except NotUsable as exc:
             return Outcome.inactive(source, str(exc))
+        except RecursionError:  # a groups member nested too deep to write as its JSON text
+            return Outcome.inactive(source, "claims nested too deeply")
         # RFC 7662 §4: a result must never be relied on past the token's exp, whoever
         # said it was active (the upstream's clock may be behind ours). No clock skew
         # here: an answer "active" with an exp already past would contradict itself, and
@@ -230,4 +232,8 @@ class Introspector:
         # id), whatever principal the answer was normalised to.
         own = claims.get("sub")
         subject = own if isinstance(own, str) and own else None
-        return Outcome(Verdict.of(shaped, source, subject), source)
+        try:
+            verdict = Verdict.of(shaped, source, subject)
+        except ValueError as exc:  # nested too deep or a lone surrogate: no JSON answer
+            return Outcome.inactive(source, f"claims cannot be answered: {exc}")
+        return Outcome(verdict, source)

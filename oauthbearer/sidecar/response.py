@@ -130,4 +130,8 @@ def render_milliseconds(body: bytes) -> bytes:
     answer: dict[str, Any] = _json.loads(body)
     answer["exp"] *= 1000
     answer["iat"] *= 1000
+    if numeric_date(answer["exp"]) is None or numeric_date(answer["iat"]) is None:
+        # Past a Java long in milliseconds (an exp after the year 292 million in
+        # seconds): a date neither plugin can read, so no date (see _numeric_date).
+        return INACTIVE_BODY
     return _json.dumps(answer)

@@ -33,6 +33,7 @@ from joserfc.errors import JoseError
 
 from oauthbearer._json import NOT_JSON
 from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.verify.bounded import AnswerTooLarge, bounded_request
 
 __all__ = ["JwksStore"]
 
@@ -170,19 +171,23 @@ class JwksStore:
         if self._client is None:
             raise UpstreamUnavailable("JWKS client not started")
         try:
-            response = await self._client.get(
-                self.url, headers={"Accept": "application/json"}, timeout=self._timeout
+            status, content = await bounded_request(
+                self._client,
+                "GET",
+                self.url,
+                headers={"Accept": "application/json"},
+                timeout=self._timeout,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, AnswerTooLarge) as exc:
             self._report("error")
             raise UpstreamUnavailable(
                 f"JWKS {self.url} unreachable ({type(exc).__name__})"
             ) from exc
-        if response.status_code != 200:
+        if status != 200:
             self._report("error")
-            raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {response.status_code}")
+            raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {status}")
         try:
-            count = self.load(json.loads(response.content))
+            count = self.load(json.loads(content))
         except NOT_JSON as exc:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.url} is not a JWKS document") from exc

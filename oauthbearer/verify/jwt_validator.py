@@ -227,13 +227,22 @@ class JwtValidator:
             raise InvalidJwt("kid is not a string")
         if header.get("b64", True) is not True:
             raise InvalidJwt("unencoded payload (b64) not accepted")  # RFC 7797: not a JWT
+        # RFC 7515 §4.1.11: a non-empty array of names. Judged here because joserfc
+        # iterates whatever it is given: a number raised TypeError, a 500 for a header
+        # anyone can write.
+        crit = header.get("crit")
+        if "crit" in header and not (
+            isinstance(crit, list) and crit and all(isinstance(name, str) for name in crit)
+        ):
+            raise InvalidJwt("crit is not a non-empty array of names")
         # joserfc judges the registered parameters' types and "crit". The compact form is
         # split and decoded by us, once: handing joserfc the whole token (jwt.decode)
         # parsed it all again and cost a third of a cold decision in profiles.
         try:
             self._registry.check_header(header)
             model = self._registry.get_alg(alg)
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:  # TypeError: a value of a type
+            # joserfc does not expect, in a header we have not vouched for
             raise InvalidJwt(f"malformed JWS: {type(exc).__name__}") from None
         return _Accepted(alg, kid, model)
 

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,9 +35,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from oauthbearer import _json
 from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import SecretSource
 from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.verify.bounded import AnswerTooLarge, bounded_request
 
 __all__ = ["UpstreamIntrospector"]
 
@@ -120,9 +121,16 @@ class UpstreamIntrospector:
         body = "token=" + quote(token, safe="")
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            response = await self._client.post(
-                self.url, content=body.encode("ascii"), headers=headers, timeout=self._timeout
+            status, content = await bounded_request(
+                self._client,
+                "POST",
+                self.url,
+                content=body.encode("ascii"),
+                headers=headers,
+                timeout=self._timeout,
             )
+        except AnswerTooLarge as exc:
+            raise _Failure(f"upstream {self.host}: {exc}", "malformed") from None
         except httpx.TimeoutException as exc:
             raise _Failure(
                 f"upstream {self.host} timed out ({type(exc).__name__})", "timeout"
@@ -131,10 +139,12 @@ class UpstreamIntrospector:
             raise _Failure(
                 f"upstream {self.host} unreachable ({type(exc).__name__})", "connect"
             ) from exc
-        if response.status_code != 200:
-            raise _Failure(f"upstream {self.host} answered HTTP {response.status_code}", "status")
+        if status != 200:
+            raise _Failure(f"upstream {self.host} answered HTTP {status}", "status")
         try:
-            data = json.loads(response.content)
+            # _json: RFC 8259's JSON only (no NaN, no lone surrogates, which the answer
+            # to the broker could not be encoded with: that was a 500).
+            data = _json.loads(content)
         except NOT_JSON:
             raise _Failure(
                 f"upstream {self.host} answered with a body that is not JSON", "malformed"

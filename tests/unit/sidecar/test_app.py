@@ -32,6 +32,7 @@ from tests.unit.sidecar.conftest import (
     make_settings,
     running,
     sign,
+    unsigned_jwt,
 )
 
 # An opaque token with '+', '/' and '=' — the characters form decoding mangles.
@@ -729,3 +730,66 @@ async def test_an_upstream_iat_beyond_any_float_is_replaced_like_a_missing_one(
     harness.router.post(UPSTREAM_URL).respond(200, json=answer)
     response = await harness.introspect(OPAQUE)
     assert response.json() == {"active": True, "sub": "x", "exp": int(NOW) + 60, "iat": int(NOW)}
+
+
+@pytest.mark.parametrize("crit", [1, None, True, [1], 1.5])
+async def test_a_forged_header_with_a_crit_that_is_no_list_is_inactive(
+    harness: Harness, crit: object
+) -> None:
+    # Anyone can write a header: before the key, the signature or anything else is
+    # judged, joserfc iterated it (TypeError), and every such request was a 500.
+    token = unsigned_jwt({"alg": "RS256", "kid": "k1", "crit": crit}, {}, b"sig")
+    response = await harness.introspect(token)
+    assert (response.status_code, response.content) == (200, b'{"active":false}')
+
+
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+async def test_a_signed_jwt_nested_too_deep_to_answer_is_inactive(
+    harness: Harness, rsa_key: RSAKey, depth: int
+) -> None:
+    # orjson writes 254 levels; the standard encoder's limit depended on the stack (200
+    # on the HTTP protocol's path, 500 on the ASGI path at one depth).
+    token = sign(rsa_key, {"x": _nested(depth)})
+    response = await harness.introspect(token)
+    assert (response.status_code, response.content) == (200, b'{"active":false}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"active":true,"sub":"\\ud800","exp":%d}',  # a lone surrogate: was a 500
+        b'{"active":true,"sub":"x","exp":%d,"n":NaN}',  # not JSON (was passed on as null)
+        b'{"active":true,"sub":"x","exp":%d,"n":1e400}',
+    ],
+)
+async def test_an_upstream_answer_that_is_not_rfc_8259_json_is_unavailable(
+    harness: Harness, body: bytes
+) -> None:
+    harness.router.post(UPSTREAM_URL).respond(200, content=body % (int(NOW) + 60))
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 503
+
+
+async def test_an_upstream_answer_over_a_mebibyte_is_unavailable(harness: Harness) -> None:
+    padding = "x" * (1 << 20)
+    answer = {"active": True, "sub": "x", "exp": int(NOW) + 60, "padding": padding}
+    harness.router.post(UPSTREAM_URL).respond(200, json=answer)
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 503
+
+
+async def test_the_milliseconds_path_answers_no_date_past_a_java_long(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    token = sign(rsa_key, {"exp": 9_300_000_000_000_000})  # a long in s, not in ms
+    seconds = await harness.introspect(token)
+    assert seconds.json()["exp"] == 9_300_000_000_000_000
+    millis = await harness.introspect(token, path="/oauth2/introspect/jairsjunior-ms")
+    assert (millis.status_code, millis.content) == (200, b'{"active":false}')

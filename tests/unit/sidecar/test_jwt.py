@@ -240,7 +240,14 @@ async def test_one_token_has_one_spelling(setup: Setup, rsa_key: RSAKey) -> None
         ({"alg": "RS256", "kid": "k1", "b64": False, "crit": ["b64"]}, None, "b64"),
         ({"alg": "RS256", "kid": "k1"}, b"[1, 2]", "payload is not a JSON object"),
         ({"alg": "RS256", "kid": "k1"}, b"\xff\xfe{}", "payload is not a JSON object"),
-        ({"alg": "RS256", "kid": "k1", "kid2": 1, "crit": "kid2"}, None, "malformed JWS"),
+        ({"alg": "RS256", "kid": "k1", "kid2": 1, "crit": "kid2"}, None, "crit"),
+        # Not an array of names: joserfc iterated them (TypeError, a 500), before any key.
+        ({"alg": "RS256", "kid": "k1", "crit": 1}, None, "crit"),
+        ({"alg": "RS256", "kid": "k1", "crit": None}, None, "crit"),
+        ({"alg": "RS256", "kid": "k1", "crit": True}, None, "crit"),
+        ({"alg": "RS256", "kid": "k1", "crit": [1]}, None, "crit"),
+        ({"alg": "RS256", "kid": "k1", "crit": 1.5}, None, "crit"),
+        ({"alg": "RS256", "kid": "k1", "crit": []}, None, "crit"),
     ],
 )
 async def test_signed_but_not_a_jwt_we_accept(
