@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from oauthbearer._secret import FileSecret, Secret, SecretSource
 from oauthbearer.errors import ConfigurationError
@@ -146,7 +146,7 @@ class Env:
         value = self.text(name, default)
         if value is None:
             return None
-        parts = urlsplit(value)
+        parts = split_url(name, value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(name, f"must be an http(s) URL, got {value!r}")
         return value
@@ -201,6 +201,33 @@ class Env:
     def names(self, prefix: str) -> list[str]:
         """Every set variable that starts with ``prefix`` (for unknown-name warnings)."""
         return sorted(k for k in self._environ if k.startswith(prefix))
+
+
+def split_url(variable: str, value: str) -> SplitResult:
+    """``urlsplit(value)`` for a URL read from ``variable``, checked as far as it can be
+    without a request: brackets, port, no spaces or control characters.
+
+    A URL that could not be used failed later, at the first fetch (a bad port, a NUL,
+    a space in the host), or at start-up with a bare ``ValueError`` naming nothing
+    (``https://[::1/t``). The value is not quoted: it may carry credentials.
+
+    Example:
+        >>> split_url("OAUTHBEARER_LOGIN_TOKEN_URL", "https://idp.example:8443/t").port
+        8443
+        >>> try:
+        ...     split_url("OAUTHBEARER_LOGIN_TOKEN_URL", "https://[::1/t")
+        ... except ConfigurationError as exc:
+        ...     print(exc)
+        OAUTHBEARER_LOGIN_TOKEN_URL: not a usable URL (Invalid IPv6 URL)
+    """
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ConfigurationError(variable, "not a usable URL (spaces or control characters)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise ConfigurationError(variable, f"not a usable URL ({exc})") from None
+    return parts
 
 
 def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:

@@ -26,9 +26,8 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from oauthbearer._env import Env
+from oauthbearer._env import Env, split_url
 from oauthbearer._secret import FileSecret
 from oauthbearer.errors import ConfigurationError
 
@@ -89,7 +88,7 @@ def _authority(value: str) -> str:
     """``AZURE_AUTHORITY_HOST`` as azure-identity reads it: https, added to a bare host."""
     if "://" not in value:
         value = "https://" + value  # sovereign clouds are often set as a bare host
-    parts = urlsplit(value)
+    parts = split_url("AZURE_AUTHORITY_HOST", value)
     if parts.scheme != "https" or not parts.netloc:
         # The federated token is the credential: azure-identity refuses non-https too.
         raise ConfigurationError(

@@ -100,7 +100,7 @@ def _token_endpoint(body: bytes, issuer: str, host: str, *, mutual_tls: bool) ->
 
 def _checked(endpoint: object, issuer: str, host: str, where: str) -> str:
     """``endpoint`` if it is an http(s) URL, and https whenever the issuer is."""
-    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+    if not isinstance(endpoint, str) or _scheme(endpoint) not in ("http", "https"):
         raise TokenResponseError(
             f"discovery document at {host} has no usable {where}token_endpoint"
         )
@@ -110,3 +110,16 @@ def _checked(endpoint: object, issuer: str, host: str, where: str) -> str:
             f"discovery document at {host} names a non-https {where}token_endpoint"
         )
     return endpoint
+
+
+def _scheme(url: str) -> str | None:
+    """The scheme of a URL the server named, None for one that is none (``https://[::1``
+    raised a bare ValueError out of the fetch)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return None
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return None
+    return parts.scheme

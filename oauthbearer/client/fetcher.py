@@ -284,7 +284,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit alone passes "²", which float refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

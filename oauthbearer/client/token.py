@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,6 +27,7 @@ from typing import Any
 
 from oauthbearer._json import NOT_JSON
 from oauthbearer._jwt import unverified_claims
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer._secret import fingerprint
 from oauthbearer.client.sasl import is_bearer_token
 from oauthbearer.errors import TokenResponseError
@@ -45,6 +45,9 @@ logger = logging.getLogger("oauthbearer.client")
 
 #: Lifetime assumed when a response has neither ``expires_in`` nor a JWT ``exp``.
 DEFAULT_LIFETIME = 300.0
+#: The shortest usable lifetime (after the skew margin): a token that expires within a
+#: second is refused, not handed to a client that could not log in with it in time.
+MIN_LIFETIME = 1.0
 # A JWT exp beyond this (year 5138) is milliseconds since the epoch, not seconds.
 _EXP_MS_THRESHOLD = 100_000_000_000
 
@@ -99,7 +102,10 @@ class Token:
         """The first of ``claims`` that is a non-empty string in the token, else ``None``."""
         for name in claims:
             value = self.claims.get(name)
-            if isinstance(value, str) and value:
+            # Printable only: confluent-kafka refuses a principal with a NUL in it (the
+            # producer then waits its 10 s for a token and names no cause), and the
+            # provider logs the principal, where a newline would forge a line.
+            if isinstance(value, str) and value and value.isprintable():
                 return value
         return None
 
@@ -209,7 +215,9 @@ def token_from_answer(
                 f"{where} issued a JWT that expired already (exp={exp!r}, local clock "
                 f"{now:.0f}); is one of the clocks wrong?"
             )
-        candidates.append(exp_number)
+        # Capped like expires_in (a JWT valid for ten years would otherwise never be
+        # refreshed), without refusing it: exp is the token's own, not a unit mistake.
+        candidates.append(min(exp_number, now + max_lifetime))
     if not candidates:
         logger.warning(
             "%s sent no expires_in and the token is not a JWT; assuming %g s",
@@ -221,6 +229,13 @@ def token_from_answer(
     expires_at = min(candidates)  # the earlier wins: never present a token past either
     # Take a skew margin off, but never more than a quarter of a short lifetime.
     expires_at -= min(clock_skew, (expires_at - now) / 4)
+    if expires_at - now < MIN_LIFETIME:
+        # expires_in 1e-9 passed "> 0" and made a token expired on arrival: every call
+        # fetched again, and a producer waited 10 s for a token without a cause logged.
+        raise TokenResponseError(
+            f"{where} issued a token usable for {max(0.0, expires_at - now):.3g} s, "
+            f"less than the {MIN_LIFETIME:g} s a Kafka login needs"
+        )
     scope = payload.get("scope")
     if isinstance(scope, list):  # non-standard, but seen: normalise to RFC 6749 §3.3
         scope = " ".join(str(s) for s in scope)
@@ -235,13 +250,12 @@ def token_from_answer(
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
     if isinstance(value, str):
         try:
             value = float(value.strip())  # some servers send "3600"
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
+    # A JSON number a Java long holds: 10**400 (the standard library reads it) raised
+    # OverflowError out of math.isfinite, past every handler, and was fetched again at once.
+    number = numeric_date(value)
+    return None if number is None else float(number)

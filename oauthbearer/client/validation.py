@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from oauthbearer._env import split_url
 from oauthbearer.client.variables import (
     V_ACTOR_TOKEN,
     V_ACTOR_TOKEN_TYPE,
@@ -138,14 +138,14 @@ def check_endpoint(s: ClientSettings) -> None:
     for value, variable in ((s.token_url, s.endpoint_variable), (s.issuer, V_ISSUER)):
         if value is None:
             continue
-        parts = urlsplit(value)
+        parts = split_url(variable, value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(variable, f"must be an http(s) URL, got {value!r}")
         if parts.username is not None or parts.password is not None:
             # Credentials in a URL end up in logs and proxies; they have their own settings.
             raise ConfigurationError(variable, "must not carry user:password@")
     if s.issuer is not None:
-        parts = urlsplit(s.issuer)
+        parts = split_url(V_ISSUER, s.issuer)
         if parts.query or parts.fragment:
             # RFC 8414 §2: the issuer has no query or fragment component.
             raise ConfigurationError(V_ISSUER, "must not have a query or fragment")
@@ -201,7 +201,7 @@ def check_params(s: ClientSettings) -> None:
                 V_EXTRA_PARAMS, f"{key!r} is set by its own setting, not as an extra parameter"
             )
     for resource in s.resources:
-        parts = urlsplit(resource)
+        parts = split_url(V_RESOURCE, resource)
         # RFC 8707 §2: an absolute URI without a fragment.
         if not parts.scheme or parts.fragment:
             raise ConfigurationError(
@@ -227,3 +227,8 @@ def check_numbers(s: ClientSettings) -> None:
             raise ConfigurationError(variable, f"must be between {low} and {high}, got {value}")
     if s.refresh_fraction + s.refresh_jitter >= 1.0:
         raise ConfigurationError(V_REFRESH_JITTER, f"plus {V_REFRESH_FRACTION} must stay below 1")
+    if s.refresh_fraction - s.refresh_jitter < 0.05:
+        # A refresh drawn at (or before) issuance: every call would fetch again.
+        raise ConfigurationError(
+            V_REFRESH_JITTER, f"must stay at least 0.05 below {V_REFRESH_FRACTION}"
+        )

@@ -167,6 +167,9 @@ def test_without_a_token_endpoint_alias_the_conventional_one_serves_mtls(
     [
         ({"token_endpoint": "http://mtls.idp.example/token"}, "non-https mtls_endpoint_aliases"),
         ({"token_endpoint": 42}, "no usable mtls_endpoint_aliases.token_endpoint"),
+        # urlsplit refuses these (a bare ValueError out of the fetch), or they are no URL
+        ({"token_endpoint": "https://[::1/t"}, "no usable mtls_endpoint_aliases.token_endpoint"),
+        ({"token_endpoint": "https://i p/t"}, "no usable mtls_endpoint_aliases.token_endpoint"),
         (["https://mtls.idp.example/token"], "mtls_endpoint_aliases that is not an object"),
     ],
 )

@@ -397,7 +397,12 @@ def test_oauth_error_response_is_carried_whole(idp: respx.MockRouter, clock: Fak
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("7", 7.0), ("Tue, 14 Nov 2023 22:14:20 GMT", 20.0), ("garbage", None)],
+    [
+        ("7", 7.0),
+        ("Tue, 14 Nov 2023 22:14:20 GMT", 20.0),
+        ("garbage", None),
+        ("\u00b2", None),  # "²": str.isdigit says yes, float() says no (was a ValueError)
+    ],
 )
 def test_retry_after_seconds_or_http_date(
     idp: respx.MockRouter, clock: FakeClock, header: str, expected: float | None
@@ -405,7 +410,9 @@ def test_retry_after_seconds_or_http_date(
     # START is 2023-11-14 22:13:20 UTC, so the date above is 60 s... minus the 40 below.
     clock.advance(40)
     idp.post(TOKEN_URL).mock(
-        return_value=httpx.Response(503, headers={"Retry-After": header}, text="busy")
+        return_value=httpx.Response(
+            503, headers=[(b"Retry-After", header.encode("utf-8"))], text="busy"
+        )
     )
     with pytest.raises(TokenEndpointError) as info:
         fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()

@@ -201,6 +201,16 @@ def test_azure_refuses_an_authority_without_tls(tmp_path: Path, authority: str) 
     assert "https" in str(info.value)
 
 
+@pytest.mark.parametrize("authority", ["https://[x", "login.microsoftonline.com:port"])
+def test_azure_names_the_variable_for_an_authority_that_is_no_url(
+    tmp_path: Path, authority: str
+) -> None:
+    # urlsplit's ValueError escaped bare, naming nothing.
+    with pytest.raises(ConfigurationError) as info:
+        ClientSettings.from_env(azure_env(tmp_path, AZURE_AUTHORITY_HOST=authority))
+    assert info.value.variable == "AZURE_AUTHORITY_HOST"
+
+
 US_GOVERNMENT_URL = "https://login.microsoftonline.us/tenant-1/oauth2/v2.0/token"
 
 

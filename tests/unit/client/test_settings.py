@@ -177,6 +177,32 @@ def test_grant_type_defaults_to_client_credentials() -> None:
             {**JAIRSJUNIOR, "OAUTHBEARER_LOGIN_REFRESH_FRACTION": "1.5"},
             "OAUTHBEARER_LOGIN_REFRESH_FRACTION",
         ),
+        (
+            # 0.05 ± 0.2: a refresh drawn before issuance, every call a fetch
+            {
+                **JAIRSJUNIOR,
+                "OAUTHBEARER_LOGIN_REFRESH_FRACTION": "0.05",
+                "OAUTHBEARER_LOGIN_REFRESH_JITTER": "0.2",
+            },
+            "OAUTHBEARER_LOGIN_REFRESH_JITTER",
+        ),
+        # URLs that urlsplit refuses (a bare ValueError naming nothing), or that only the
+        # first fetch found out about (a port that is none, a space, a NUL).
+        *(
+            ({"OAUTHBEARER_LOGIN_TOKEN_URL": url}, "OAUTHBEARER_LOGIN_TOKEN_URL")
+            for url in (
+                "https://[::1/t",
+                "https://idp.example:abc/t",
+                "https://idp.example:99999/t",
+                "https://id p.example/t",
+                "https://idp.example/t\x00x",
+            )
+        ),
+        ({"OAUTHBEARER_LOGIN_ISSUER": "https://[::1"}, "OAUTHBEARER_LOGIN_ISSUER"),
+        (
+            {**JAIRSJUNIOR, "OAUTHBEARER_LOGIN_RESOURCE": "http://[x"},
+            "OAUTHBEARER_LOGIN_RESOURCE",
+        ),
         ({**JAIRSJUNIOR, "OAUTHBEARER_LOGIN_TIMEOUT": "30"}, "OAUTHBEARER_LOGIN_TIMEOUT"),
         ({**JAIRSJUNIOR, "OAUTHBEARER_LOGIN_TIMEOUT": "soon"}, "OAUTHBEARER_LOGIN_TIMEOUT"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -135,3 +136,47 @@ def test_a_2xx_body_json_cannot_read_is_a_token_response_error(body: bytes) -> N
     # Both within the 1 MiB answer cap; neither may escape as ValueError/RecursionError.
     with pytest.raises(TokenResponseError, match="not JSON"):
         token_answer(body, endpoint_host="idp.example")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"access_token":"abc","expires_in":1' + b"0" * 400 + b"}",
+        b'{"access_token":"abc","expires_in":1e400}',
+    ],
+    ids=["int-beyond-a-long", "float-beyond-a-double"],
+)
+def test_an_expires_in_no_long_holds_is_refused_clearly(body: bytes) -> None:
+    # 10**400 raised OverflowError out of math.isfinite: past every handler, no backoff.
+    with pytest.raises(TokenResponseError, match="expires_in"):
+        parse(body)
+
+
+def test_a_jwt_exp_no_long_holds_is_refused_clearly() -> None:
+    token = make_jwt({"sub": "a"}).split(".")
+    payload = b'{"sub":"a","exp":1' + b"0" * 400 + b"}"
+    token[1] = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    with pytest.raises(TokenResponseError, match="exp"):
+        parse({"access_token": ".".join(token)})
+
+
+@pytest.mark.parametrize("expires_in", [1e-9, 5e-324, "1e-9", 0.001, 1.2])
+def test_a_token_usable_for_less_than_a_second_is_refused(expires_in: object) -> None:
+    # Accepted, it was expired on arrival: every call fetched again, and a producer
+    # waited 10 s for a token with no cause logged. (1.2 s minus a quarter: 0.9 s.)
+    with pytest.raises(TokenResponseError, match="usable for"):
+        parse({"access_token": "abc", "expires_in": expires_in})
+
+
+def test_a_jwt_exp_far_ahead_is_capped_by_the_maximum_lifetime() -> None:
+    token = make_jwt({"sub": "a", "exp": int(NOW) + 10 * 365 * 86_400})
+    t = parse({"access_token": token})
+    assert t.expires_at == NOW + 172_800 - 30  # the default maximum, minus the skew
+
+
+def test_a_principal_claim_that_is_not_printable_is_passed_over() -> None:
+    token = make_jwt({"sub": "a\u0000b", "client_id": "orders", "exp": int(NOW) + 600})
+    t = parse({"access_token": token})
+    assert t.principal("sub", "client_id") == "orders"
+    newline = make_jwt({"sub": "line\nbreak", "exp": int(NOW) + 600})
+    assert parse({"access_token": newline}).principal("sub") is None
