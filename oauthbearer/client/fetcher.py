@@ -59,6 +59,9 @@ logger = logging.getLogger("oauthbearer.client")
 
 Clock = Callable[[], float]
 _MAX_DESCRIPTION = 300  # error_description is server text; keep log lines bounded
+_MAX_SNIPPET = 120  # of an error answer that is not JSON
+#: Where servers that do not follow RFC 6749 §5.2 put their reason, in that order.
+_OTHER_DESCRIPTIONS = ("message", "detail", "error_message", "title")
 
 
 class TokenFetcher:
@@ -231,15 +234,25 @@ class TokenFetcher:
             body = json.loads(answer.body)
         except NOT_JSON:
             body = None
+        # A server may echo the request back: our secrets are taken out first.
+        spellings = secret_spellings(self._settings)
         if isinstance(body, dict):
             # RFC 6749 §5.2: error (REQUIRED), error_description (OPTIONAL), both ASCII.
             raw_error, raw_description = body.get("error"), body.get("error_description")
-            # A server may echo the request back: our secrets are taken out first.
-            spellings = secret_spellings(self._settings)
+            if not isinstance(raw_description, str):
+                # What a server that does not speak §5.2 says instead: Spring's and many
+                # gateways' "message", RFC 9457's "detail" (else only "HTTP 401" was left).
+                raw_description = next(
+                    (body[k] for k in _OTHER_DESCRIPTIONS if isinstance(body.get(k), str)), None
+                )
             if isinstance(raw_error, str):
                 error = _printable(redact(raw_error, spellings), 80)
             if isinstance(raw_description, str):
                 description = _printable(redact(raw_description, spellings), _MAX_DESCRIPTION)
+        elif body is None and answer.body.strip():
+            # Not JSON (a proxy's or gateway's page): its first words, whitespace folded.
+            text = " ".join(answer.body[:2048].decode("utf-8", "replace").split())
+            description = _printable(redact(text, spellings), _MAX_SNIPPET)
         return TokenEndpointError(
             self._host,
             answer.status,

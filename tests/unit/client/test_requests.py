@@ -598,3 +598,40 @@ def test_an_error_body_json_cannot_read_is_still_the_endpoints_refusal(
         fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
     assert info.value.status == 400
     assert info.value.error is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # Spring Security and many gateways: {"message": ...}, no RFC 6749 "error".
+        (httpx.Response(401, json={"message": "Bad credentials"}), "Bad credentials"),
+        (httpx.Response(400, json={"title": "Bad Request", "detail": "scope?"}), "scope?"),
+        # A proxy's page: its first words, whitespace folded.
+        (
+            httpx.Response(400, text="<html>\n <body>Request   Header Too Large</body></html>"),
+            "<html> <body>Request Header Too Large</body></html>",
+        ),
+    ],
+)
+def test_why_a_server_refused_is_said_even_without_rfc_6749_fields(
+    idp: respx.MockRouter, clock: FakeClock, answer: httpx.Response, said: str
+) -> None:
+    # Only "HTTP 401" was left of these: the cause was hidden.
+    idp.post(TOKEN_URL).mock(return_value=answer)
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(ClientSettings(token_url=TOKEN_URL), clock).fetch()
+    assert info.value.error_description == said
+    assert said in str(info.value)
+
+
+def test_an_error_page_echoing_the_secret_is_redacted(
+    idp: respx.MockRouter, clock: FakeClock
+) -> None:
+    secret = "fake-page-s3cret"
+    page = f"<html>400: could not read client_secret={secret}</html>"
+    idp.post(TOKEN_URL).mock(return_value=httpx.Response(400, text=page))
+    settings = ClientSettings(token_url=TOKEN_URL, client_id="kafka", client_secret=Secret(secret))
+    with pytest.raises(TokenEndpointError) as info:
+        fetcher(settings, clock).fetch()
+    assert secret not in str(info.value)
+    assert "client_secret=[redacted]" in str(info.value)
