@@ -97,17 +97,38 @@ def load_object(payload: bytes | str) -> dict[str, Any]:
     return data
 
 
+#: The longest id (user, session, application, event) an event may carry. Identity
+#: providers use UUIDs and snowflakes; a 600 KB "userId" made a record Kafka refuses
+#: (503 for ever) and 100,000 of them would hold gigabytes in the store's tables.
+MAX_ID_CHARS = 1024
+
+
 def text(value: object) -> str | None:
-    """A non-empty string, or None."""
-    return value if isinstance(value, str) and value else None
+    """A non-empty string, or None; :class:`MalformedEvent` for a string no id can be.
+
+    Example:
+        >>> text("u-1"), text(""), text(7)
+        ('u-1', None, None)
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > MAX_ID_CHARS:
+        raise MalformedEvent(f"an id longer than {MAX_ID_CHARS} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no record or key can carry it
+            raise MalformedEvent("an id that is not UTF-8 text") from None
+    return value
 
 
 def ident(value: object) -> str | None:
-    """An event id: a non-empty string, or an integer written as one."""
+    """An event id: a non-empty string, or a positive integer written as one."""
     # The event-emitter's uid is a snowflake id: a JSON number. Keycloak's own id and
-    # FusionAuth's are strings.
+    # FusionAuth's are strings. 0 is no id (as in the emitter's FlatBuffers): taken as
+    # one, the first event with uid 0 made every later one a duplicate.
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return str(value) if value > 0 else None
     return text(value)
 
 
@@ -128,7 +149,23 @@ def finite_seconds(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+#: Below this, an event time in "milliseconds" is seconds (it would be before March 1973
+#: in milliseconds, and is the year 5138 in seconds).
+_SECONDS_BELOW = 100_000_000_000
+
+
 def millis(value: object) -> float | None:
-    """Epoch milliseconds as epoch seconds, or None."""
-    seconds = finite_seconds(value)
-    return seconds / 1000.0 if seconds is not None else None
+    """Epoch milliseconds as epoch seconds; None (taken as now) for no time at all.
+
+    0 or less is no time (the emitter's FlatBuffers say "now" with 0), and a value that
+    can only be seconds is read as seconds: read as milliseconds, both fell before the
+    replay window and the revocation was dropped as too old, silently.
+
+    Example:
+        >>> millis(1_700_000_000_000), millis(1_700_000_000), millis(0), millis(-5)
+        (1700000000.0, 1700000000.0, None, None)
+    """
+    number = finite_seconds(value)
+    if number is None or number <= 0:
+        return None
+    return number if number < _SECONDS_BELOW else number / 1000.0

@@ -150,6 +150,10 @@ def fusionauth_event(data: object) -> Event:
     if where == "userId":
         principal = text(event.get("userId"))
         if principal is None:
+            if event.get("userId") is not None:
+                # A userId that is no id (a number, ""): read as "no user", it revoked
+                # every token of the application instead of one user's.
+                raise MalformedEvent("FusionAuth's userId is not an id")
             # No user named: every refresh token of one application was revoked.
             application = text(event.get("applicationId"))
             return Event("fusionauth", kind, None, at, event_id, application=application)
@@ -195,7 +199,11 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
     path = data.get("resourcePath")
     if data.get("error"):
         return Event("keycloak", kind, None, at, event_id)
-    if not isinstance(path, str) or not path.strip("/"):
+    if path is not None and not isinstance(path, str):
+        # Keycloak's resourcePath is a string. Read as "no path" (a realm update), a
+        # list ["users", "u1"] with a notBefore revoked every token of the realm.
+        return Event("keycloak", kind, None, at, event_id)
+    if path is None or not path.strip("/"):
         # A realm update has no resourcePath (Keycloak leaves it null). Refused, it
         # stalled the emitter's queue behind it.
         not_before = _not_before(data.get("representation")) if operation == "UPDATE" else None

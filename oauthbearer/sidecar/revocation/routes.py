@@ -48,6 +48,7 @@ from starlette.routing import Route
 from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
+from oauthbearer.sidecar.revocation.event_model import text
 from oauthbearer.sidecar.revocation.events import (
     Event,
     MalformedEvent,
@@ -208,7 +209,9 @@ class EventRoutes:
 
     async def _json(self, request: Request) -> Any:
         length = request.headers.get("content-length")
-        declared = int(length) if length is not None and length.isdigit() else None
+        declared = (
+            int(length) if length is not None and length.isascii() and length.isdigit() else None
+        )
         body = await read_body(request.receive, self._max_body, declared)
         try:
             return json.loads(body)
@@ -230,6 +233,13 @@ def _revocation(data: Any) -> tuple[str, str, float | None]:
     value = data[kinds[0]]
     if not isinstance(value, str) or not value:
         raise _Invalid("the value must be a non-empty string")
+    if kinds[0] != "token":  # a token is bounded by the body's size; it is only hashed
+        try:
+            text(value)  # the bounds of an event's ids: length, UTF-8 text
+        except MalformedEvent as exc:
+            raise _Invalid(str(exc)) from None
+    elif not value.isascii():
+        raise _Invalid("a token is ASCII")  # RFC 6750 b64token; a lone surrogate was a 500
     exp = data.get("exp")
     if exp is not None and finite_seconds(exp) is None:
         raise _Invalid("exp must be a number of seconds")

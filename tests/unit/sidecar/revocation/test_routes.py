@@ -131,6 +131,27 @@ async def test_urlsafe_basic_is_accepted(harness: Harness) -> None:
         ("/revocations", b"[" * 5000),
         ("/revocations", b'{"jti": "a", "exp": ' + b"9" * 400 + b"}"),
         ("/revocations", b'{"jti": "a", "exp": NaN}'),
+        # Ids no record can carry: a lone surrogate (a 500 once a publisher encoded it,
+        # and for a token the cache key), or over 1,024 characters (Kafka refused the
+        # record: 503 for ever; and 100,000 of them held gigabytes).
+        ("/events/keycloak", b'{"type": "LOGOUT", "userId": "\\ud800", "time": 1}'),
+        ("/events/fusionauth", b'{"event": {"type": "user.delete", "user": {"id": "\\ud800"}}}'),
+        ("/revocations", b'{"sub": "\\ud800"}'),
+        ("/revocations", b'{"jti": "\\ud800"}'),
+        ("/revocations", b'{"token": "abc\\ud800"}'),
+        ("/events/keycloak", b'{"type": "LOGOUT", "userId": "' + b"u" * 1025 + b'"}'),
+        ("/revocations", b'{"sub": "' + b"u" * 1025 + b'"}'),
+        # A userId that is no id: read as "no user", it revoked the whole application.
+        (
+            "/events/fusionauth",
+            b'{"event": {"type": "jwt.refresh-token.revoke", "userId": 12345,'
+            b' "applicationId": "app-1"}}',
+        ),
+        (
+            "/events/fusionauth",
+            b'{"event": {"type": "jwt.refresh-token.revoke", "userId": "",'
+            b' "applicationId": "app-1"}}',
+        ),
     ],
 )
 async def test_malformed_is_400_and_changes_nothing(
@@ -343,3 +364,44 @@ async def test_a_revocation_acknowledged_during_the_upstream_call_covers_an_answ
         gate.set()
         assert (await in_flight).json() == {"active": False}
         assert (await h.introspect(OPAQUE)).json() == {"active": False}
+
+
+async def test_an_admin_update_whose_resource_path_is_no_string_revokes_nobody(
+    harness: Harness,
+) -> None:
+    # Keycloak's resourcePath is a string; a list was read as "no path", a realm update,
+    # and its notBefore revoked every token of the realm.
+    now_ms = int(NOW * 1000)
+    event = {
+        "operationType": "UPDATE",
+        "resourcePath": ["users", "u1"],
+        "representation": json.dumps({"enabled": False, "notBefore": now_ms // 1000}),
+        "time": now_ms,
+    }
+    response = await post(harness, "/events/keycloak", event)
+    assert response.status_code == 200
+    assert store_size(harness) == 0
+    assert harness.sidecar.revocations.store.wide.everyone is None
+
+
+@pytest.mark.parametrize("when", [0, -5, "seconds"])
+async def test_an_event_time_of_zero_or_in_seconds_still_revokes(
+    harness: Harness, when: object
+) -> None:
+    # Read as milliseconds, 0, -5 and seconds all fell before the replay window: the
+    # revocation was dropped as too old, silently, and its id spent.
+    time = int(NOW) if when == "seconds" else when
+    event = {"type": "LOGOUT", "userId": "u-time", "time": time, "uid": 77}
+    response = await post(harness, "/events/keycloak", event)
+    assert response.status_code == 200
+    assert response.json()["outcomes"] == ["applied"]
+    assert harness.sidecar.revocations.store.denies_principal("u-time", NOW - 60)
+
+
+async def test_a_uid_of_zero_is_no_id(harness: Harness) -> None:
+    # As in the emitter's FlatBuffers: taken as an id, the first uid-0 event made every
+    # later one a duplicate.
+    for user in ("u-a", "u-b"):
+        event = {"type": "LOGOUT", "userId": user, "uid": 0, "time": int(NOW * 1000)}
+        response = await post(harness, "/events/keycloak", event)
+        assert response.json()["outcomes"] == ["applied"]
