@@ -148,7 +148,8 @@ class Env:
             return None
         parts = split_url(name, value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(name, f"must be an http(s) URL, got {value!r}")
+            # Not quoted: a URL may carry credentials (user:password@, ?access_token=).
+            raise ConfigurationError(name, f"must be an http(s) URL, got {parts.scheme!r}://…")
         return value
 
     def host_port(self, name: str) -> str | None:
@@ -161,7 +162,10 @@ class Env:
         value = self.text(name)
         if value is None:
             return None
-        shape = f"must be host[:port] (optionally /path-prefix) without a scheme, got {value!r}"
+        # The value is not quoted: "admin:password@idp" is one of the shapes refused.
+        shape = "must be host[:port] (optionally /path-prefix) without a scheme or user@"
+        if not value.isprintable() or any(c.isspace() for c in value):
+            raise ConfigurationError(name, shape)
         if "://" in value or any(c in value for c in " ?#@\\"):
             raise ConfigurationError(name, shape)
         try:
@@ -177,6 +181,11 @@ class Env:
         value = self.text(name)
         if value is None:
             return None
+        if not value.isprintable() or any(c.isspace() for c in value):
+            # A CR/LF or tab passed here and made every upstream call a 500 (InvalidURL).
+            raise ConfigurationError(
+                name, "must be a URL path, without spaces or control characters"
+            )
         return value if value.startswith("/") else "/" + value
 
     def secret(self, name: str) -> SecretSource | None:
@@ -186,6 +195,10 @@ class Env:
         take effect without a restart.
         """
         literal = self._environ.get(name)
+        if literal is not None and not literal.strip():
+            # Blank counts as unset, as for every other variable: a password of " " was
+            # taken as set, and anyone could authenticate with it.
+            literal = None
         file_var = name + "_FILE"
         path = self.text(file_var)
         if literal and path:
@@ -256,6 +269,10 @@ def header_value(variable: str, value: str) -> str:
         problem = "a line break (write the base64 on one line: base64 -w0)"
     elif not all(" " <= c <= "~" or c == "\t" for c in value):
         problem = "a character that is not printable ASCII"
+    elif not value.strip(" \t"):
+        raise ConfigurationError(variable, "is blank")
     else:
-        return value
+        # Spaces around it are not part of a header value (RFC 9110 §5.5): sent as they
+        # were, the HTTP library refused every request (a 503 per introspection).
+        return value.strip(" \t")
     raise ConfigurationError(variable, f"holds {problem}; an HTTP header cannot carry it")

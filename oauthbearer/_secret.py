@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["FileSecret", "Secret", "SecretSource", "fingerprint", "fingerprint_of_digest"]
+__all__ = [
+    "FileSecret",
+    "Secret",
+    "SecretSource",
+    "display_url",
+    "fingerprint",
+    "fingerprint_of_digest",
+]
 
 
 def fingerprint(value: str | bytes) -> str:
@@ -43,6 +51,27 @@ def fingerprint_of_digest(digest: bytes) -> str:
         True
     """
     return "sha256:" + digest[:6].hex()
+
+
+def display_url(url: str) -> str:
+    """``url`` fit for logs and summaries: without ``user:password@``, its query elided.
+
+    A JWKS or introspection URL may carry credentials either way (basic auth in the
+    authority, an ``access_token`` in the query); both were printed whole.
+
+    Example:
+        >>> display_url("https://admin:pw@idp.example/jwks?access_token=x")
+        'https://idp.example/jwks?…'
+        >>> display_url("https://idp.example/jwks")
+        'https://idp.example/jwks'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]
+    path, question, _query = path.partition("?")
+    return f"{scheme}://{authority}{slash}{path}{'?…' if question else ''}"
 
 
 class SecretSource(Protocol):
@@ -89,6 +118,10 @@ def _unreadable(source: FileSecret, problem: str) -> Exception:
     return ConfigurationError(source.variable or str(source.path), problem)
 
 
+#: The largest secret file read (a caller table of thousands of brokers fits many times).
+MAX_SECRET_FILE_BYTES = 1 << 20
+
+
 class FileSecret:
     """A secret read from a file, re-read when the file changes.
 
@@ -118,6 +151,14 @@ class FileSecret:
             stamp = (st.st_mtime_ns, st.st_size)
             with self._lock:
                 if stamp != self._stamp:
+                    # A regular file of a secret's size: /dev/zero was read until memory
+                    # ran out, and a FIFO hung `oauthbearer check`.
+                    if not stat.S_ISREG(st.st_mode):
+                        raise _unreadable(self, "the secret file is not a regular file")
+                    if st.st_size > MAX_SECRET_FILE_BYTES:
+                        raise _unreadable(
+                            self, f"the secret file is over {MAX_SECRET_FILE_BYTES} bytes"
+                        )
                     value = self._path.read_text(encoding="utf-8").rstrip("\r\n")
                     if not value:
                         raise _unreadable(self, "the secret file is empty")

@@ -189,7 +189,8 @@ class SharedSecretAuthenticator:
         except ConfigurationError:
             return None
         ok = hmac.compare_digest(password, expected)
-        if not (ok and sep and user and expected):
+        # A blank secret (a file of spaces) can never match: " " let anyone in.
+        if not (ok and sep and user and expected.strip()):
             return None
         return user.decode("utf-8", "replace")
 

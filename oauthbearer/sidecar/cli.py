@@ -22,6 +22,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from oauthbearer._secret import display_url
 from oauthbearer.errors import MissingExtra
 from oauthbearer.sidecar.probe_command import DESCRIPTION as PROBE_DESCRIPTION
 from oauthbearer.sidecar.probe_command import add_arguments as add_probe_arguments
@@ -111,7 +112,7 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
     lines = [f"sidecar: listening on {s.listen_host}:{s.listen_port}"]
     if s.jwks_url:
         lines.append(
-            f"  jwks: {s.jwks_url} (algorithms {','.join(s.algorithms)}; "
+            f"  jwks: {display_url(s.jwks_url)} (algorithms {','.join(s.algorithms)}; "
             f"issuer {s.issuer or 'not checked'}; "
             f"audience {','.join(s.audiences) or 'not checked'}; "
             f"typ {s.jwt_typ or 'not checked'}; skew {s.clock_skew:g} s)"
@@ -119,7 +120,7 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
     if s.upstream_url:
         auth = "set" if s.upstream_authorization is not None else "none"
         lines.append(
-            f"  upstream: {s.upstream_url} (Authorization {auth}; timeout "
+            f"  upstream: {display_url(s.upstream_url)} (Authorization {auth}; timeout "
             f"{s.upstream_timeout:g} s; at most {s.upstream_max_concurrency} concurrent)"
         )
     basic = (
@@ -202,11 +203,14 @@ def _serve(args: argparse.Namespace) -> int:
         raise MissingExtra("sidecar", exc.name) from None
 
     settings = SidecarSettings.from_env(_environ(args))
-    if settings.metrics_listen is not None:
-        # A taken address is one line naming the variable now, not a traceback from the
-        # lifespan later (the lifespan binds it again, for real).
-        from oauthbearer.sidecar.metrics_listener import check_address
+    # A taken or wrong address is one line naming the variable now: uvicorn logged its
+    # own error after "startup complete" and exited without naming OAUTHBEARER_LISTEN.
+    # (Bound again for real just after; `check` does not bind: it may run beside a
+    # sidecar that holds the port.)
+    from oauthbearer.sidecar.metrics_listener import check_address
 
+    check_address(settings.listen_host, settings.listen_port, "OAUTHBEARER_LISTEN")
+    if settings.metrics_listen is not None:
         check_address(*settings.metrics_listen)
     configure_logging(settings.log_level)
     print(describe(_environ(args)), file=sys.stderr)

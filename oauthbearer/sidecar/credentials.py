@@ -29,4 +29,8 @@ def parse_credentials(variable: str, raw: str) -> dict[str, str]:
         if ident in pairs:
             raise ConfigurationError(variable, f"caller id {ident!r} appears twice")
         pairs[ident] = secret
+    if not pairs:
+        # "," or a file of blank lines: taken as a table, it let `check` pass the "no
+        # callers" rule while serve refused every broker.
+        raise ConfigurationError(variable, "holds no id:secret entry")
     return pairs

@@ -12,11 +12,12 @@ Example:
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from oauthbearer._env import Env, header_value
+from oauthbearer._env import Env, header_value, split_url
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.claim_settings import claim_rules
 from oauthbearer.sidecar.credentials import parse_credentials
@@ -53,14 +54,31 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
         raise ConfigurationError(
             "OAUTH_INTROSPECT_SERVER", "is required when OAUTH_INTROSPECT_ENDPOINT is set"
         )
+    # Judged whether or not an upstream is set: env.example says other values are refused.
+    with_ssl = env.flag("OAUTH_WITH_SSL", default=True)
     if server and endpoint:
-        scheme = "https" if env.flag("OAUTH_WITH_SSL", default=True) else "http"
-        upstream_url = f"{scheme}://{server}{endpoint}"
+        upstream_url = f"{'https' if with_ssl else 'http'}://{server}{endpoint}"
+        split_url("OAUTH_INTROSPECT_SERVER", upstream_url)
     authorization = env.secret("OAUTH_INTROSPECT_AUTHORIZATION")
     if authorization is not None:
         header_value("OAUTH_INTROSPECT_AUTHORIZATION", authorization.reveal())
 
     jwks_url = env.url("OAUTHBEARER_JWKS_URL")
+    if jwks_url is None:
+        # They judge JWTs verified against the JWKS only: without one, set and never
+        # enforced on the upstream's answers, they promised checks nobody made.
+        for variable in ("OAUTHBEARER_ISSUER", "OAUTHBEARER_AUDIENCE", "OAUTHBEARER_JWT_TYP"):
+            if env.text(variable) is not None:
+                raise ConfigurationError(
+                    variable,
+                    "applies to JWTs verified against OAUTHBEARER_JWKS_URL, which is not set "
+                    "(the upstream's answers are its own judgement)",
+                )
+    if upstream_url is None and authorization is not None:
+        raise ConfigurationError(
+            "OAUTH_INTROSPECT_AUTHORIZATION",
+            "is set but no upstream is (OAUTH_INTROSPECT_SERVER + OAUTH_INTROSPECT_ENDPOINT)",
+        )
     if upstream_url is None and jwks_url is None:
         raise ConfigurationError(
             "OAUTHBEARER_JWKS_URL",
@@ -112,11 +130,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SidecarSettin
     ca_file = env.text("OAUTHBEARER_CA_FILE")
     if ca_file is not None:
         try:
-            with open(ca_file, "rb"):
-                pass
-        except OSError as exc:
+            # Parsed, not only opened: a bundle without a certificate passed `check` and
+            # failed serve's start-up with a traceback.
+            ssl.create_default_context(cafile=ca_file)
+        except OSError as exc:  # ssl.SSLError is an OSError
+            reason = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
             raise ConfigurationError(
-                "OAUTHBEARER_CA_FILE", f"cannot read {ca_file!r}: {exc.strerror}"
+                "OAUTHBEARER_CA_FILE", f"{ca_file!r} is not a readable PEM bundle ({reason})"
             ) from None
 
     events = revocation_settings(env)
@@ -230,7 +250,8 @@ def _choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
 def _listen(value: str, name: str = "OAUTHBEARER_LISTEN") -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    digits = port_text.isascii() and port_text.isdigit()  # isdigit alone passes "²"
+    if not sep or not host or not digits or not 0 <= int(port_text) <= 65535:
         raise ConfigurationError(name, f"must be host:port, got {value!r}")
     return host, int(port_text)
 

@@ -68,7 +68,7 @@ class _SignalFreeServer(uvicorn.Server):
         yield
 
 
-def _bound_socket(host: str, port: int) -> socket.socket:
+def _bound_socket(host: str, port: int, variable: str = VARIABLE) -> socket.socket:
     """The listening socket, bound now: a taken or wrong address is a configuration
     error naming the variable (uvicorn would log it and exit the process from a task)."""
     try:
@@ -76,22 +76,23 @@ def _bound_socket(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise ConfigurationError(VARIABLE, f"cannot listen on {host}:{port}: {exc}") from None
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA refuses
+        raise ConfigurationError(variable, f"cannot listen on {host}:{port}: {exc}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
         sock.close()
         raise ConfigurationError(
-            VARIABLE, f"cannot listen on {host}:{port}: {exc.strerror}"
+            variable, f"cannot listen on {host}:{port}: {exc.strerror}"
         ) from None
     return sock
 
 
-def check_address(host: str, port: int) -> None:
-    """:class:`ConfigurationError` naming the variable if ``host:port`` cannot be listened on."""
-    _bound_socket(host, port).close()
+def check_address(host: str, port: int, variable: str = VARIABLE) -> None:
+    """:class:`ConfigurationError` naming ``variable`` if ``host:port`` cannot be
+    listened on (``OAUTHBEARER_METRICS_LISTEN`` unless told otherwise)."""
+    _bound_socket(host, port, variable).close()
 
 
 @contextlib.asynccontextmanager

@@ -78,8 +78,24 @@ def _topics(env: Env) -> dict[str, Any]:
             variable, "needs OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS (the Kafka cluster)"
         )
     if len(set(named)) != len(named):
+        # Named after the later of the two variables that share a topic (the revocations
+        # topic was blamed for any pair, set or not).
+        sources = [
+            ("OAUTHBEARER_EVENTS_TOPIC", events_topic),
+            ("OAUTHBEARER_KEYCLOAK_EVENT_TOPICS", user_topic),
+            ("OAUTHBEARER_KEYCLOAK_EVENT_TOPICS", admin_topic),
+            ("OAUTHBEARER_REVOCATIONS_TOPIC", revocations_topic),
+        ]
+        seen: set[str] = set()
+        variable = "OAUTHBEARER_REVOCATIONS_TOPIC"
+        for name, topic in sources:
+            if topic and topic in seen:
+                variable = name
+                break
+            if topic:
+                seen.add(topic)
         raise ConfigurationError(
-            "OAUTHBEARER_REVOCATIONS_TOPIC",
+            variable,
             "the revocations topic, the events topic and the Keycloak topics must all differ",
         )
     return {

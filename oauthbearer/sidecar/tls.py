@@ -49,6 +49,8 @@ def server_context(cert_file: str, key_file: str, client_ca_file: str | None) ->
         if path is not None and not os.access(path, os.R_OK):
             reason = "No such file or directory" if not os.path.exists(path) else "unreadable"
             raise ConfigurationError(variable, f"cannot read {path!r} ({reason})")
+        if path is not None and os.path.isdir(path):  # an IsADirectoryError traceback
+            raise ConfigurationError(variable, f"{path!r} is a directory, not a PEM file")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(context, cert_file, key_file)
@@ -65,14 +67,40 @@ def server_context(cert_file: str, key_file: str, client_ca_file: str | None) ->
 
 def _load_chain(context: ssl.SSLContext, cert_file: str, key_file: str) -> None:
     try:
-        context.load_cert_chain(cert_file, key_file)
-    except ssl.SSLError as exc:
+        # A password callback, so that an encrypted key fails here: without one, OpenSSL
+        # asked for the pass phrase on the terminal (or failed with EINVAL without one).
+        context.load_cert_chain(cert_file, key_file, password=_no_pass_phrase)
+    except (ssl.SSLError, _EncryptedKey) as exc:
+        reason = (
+            "the key is encrypted"
+            if isinstance(exc, _EncryptedKey)
+            else exc.reason or "no PEM certificate and key OpenSSL can read"
+        )
         # OpenSSL says which part failed: a key that does not match, or no PEM at all.
-        variable = KEY if "KEY" in str(exc).upper() else CERT
+        cert_ok = isinstance(exc, _EncryptedKey) or _holds_certificate(cert_file)
+        variable = KEY if cert_ok or "KEY" in str(exc).upper() else CERT
         raise ConfigurationError(
             variable,
-            f"{cert_file!r} and {key_file!r} are not a usable certificate and key ({exc.reason})",
+            f"{cert_file!r} and {key_file!r} are not a usable certificate and key ({reason})",
         ) from None
+
+
+class _EncryptedKey(Exception):
+    """The key file asks for a pass phrase: the sidecar has none to give."""
+
+
+def _no_pass_phrase() -> bytes:
+    raise _EncryptedKey
+
+
+def _holds_certificate(cert_file: str) -> bool:
+    """Whether ``cert_file`` holds a PEM certificate (then a failure is the key's)."""
+    try:
+        with open(cert_file, encoding="ascii") as pem:
+            ssl.PEM_cert_to_DER_cert(pem.read())
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return False
+    return True
 
 
 def client_identity(peercert: dict[str, Any] | None) -> str | None:

@@ -32,6 +32,7 @@ from joserfc import jwk
 from joserfc.errors import JoseError
 
 from oauthbearer._json import NOT_JSON
+from oauthbearer._secret import display_url
 from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.verify.bounded import AnswerTooLarge, bounded_request
 
@@ -65,6 +66,8 @@ class JwksStore:
         on_keys_removed: Callable[[list[str | None]], None] | None = None,
     ) -> None:
         self.url = url
+        #: The URL as logs and errors show it: no user:password@, no query (display_url).
+        self.shown = display_url(url)
         # Called (with the kids) when a refresh drops a key or changes the key behind a
         # kid: whatever was verified with it must not outlive it (the sidecar's cache).
         self._on_keys_removed = on_keys_removed
@@ -155,7 +158,7 @@ class JwksStore:
         now = self._clock()
         if self._last_refetch is not None and now - self._last_refetch < self._min_refetch_interval:
             if self._last_refetch_failed:
-                raise UpstreamUnavailable(f"JWKS {self.url} unreachable at the last refetch")
+                raise UpstreamUnavailable(f"JWKS {self.shown} unreachable at the last refetch")
             return False
         self._last_refetch = now
         try:
@@ -181,18 +184,18 @@ class JwksStore:
         except (httpx.HTTPError, AnswerTooLarge) as exc:
             self._report("error")
             raise UpstreamUnavailable(
-                f"JWKS {self.url} unreachable ({type(exc).__name__})"
+                f"JWKS {self.shown} unreachable ({type(exc).__name__})"
             ) from exc
         if status != 200:
             self._report("error")
-            raise UpstreamUnavailable(f"JWKS {self.url} answered HTTP {status}")
+            raise UpstreamUnavailable(f"JWKS {self.shown} answered HTTP {status}")
         try:
             count = self.load(json.loads(content))
         except NOT_JSON as exc:
             self._report("error")
-            raise UpstreamUnavailable(f"JWKS {self.url} is not a JWKS document") from exc
+            raise UpstreamUnavailable(f"JWKS {self.shown} is not a JWKS document") from exc
         self._report("ok")
-        logger.info("JWKS refreshed from %s: %d signing keys", self.url, count)
+        logger.info("JWKS refreshed from %s: %d signing keys", self.shown, count)
 
     def _report(self, result: str) -> None:
         if self._observe is not None:

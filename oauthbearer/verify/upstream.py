@@ -81,7 +81,7 @@ class UpstreamIntrospector:
         observe: Observer | None = None,
     ) -> None:
         self.url = url
-        self.host = urlsplit(url).netloc
+        self.host = urlsplit(url).netloc.rpartition("@")[2]  # logged: no user:password@
         self._client = client
         self._authorization = authorization
         self._timeout = timeout
@@ -115,7 +115,8 @@ class UpstreamIntrospector:
     async def _call(self, token: str) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         if self._authorization is not None:
-            headers["Authorization"] = self._authorization.reveal()
+            # Stripped as the start-up check judged it (a file may end in spaces).
+            headers["Authorization"] = self._authorization.reveal().strip(" \t")
         # RFC 7662 §2.1: "application/x-www-form-urlencoded" — properly encoded, unlike
         # jairsjunior's raw body, so a '+' reaches the upstream as a '+'.
         body = "token=" + quote(token, safe="")

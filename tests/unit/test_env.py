@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,9 @@ def test_fingerprint_is_short_and_stable() -> None:
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (lambda p: p.mkdir(), "cannot read secret file"),  # the Secret's directory, not its key
+        (lambda p: p.mkdir(), "the secret file is not a regular file"),  # a Secret's directory
+        (lambda p: os.mkfifo(p), "the secret file is not a regular file"),  # hung `check`
+        (lambda p: p.write_bytes(b"x" * (1 << 20) + b"y"), "the secret file is over"),
         (lambda p: p.write_text("\n"), "the secret file is empty"),
         (lambda p: p.write_bytes(b"\xff\xfe"), "the secret file is not UTF-8"),
         (lambda p: None, "cannot read secret file"),  # missing

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oauthbearer._env import header_value
 from oauthbearer.cli import build_parser, main
 from oauthbearer.errors import ConfigurationError
 from oauthbearer.sidecar.cli import describe
@@ -87,6 +88,25 @@ def test_no_callers_is_a_startup_error_with_a_clear_message() -> None:
         ({"OAUTHBEARER_CA_FILE": "/nonexistent/ca.pem"}, "OAUTHBEARER_CA_FILE"),
         ({"OAUTHBEARER_METRICS_LISTEN": "9404"}, "OAUTHBEARER_METRICS_LISTEN"),
         ({"OAUTHBEARER_METRICS_LISTEN": "0.0.0.0:8080"}, "OAUTHBEARER_METRICS_LISTEN"),
+        # Found by a review of odd settings; each passed `check` (or was a traceback):
+        ({"OAUTHBEARER_LISTEN": "127.0.0.1:\u00b2"}, "OAUTHBEARER_LISTEN"),  # "²".isdigit()
+        ({"OAUTHBEARER_METRICS_LISTEN": "127.0.0.1:\u00b2"}, "OAUTHBEARER_METRICS_LISTEN"),
+        ({"OAUTHBEARER_CALLERS": ","}, "OAUTHBEARER_CALLERS"),  # no entry: "no callers" dodged
+        ({**UPSTREAM, "OAUTH_INTROSPECT_ENDPOINT": "/i\r\nX-Evil: 1"}, "OAUTH_INTROSPECT_ENDPOINT"),
+        ({**UPSTREAM, "OAUTH_INTROSPECT_SERVER": "idp\t.example"}, "OAUTH_INTROSPECT_SERVER"),
+        ({"OAUTH_WITH_SSL": "banana"}, "OAUTH_WITH_SSL"),  # judged with no upstream too
+        (
+            {"OAUTH_INTROSPECT_AUTHORIZATION": "Basic ZmFrZTpmYWtl"},  # and no upstream
+            "OAUTH_INTROSPECT_AUTHORIZATION",
+        ),
+        (
+            {
+                "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS": "kafka:9092",
+                "OAUTHBEARER_EVENTS_TOPIC": "a",
+                "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS": "a",
+            },
+            "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS",  # not the revocations topic, which is unset
+        ),
     ],
 )
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -193,3 +213,74 @@ def test_documented_default_is_the_default_in_effect(variable: Variable) -> None
     if variable.default.isdigit():
         other = str(int(variable.default) + 1)
         assert SidecarSettings.from_env({**_MINIMAL, variable.name: other}) != unset
+
+
+@pytest.mark.parametrize(
+    "variable", ["OAUTHBEARER_ISSUER", "OAUTHBEARER_AUDIENCE", "OAUTHBEARER_JWT_TYP"]
+)
+def test_jwt_checks_without_a_jwks_are_refused_not_ignored(variable: str) -> None:
+    # Upstream only: set, they were never applied to the upstream's answers.
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**UPSTREAM, **CALLERS, variable: "x"})
+    assert info.value.variable == variable
+
+
+def test_blank_secrets_count_as_unset() -> None:
+    # A Keycloak emitter secret of " " turned the webhook on, and anyone could revoke.
+    s = SidecarSettings.from_env({**JWKS, **CALLERS, "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET": " "})
+    assert s.keycloak_emitter_secret is None
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**JWKS, "OAUTHBEARER_CALLERS": "  "})
+    assert info.value.variable == "OAUTHBEARER_CALLERS"  # "no callers configured"
+
+
+def test_the_upstream_authorization_is_sent_without_surrounding_spaces() -> None:
+    # Sent as given, the HTTP library refused every call: a 503 per introspection.
+    s = SidecarSettings.from_env(
+        {**UPSTREAM, **CALLERS, "OAUTH_INTROSPECT_AUTHORIZATION": " Basic eA== "}
+    )
+    assert s.upstream_authorization is not None
+    assert header_value("X", s.upstream_authorization.reveal()) == "Basic eA=="
+
+
+def test_a_ca_bundle_without_a_certificate_is_refused_at_start(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**JWKS, **CALLERS, "OAUTHBEARER_CA_FILE": str(bundle)})
+    assert info.value.variable == "OAUTHBEARER_CA_FILE"
+
+
+def test_urls_are_shown_without_their_credentials() -> None:
+    env = {
+        **CALLERS,
+        "OAUTHBEARER_JWKS_URL": "https://admin:fake-url-password@idp.example/jwks?access_token=t0k",
+    }
+    summary = describe(env)
+    assert "fake-url-password" not in summary
+    assert "t0k" not in summary
+    assert "https://idp.example/jwks?…" in summary
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env({**CALLERS, "OAUTHBEARER_JWKS_URL": "ftp://u:fake-pw@x/j"})
+    assert "fake-pw" not in str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        SidecarSettings.from_env(
+            {**CALLERS, **UPSTREAM, "OAUTH_INTROSPECT_SERVER": "u:fake-pw@idp"}
+        )
+    assert "fake-pw" not in str(info.value)
+
+
+def test_serve_refuses_a_listen_address_in_use_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # uvicorn logged its own error after "startup complete" and exited, naming nothing.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name, value in {**JWKS, **CALLERS}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--listen", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oauthbearer serve: OAUTHBEARER_LISTEN: cannot listen on")
+    assert "Traceback" not in err
