@@ -34,6 +34,9 @@ __all__ = ["MalformedRequest", "looks_like_token", "parse_token"]
 _TOKEN_SHAPE = re.compile(r"[-_~+/.A-Za-z0-9]+=*")
 
 
+_SPACE = " \t\r\n"
+
+
 class MalformedRequest(ValueError):
     """The body is not a usable introspection request (→ 400 ``invalid_request``)."""
 
@@ -50,15 +53,17 @@ def parse_token(body: bytes, names: tuple[str, ...]) -> str:
     except UnicodeDecodeError:
         raise MalformedRequest("body is not UTF-8") from None
     found: str | None = None
-    for part in text.strip().split("&"):
+    # ASCII whitespace only: str.strip() took a non-breaking space off a token, so the
+    # token judged was not the one sent (a broker's line endings are all this is for).
+    for part in text.strip(_SPACE).split("&"):
         name, sep, value = part.partition("=")
         if not sep:
             continue
-        if unquote(name.strip()) not in names:
+        if unquote(name.strip(_SPACE)) not in names:
             continue
         if found is not None:
             raise MalformedRequest("token parameter given more than once")
-        found = unquote(value.strip())
+        found = unquote(value.strip(_SPACE))
     if not found:
         raise MalformedRequest("no token parameter")
     return found

@@ -123,3 +123,9 @@ def test_callers_file_rotates_without_restart(tmp_path: Path) -> None:
     path.write_text("broker:fake-two-rotated\n")
     assert auth.authenticate(basic("broker", "fake-two-rotated")) == "broker"
     assert auth.authenticate(basic("broker", "fake-one")) is None
+
+
+def test_only_ascii_whitespace_is_trimmed_from_the_token() -> None:
+    # str.strip() took the non-breaking space off: the token judged was not the one sent.
+    assert parse_token("token=\u00a0abc".encode(), ("token",)) == "\u00a0abc"
+    assert parse_token(b"token=abc\r\n", ("token",)) == "abc"
