@@ -233,13 +233,20 @@ def split_url(variable: str, value: str) -> SplitResult:
         ...     print(exc)
         OAUTHBEARER_LOGIN_TOKEN_URL: not a usable URL (Invalid IPv6 URL)
     """
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise ConfigurationError(variable, "not a usable URL (spaces or control characters)")
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        return checked_url(value)
     except ValueError as exc:
         raise ConfigurationError(variable, f"not a usable URL ({exc})") from None
+
+
+def checked_url(value: str) -> SplitResult:
+    """``urlsplit(value)`` with its port read; :class:`ValueError` for brackets that do
+    not close, a port that is none, spaces or control characters (the checks of
+    :func:`split_url`, for a URL that does not come from a variable)."""
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError("spaces or control characters")
+    parts = urlsplit(value)
+    parts.port  # noqa: B018 - raises ValueError for a port that is not one
     return parts
 
 

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from oauthbearer._env import checked_url
 from oauthbearer._json import NOT_JSON
 from oauthbearer.client.variables import V_ISSUER
 from oauthbearer.errors import ConfigurationError, TokenEndpointError, TokenResponseError
@@ -116,10 +117,6 @@ def _scheme(url: str) -> str | None:
     """The scheme of a URL the server named, None for one that is none (``https://[::1``
     raised a bare ValueError out of the fetch)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        return checked_url(url).scheme
     except ValueError:
         return None
-    if not url.isprintable() or any(c.isspace() for c in url):
-        return None
-    return parts.scheme

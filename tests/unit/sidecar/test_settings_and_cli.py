@@ -121,22 +121,6 @@ def test_the_metrics_listener_is_off_unless_asked_for() -> None:
     assert asked.metrics_listen == ("::", 9404)
 
 
-def test_serve_refuses_a_metrics_address_in_use_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        for name, value in {**JWKS, **CALLERS}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("OAUTHBEARER_METRICS_LISTEN", f"127.0.0.1:{port}")
-        assert main(["serve", "--listen", "127.0.0.1:0"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("oauthbearer serve: OAUTHBEARER_METRICS_LISTEN: cannot listen on")
-    assert "Traceback" not in err
-
-
 def test_caller_secret_never_in_error_message() -> None:
     with pytest.raises(ConfigurationError) as info:
         SidecarSettings.from_env({**JWKS, "OAUTHBEARER_CALLERS": "ok:fine,broken-fake-secret"})
@@ -270,17 +254,22 @@ def test_urls_are_shown_without_their_credentials() -> None:
     assert "fake-pw" not in str(info.value)
 
 
-def test_serve_refuses_a_listen_address_in_use_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("variable", ["OAUTHBEARER_LISTEN", "OAUTHBEARER_METRICS_LISTEN"])
+def test_serve_refuses_an_address_in_use_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str
 ) -> None:
-    # uvicorn logged its own error after "startup complete" and exited, naming nothing.
+    # uvicorn logged its own error after "startup complete" and exited, naming nothing
+    # (the main listener), or a traceback came from the lifespan (the metrics one).
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         for name, value in {**JWKS, **CALLERS}.items():
             monkeypatch.setenv(name, value)
-        assert main(["serve", "--listen", f"127.0.0.1:{port}"]) == 2
+        listen = f"127.0.0.1:{port}" if variable == "OAUTHBEARER_LISTEN" else "127.0.0.1:0"
+        if variable == "OAUTHBEARER_METRICS_LISTEN":
+            monkeypatch.setenv(variable, f"127.0.0.1:{port}")
+        assert main(["serve", "--listen", listen]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("oauthbearer serve: OAUTHBEARER_LISTEN: cannot listen on")
+    assert err.startswith(f"oauthbearer serve: {variable}: cannot listen on")
     assert "Traceback" not in err
