@@ -35,6 +35,7 @@ from typing import Literal
 
 import httpx
 
+from oauthbearer._numeric_date import numeric_date
 from oauthbearer._secret import Secret
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.http_clients import ClientSource, FixedClient, ReloadingClient
@@ -181,9 +182,9 @@ class ExchangeAuth(httpx.Auth):
     def token(self) -> str:
         """The token to send now (blocking: may call the token endpoint)."""
         if self._when == "expiring":
-            exp = self._verified.get("exp")
-            if isinstance(exp, bool) or not isinstance(exp, int | float):
-                exp = None  # no usable expiry: exchange rather than guess
+            # No usable expiry (not a number, or none a Java long holds: 10**400 raised
+            # OverflowError below): exchange rather than guess.
+            exp = numeric_date(self._verified.get("exp"))
             if exp is not None and exp - self._clock() > self._min_remaining:
                 return self._verified.token
         return self._exchanger.exchange(self._verified).access_token

@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oauthbearer.errors import TokenRejected, UpstreamUnavailable
 from oauthbearer.trustchain.claims import VerifiedClaims
-from oauthbearer.trustchain.verifiers import Verifier
+from oauthbearer.trustchain.verifiers import Verifier, tolerance
 
 __all__ = ["BearerTokenMiddleware", "claims_of"]
 
@@ -90,7 +90,7 @@ class BearerTokenMiddleware:
         self._verifier = verifier
         self._realm = _UNSAFE.sub("", realm)
         self._exempt = frozenset(exempt)
-        self._leeway = leeway
+        self._leeway = None if leeway is None else tolerance("leeway", leeway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self._exempt:

@@ -122,7 +122,7 @@ class JwksVerifier:
         self._audiences = _audiences(audiences)
         self._algorithms = tuple(algorithms)
         self._typ = typ
-        self._skew = clock_skew
+        self._skew = tolerance("clock_skew", clock_skew)
         self._clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
@@ -182,7 +182,7 @@ class JwksVerifier:
                 fingerprint=label,
             )
         await self._keep_keys_fresh()
-        exp_leeway = (self._skew if leeway is None else leeway) + _grace(grace)
+        exp_leeway = _exp_tolerance(self._skew, leeway, grace)
         try:
             claims = await self._validator.verify(jws, exp_leeway=exp_leeway, exp_at=at)
         except InvalidJwt as exc:
@@ -194,11 +194,17 @@ class JwksVerifier:
             await self._client.aclose()
 
 
-def _grace(seconds: float) -> float:
-    # NaN or infinity would skip expiry without a word ("now >= exp + nan" is never true).
+def tolerance(name: str, seconds: float) -> float:
+    """``seconds`` if it is a finite, non-negative tolerance; :class:`ValueError` naming
+    ``name`` otherwise. NaN or infinity would skip the time checks without a word
+    ("now >= exp + nan" is never true): a NaN leeway let a year-old token through."""
     if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("grace must be a finite number of seconds, not negative")
+        raise ValueError(f"{name} must be a finite number of seconds, not negative")
     return seconds
+
+
+def _exp_tolerance(skew: float, leeway: float | None, grace: float) -> float:
+    return (skew if leeway is None else tolerance("leeway", leeway)) + tolerance("grace", grace)
 
 
 class IntrospectionVerifier:
@@ -222,7 +228,7 @@ class IntrospectionVerifier:
     ) -> None:
         self._issuer = _issuer(issuer)
         self._audiences = frozenset(_audiences(audiences))
-        self._skew = clock_skew
+        self._skew = tolerance("clock_skew", clock_skew)
         self._clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
@@ -261,8 +267,8 @@ class IntrospectionVerifier:
             raise TokenRejected("audience", detail, fingerprint=label)
         exp = numeric_date(claims.get("exp"))
         now = self._clock() if at is None else at
-        tolerance = (self._skew if leeway is None else leeway) + _grace(grace)
-        if exp is not None and now >= exp + tolerance:
+        allowed = _exp_tolerance(self._skew, leeway, grace)
+        if exp is not None and now >= exp + allowed:
             raise TokenRejected("expired", "expired", fingerprint=label)
         return VerifiedClaims(claims, token=token)
 

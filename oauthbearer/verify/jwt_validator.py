@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -91,6 +92,8 @@ class JwtValidator:
         self._issuer = issuer
         self._audiences = frozenset(audiences)
         self._typ = typ.lower().removeprefix("application/") if typ else None
+        if not math.isfinite(clock_skew) or clock_skew < 0:  # NaN would skip exp/nbf/iat
+            raise ValueError("clock_skew must be a finite number of seconds, not negative")
         self._skew = clock_skew
         # The registry restricts joserfc to exactly the configured algorithms. Unknown
         # header parameters are tolerated (IdPs add their own, e.g. Azure's "nonce"), but
@@ -215,12 +218,18 @@ class JwtValidator:
 
     def _accept(self, header: dict[str, Any]) -> _Accepted:
         """Judge a header on its own (alg, typ, kid, b64, crit); :class:`InvalidJwt` if not."""
+        # Quoted only when a string: repr() of a value nested a thousand deep (an
+        # unsigned header anyone can write) raised RecursionError, a 500.
         alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self._algorithms:
+        if not isinstance(alg, str):
+            raise InvalidJwt("alg is not a string")
+        if alg not in self._algorithms:
             raise InvalidJwt(f"alg {alg!r} not allowed")
         if self._typ is not None:
             typ = header.get("typ")
-            if not isinstance(typ, str) or typ.lower().removeprefix("application/") != self._typ:
+            if not isinstance(typ, str):
+                raise InvalidJwt("typ is not a string")
+            if typ.lower().removeprefix("application/") != self._typ:
                 raise InvalidJwt(f"typ {typ!r} not accepted")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):

@@ -574,3 +574,16 @@ async def test_a_token_that_is_not_ascii_is_malformed_not_an_error(
     header, _payload, signature = sign(rsa_key).split(".")
     with pytest.raises(InvalidJwt, match="not ASCII"):
         await setup.validator.verify(f"{header}.\u00e9.{signature}")
+
+
+@pytest.mark.parametrize("name", ["alg", "typ"])
+def test_a_header_value_nested_a_thousand_deep_is_refused_not_a_500(name: str) -> None:
+    # Quoted in the refusal, its repr() raised RecursionError: a 500 for a header anyone
+    # can write (typ is judged when one is configured).
+    nested = "[" * 980 + "]" * 980
+    raw = ('{"alg":"RS256","typ":' + nested + "}") if name == "typ" else '{"alg":' + nested + "}"
+    header = base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+    validator = JwtValidator(store=None, algorithms=("RS256",), clock=lambda: NOW, typ="at+jwt")
+    validator._store = object()  # type: ignore[assignment]  # any store: the header fails first
+    with pytest.raises(InvalidJwt, match=f"{name} is not a string"):
+        validator.verify_now(f"{header}.e30.c2ln")

@@ -164,3 +164,15 @@ def test_the_exchanger_presents_a_renewed_client_certificate(tmp_path: Path) -> 
         finally:
             exchanger.close()
     assert [name for name, _form in idp.seen] == ["exchanger-old", "exchanger-new"]
+
+
+@respx.mock
+def test_an_exp_no_long_holds_is_no_usable_expiry(clock: FakeClock) -> None:
+    # exp - now raised OverflowError for 10**400 (an introspection answer may carry it).
+    respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(200, json={"access_token": "fresh", "expires_in": 300})
+    )
+    huge = VerifiedClaims({"sub": "alice", "exp": 10**400}, token="user.jwt.sig")
+    exchanger = TokenExchanger(settings(), http_client=httpx.Client(), clock=clock)
+    auth = ExchangeAuth(huge, exchanger, when="expiring", min_remaining=60, clock=clock)
+    assert auth.token() == "fresh"  # exchanged, as for no exp at all

@@ -21,6 +21,7 @@ from oauthbearer.errors import ConfigurationError, TokenMissing, TokenRejected, 
 from oauthbearer.trustchain.blocking import BlockingVerifier
 from oauthbearer.trustchain.claims import VerifiedClaims
 from oauthbearer.trustchain.headers import attach_token
+from oauthbearer.trustchain.middleware import BearerTokenMiddleware
 from oauthbearer.trustchain.records import (
     KafkaRecord,
     as_record,
@@ -386,3 +387,22 @@ def test_a_records_repr_names_its_headers_never_their_values() -> None:
     record = KafkaRecord([("oauthbearer-token", b"eyJ.fake-payload.sig")], timestamp_ms=5)
     assert "fake-payload" not in repr(record)
     assert "oauthbearer-token" in repr(record)
+
+
+@pytest.mark.parametrize("skew", [float("nan"), float("inf"), -1.0])
+def test_a_clock_skew_or_leeway_that_is_no_tolerance_is_refused(skew: float) -> None:
+    # NaN made "now >= exp + skew" never true: an expired token (and a future nbf) passed.
+    with pytest.raises(ValueError, match="clock_skew"):
+        JwksVerifier(JWKS_URL, issuer=ISSUER, audiences=AUDIENCE, clock_skew=skew)
+    with pytest.raises(ValueError, match="clock_skew"):
+        IntrospectionVerifier(INTROSPECT_URL, issuer=ISSUER, audiences=AUDIENCE, clock_skew=skew)
+    with pytest.raises(ValueError, match="leeway"):
+        BearerTokenMiddleware(
+            _no_app,
+            verifier=JwksVerifier(JWKS_URL, issuer=ISSUER, audiences=AUDIENCE),
+            leeway=skew,
+        )
+
+
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app the middleware is never built around (the test stops before)."""
