@@ -104,7 +104,18 @@ class FetchLeader:
                     slot.failed(exc, retry_at=tick + delay)
                 left = slot.valid_until - tick
             retry_in = delay
-            if still_valid is not None and held_back:
+            if still_valid is not None and left <= 0:
+                # The token expired while its refresh ran (a hung endpoint holds a refresh
+                # for the whole timeout): handed back, librdkafka refused it and blamed
+                # the callback. It is not ours to give any more: go on as without one.
+                logger.error(  # noqa: TRY400 - the cause is in the line; a traceback adds none
+                    "token refresh failed and the current token (%s) expired meanwhile: %s",
+                    still_valid.fingerprint,
+                    exc,
+                    extra=failure_fields(exc),
+                )
+                still_valid = None
+            elif still_valid is not None and held_back:
                 # The timeout that caused it was logged; one line per look would be noise.
                 logger.debug("token refresh held back, next look in %.1f s", retry_in)
                 return still_valid

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from oauthbearer.errors import ConfigurationError
 
@@ -37,7 +37,7 @@ def is_bearer_token(token: str) -> bool:
 
 
 def validate_extensions(
-    pairs: Iterable[tuple[str, str]], variable: str
+    pairs: Iterable[tuple[str, str]] | Mapping[str, str], variable: str
 ) -> tuple[tuple[str, str], ...]:
     """Check SASL extensions against RFC 7628 §3.1 and Kafka's rules; return them as pairs.
 
@@ -49,7 +49,18 @@ def validate_extensions(
     """
     seen: set[str] = set()
     result: list[tuple[str, str]] = []
-    for key, value in pairs:
+    # A mapping is its items (iterated, {"ab": "x"} became the pair a=b); anything that
+    # is not a pair of strings is refused naming the variable, not a bare unpacking error.
+    items: Iterable[object] = pairs.items() if isinstance(pairs, Mapping) else pairs
+    for pair in items:
+        if not (
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and isinstance(pair[1], str)
+        ):
+            raise ConfigurationError(variable, "extensions must be (key, value) string pairs")
+        key, value = pair
         if _KEY.fullmatch(key) is None:
             raise ConfigurationError(variable, f"extension key {key!r} must be letters only")
         if key == "auth":

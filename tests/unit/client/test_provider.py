@@ -13,7 +13,12 @@ import respx
 from oauthbearer._secret import Secret
 from oauthbearer.client.provider import TokenCache, TokenProvider
 from oauthbearer.client.settings import ClientSettings
-from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
+from oauthbearer.errors import (
+    ConfigurationError,
+    TokenEndpointError,
+    TokenRequestError,
+    TokenResponseError,
+)
 
 from .conftest import START, TOKEN_URL, FakeClock, ProviderFactory, make_jwt, token_response
 
@@ -412,3 +417,45 @@ def test_repeated_failures_do_not_grow_the_traceback(
         clock.advance(10)
     assert idp.call_count == 1
     assert max(depths[1:]) == min(depths[1:])
+
+
+def test_a_token_that_expires_while_its_refresh_fails_is_not_handed_out(
+    idp: respx.Route,
+    clock: FakeClock,
+    make_provider: ProviderFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A hung endpoint holds a refresh for its whole timeout: the token in hand can expire
+    # meanwhile. Handed back, librdkafka refused it ("OAuth callback raised exception")
+    # after a WARNING that said "valid -3 s more".
+    p = make_provider(ClientSettings(token_url=TOKEN_URL, backoff_base=1.0))
+    p.token()
+
+    def slow_outage(request: httpx.Request) -> httpx.Response:
+        clock.advance(4)  # the refresh takes longer than the token has left
+        return httpx.Response(503)
+
+    idp.mock(side_effect=slow_outage)
+    clock.now = EXPIRES - 3  # due, and valid for 3 s more when the refresh starts
+    with (
+        caplog.at_level(logging.ERROR, logger="oauthbearer.client"),
+        pytest.raises((TokenEndpointError, TokenRequestError)),  # the retries' last error
+    ):
+        p.token()
+    assert "expired meanwhile" in caplog.text
+    assert p.token_without_waiting() is None
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [{"ab": "x"}, {"logicalCluster": "lkc-1"}, (("logicalCluster", 5),), ("ab",)],
+)
+def test_extensions_given_in_code_must_be_string_pairs(extensions: object) -> None:
+    # A dict was iterated by its keys ({"ab": "x"} became a=b, a longer key a bare
+    # ValueError), and a non-string value a bare TypeError.
+    if isinstance(extensions, dict):
+        given = ClientSettings(token_url=TOKEN_URL, sasl_extensions=extensions)  # type: ignore[arg-type]
+        assert given.sasl_extensions == tuple(extensions.items())
+        return
+    with pytest.raises(ConfigurationError, match="OAUTHBEARER_LOGIN_SASL_EXTENSIONS"):
+        ClientSettings(token_url=TOKEN_URL, sasl_extensions=extensions)  # type: ignore[arg-type]
