@@ -51,7 +51,10 @@ class KafkaPythonTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # 
         if cached is not None:
             return cached.access_token
         try:
-            return self._provider.token().access_token
+            # Nor may an outage's backoff: kafka-python asks on the one thread that
+            # serves all of the client's connections, which slept out each retry delay
+            # (5-6 s a reconnect). The error comes at once; kafka-python retries.
+            return self._provider.token(wait_out_backoff=False).access_token
         except Exception as exc:
             log_failure("kafka-python", self._provider.endpoint_host, exc)
             raise

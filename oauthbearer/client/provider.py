@@ -171,7 +171,7 @@ class TokenProvider:
                 return token
         return None
 
-    def token(self, *, scheduled_refresh: bool = False) -> Token:
+    def token(self, *, scheduled_refresh: bool = False, wait_out_backoff: bool = True) -> Token:
         """A valid token: cached, refreshed, or fetched now (blocking, at most ``deadline``).
 
         Raises :class:`~oauthbearer.errors.TokenError` (or ConfigurationError when a secret
@@ -182,6 +182,10 @@ class TokenProvider:
         due. A token past the *start* of the jitter window is then refreshed: handing the
         old one back would make librdkafka ask again only at 96 %, leaving a few seconds
         of margin on a short-lived token.
+
+        ``wait_out_backoff=False``: while the last failure's backoff runs, raise its error
+        at once instead of sleeping until the next attempt (for a caller on a network
+        thread that serves other connections: kafka-python's).
 
         Example:
             >>> # provider.token().access_token  -> "eyJhbGciOi..."
@@ -205,7 +209,7 @@ class TokenProvider:
                     continue
                 elif tick < slot.retry_at:
                     pause = slot.retry_at - tick
-                    if tick + pause > deadline:
+                    if not wait_out_backoff or tick + pause > deadline:
                         raise self._leader.last_error()
                 else:
                     slot.fetching = True  # we are the one fetch; others wait for it

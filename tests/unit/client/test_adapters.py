@@ -133,6 +133,20 @@ def test_kafka_python_failure_is_logged_and_raised(
     )
 
 
+def test_kafka_python_never_sleeps_out_a_backoff_in_its_network_loop(
+    idp: respx.Route, make_provider: ProviderFactory, clock: FakeClock
+) -> None:
+    # kafka-python asks on the one thread that serves all of a client's connections:
+    # during an outage each reconnect slept out the retry delay (5-6 s) before failing.
+    idp.mock(return_value=httpx.Response(503, headers={"Retry-After": "6"}))
+    adapter = KafkaPythonTokenProvider(make_provider())
+    for _ in range(3):
+        with pytest.raises(TokenEndpointError):
+            adapter.token()
+    assert clock.sleeps == []
+    assert idp.call_count == 1  # the backoff holds: no request until Retry-After passes
+
+
 @pytest.mark.parametrize("library", ["kafka-python", "aiokafka"])
 async def test_a_due_refresh_never_holds_up_the_librarys_connection(
     library: str, make_provider: ProviderFactory, clock: FakeClock
