@@ -1,4 +1,5 @@
-"""RFC 7519 NumericDate claims (``exp``, ``iat``, ``nbf``) as every peer can read them.
+"""RFC 7519 NumericDate claims (``exp``, ``iat``, ``nbf``) as every peer can read them,
+and the tolerances they are judged with.
 
 JSON numbers have no range, and the standard library reads an integer of any length
 (:mod:`oauthbearer._json` hands such documents to it). The brokers read these claims into
@@ -7,6 +8,8 @@ a Java ``long``, and Python cannot add a float to an integer beyond a float's ra
 64-bit integer is therefore no date for us: the caller treats it as missing or invalid.
 
 Example:
+    >>> tolerance("clock_skew", 30.0)
+    30.0
     >>> numeric_date(1_700_000_000), numeric_date(1.5), numeric_date(True)
     (1700000000, 1.5, None)
     >>> numeric_date(10**400), numeric_date(float("nan")), numeric_date(float("inf"))
@@ -15,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["LONG_MAX", "LONG_MIN", "numeric_date"]
+import math
+
+__all__ = ["LONG_MAX", "LONG_MIN", "numeric_date", "tolerance"]
 
 #: A Java long's range: what Strimzi's and jairsjunior's validators read dates into.
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -31,3 +36,12 @@ def numeric_date(value: object) -> float | None:
     if isinstance(value, (int, float)) and value.__class__ is not bool:
         return value if LONG_MIN <= value <= LONG_MAX else None
     return None
+
+
+def tolerance(name: str, seconds: float) -> float:
+    """``seconds`` if it is a finite, non-negative tolerance; :class:`ValueError` naming
+    ``name`` otherwise. NaN or infinity would skip the time checks without a word
+    ("now >= exp + nan" is never true): a NaN leeway let a year-old token through."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds, not negative")
+    return seconds

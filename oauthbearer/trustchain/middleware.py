@@ -39,9 +39,10 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from oauthbearer._numeric_date import tolerance
 from oauthbearer.errors import TokenRejected, UpstreamUnavailable
 from oauthbearer.trustchain.claims import VerifiedClaims
-from oauthbearer.trustchain.verifiers import Verifier, tolerance
+from oauthbearer.trustchain.verifiers import Verifier
 
 __all__ = ["BearerTokenMiddleware", "claims_of"]
 

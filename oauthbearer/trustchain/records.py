@@ -28,12 +28,12 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from oauthbearer._numeric_date import tolerance
 from oauthbearer.errors import TokenRejected
 from oauthbearer.trustchain.blocking import BlockingVerifier
 from oauthbearer.trustchain.claims import VerifiedClaims
@@ -133,12 +133,11 @@ def _judgement(
     """When to judge ``record``'s token; raises when the record is too old."""
     # NaN and infinity would skip expiry without a word ("now >= exp + nan" is never
     # true): every bound must be a finite number, and judge_at one of the two words.
-    if not math.isfinite(grace) or grace < 0:
-        raise ValueError("grace must be a finite number of seconds, not negative")
-    if max_age is not None and (not math.isfinite(max_age) or max_age < 0):
-        raise ValueError("max_age must be a finite number of seconds, not negative")
-    if clock_skew is not None and (not math.isfinite(clock_skew) or clock_skew < 0):
-        raise ValueError("clock_skew must be a finite number of seconds, not negative")
+    tolerance("grace", grace)
+    if max_age is not None:
+        tolerance("max_age", max_age)
+    if clock_skew is not None:
+        tolerance("clock_skew", clock_skew)
     if judge_at not in ("record", "now"):
         raise ValueError(f'judge_at must be "record" or "now", not {judge_at!r}')
     now = clock()

@@ -37,14 +37,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import httpx
 
-from oauthbearer._numeric_date import numeric_date
+from oauthbearer._numeric_date import numeric_date, tolerance
 from oauthbearer._secret import Secret, SecretSource, fingerprint
 from oauthbearer.errors import ConfigurationError, TokenRejected, UpstreamUnavailable
 from oauthbearer.trustchain.claims import VerifiedClaims
@@ -192,15 +191,6 @@ class JwksVerifier:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-
-def tolerance(name: str, seconds: float) -> float:
-    """``seconds`` if it is a finite, non-negative tolerance; :class:`ValueError` naming
-    ``name`` otherwise. NaN or infinity would skip the time checks without a word
-    ("now >= exp + nan" is never true): a NaN leeway let a year-old token through."""
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{name} must be a finite number of seconds, not negative")
-    return seconds
 
 
 def _exp_tolerance(skew: float, leeway: float | None, grace: float) -> float:

@@ -24,14 +24,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
-from oauthbearer._numeric_date import numeric_date
+from oauthbearer._numeric_date import numeric_date, tolerance
 from oauthbearer.verify.compact import (
     MAX_HEADERS,
     CompactJws,
@@ -92,9 +91,7 @@ class JwtValidator:
         self._issuer = issuer
         self._audiences = frozenset(audiences)
         self._typ = typ.lower().removeprefix("application/") if typ else None
-        if not math.isfinite(clock_skew) or clock_skew < 0:  # NaN would skip exp/nbf/iat
-            raise ValueError("clock_skew must be a finite number of seconds, not negative")
-        self._skew = clock_skew
+        self._skew = tolerance("clock_skew", clock_skew)  # NaN would skip exp/nbf/iat
         # The registry restricts joserfc to exactly the configured algorithms. Unknown
         # header parameters are tolerated (IdPs add their own, e.g. Azure's "nonce"), but
         # "crit" is still enforced (RFC 7515 §4.1.11).
