@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from oauthbearer._secret import FileSecret, Secret, SecretSource
@@ -64,6 +64,13 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+#: Fields left out of :meth:`ClientSettings.identity`: they only shape what each provider
+#: hands its Kafka client (principal, SASL extensions), how long one call may wait, or a
+#: message. Providers differing only in these share one token.
+_PER_PROVIDER = frozenset({"sasl_extensions", "principal_claim", "deadline", "endpoint_variable"})
+#: Field values that are settings, not secrets: they take part in the identity as they are.
+_PLAIN = (str, int, float, tuple, type(None))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,40 +155,26 @@ class ClientSettings:
 
     # --- derived -----------------------------------------------------------------------
     def identity(self) -> tuple[Any, ...]:
-        """Everything that shapes the token request; equal identities share one cache slot.
+        """Everything that shapes the token request or how its answer is judged and
+        scheduled; equal identities share one cache slot.
 
-        Constant secrets take part by value (``Secret`` hashes its value, never shows it);
-        file secrets by path, because their content may rotate under the same identity.
+        Every field takes part except :data:`_PER_PROVIDER` (what each provider does with
+        a token once it has one). Constant secrets take part by value (``Secret`` hashes
+        its value, never shows it); file secrets by path, because their content may
+        rotate under the same identity. A new field is in the identity unless it is
+        named there: forgetting one must cost a fetch, never hand one client another's
+        token (``client_assertion`` was once left out, and two workloads that differed
+        only by their assertion file shared whichever token came first).
+
+        Example:
+            >>> a = ClientSettings(token_url="https://idp/t", client_id="a")
+            >>> a.identity() == ClientSettings(token_url="https://idp/t", client_id="a").identity()
+            True
+            >>> a.identity() == ClientSettings(token_url="https://idp/t", client_id="b").identity()
+            False
         """
-        return (
-            self.token_url,
-            self.issuer,
-            self.grant_type,
-            self.scope,
-            self.auth_method,
-            self.client_id,
-            _secret_identity(self.authorization),
-            _secret_identity(self.client_secret),
-            self.basic_form_encode,
-            _secret_identity(self.private_key),
-            self.key_id,
-            self.assertion_alg,
-            self.cert_file,
-            self.key_file,
-            self.ca_file,
-            self.audience,
-            self.resources,
-            self.extra_params,
-            self.username,
-            _secret_identity(self.password),
-            _secret_identity(self.refresh_token),
-            _secret_identity(self.assertion),
-            _secret_identity(self.subject_token),
-            self.subject_token_type,
-            _secret_identity(self.actor_token),
-            self.actor_token_type,
-            self.requested_token_type,
-        )
+        values = (getattr(self, f.name) for f in fields(self) if f.name not in _PER_PROVIDER)
+        return tuple(v if isinstance(v, _PLAIN) else _secret_identity(v) for v in values)
 
     # --- construction from the environment ---------------------------------------------
     @classmethod

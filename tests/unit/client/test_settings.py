@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
@@ -13,6 +17,7 @@ from oauthbearer._env import IGNORED_SETTINGS
 from oauthbearer._secret import FileSecret, Secret
 from oauthbearer.client import settings as settings_module
 from oauthbearer.client.azure import AZURE_VARIABLES
+from oauthbearer.client.provider import TokenCache, TokenProvider
 from oauthbearer.client.settings import (
     CLIENT_VARIABLES,
     GRANT_JWT_BEARER,
@@ -326,6 +331,47 @@ def test_identity_separates_configurations_and_matches_equal_ones() -> None:
     )
     assert a.identity() == b.identity()
     assert len({a.identity(), c.identity(), d.identity()}) == 3
+
+
+def _changed(value: object) -> object:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "-changed"
+    if isinstance(value, tuple):
+        return (*value, ("changed", "changed"))
+    return Secret("changed")  # None, or a secret of any kind
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(ClientSettings)])
+def test_identity_takes_every_field_but_those_applied_per_provider(name: str) -> None:
+    # Walks the fields, so a field added later is covered: client_assertion was once
+    # missing, and two workloads differing only by their assertion file shared a token.
+    base = ClientSettings(token_url="https://idp/t", client_id="k", client_secret=Secret("s"))
+    other = copy.copy(base)
+    object.__setattr__(other, name, _changed(getattr(base, name)))
+    per_provider = {"sasl_extensions", "principal_claim", "deadline", "endpoint_variable"}
+    assert (other.identity() == base.identity()) == (name in per_provider)
+
+
+def test_providers_with_different_assertion_files_do_not_share_a_token(tmp_path: Path) -> None:
+    cache = TokenCache()
+
+    def idp(request: httpx.Request) -> httpx.Response:
+        assertion = parse_qs(request.content.decode())["client_assertion"][0]
+        return httpx.Response(200, json={"access_token": f"for-{assertion}", "expires_in": 300})
+
+    tokens = []
+    for name in ("workload-a", "workload-b"):
+        path = tmp_path / name
+        path.write_text(f"{name}.assertion.jwt")
+        settings = ClientSettings(token_url="https://idp/t", client_assertion=FileSecret(path))
+        http = httpx.Client(transport=httpx.MockTransport(idp))
+        with TokenProvider(settings, http_client=http, cache=cache) as provider:
+            tokens.append(provider.token().access_token)
+    assert tokens == ["for-workload-a.assertion.jwt", "for-workload-b.assertion.jwt"]
 
 
 def test_fraction_plus_jitter_must_stay_below_one() -> None:
