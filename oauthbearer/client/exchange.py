@@ -132,12 +132,15 @@ class Exchange:
         deadline: float,
         budget: float,
         late: LateAnswer | None = None,
+        secrets: Sequence[str] | None = None,
     ) -> Answer:
         """The whole answer, or TokenRequestError (naming ``url``'s host) by ``deadline``.
 
         ``deadline`` is in ``monotonic`` seconds; ``budget`` is the whole fetch's time,
         for the message ("timed out after 5 s" is what the operator configured).
-        ``late`` is told if the caller gives up (:class:`LateAnswer`).
+        ``late`` is told if the caller gives up (:class:`LateAnswer`). ``secrets``, when
+        given, are this request's spellings to take out of an error (instead of the
+        constructor's: the request may carry credentials the settings do not hold).
         """
         host = endpoint_host(url)
         now = self._monotonic()
@@ -167,10 +170,12 @@ class Exchange:
         if not finished and call.give_up():
             raise _timed_out(host, budget)
         if call.answer is None:
-            self._raise(call.error, host, budget)
+            self._raise(call.error, host, budget, secrets)
         return call.answer
 
-    def _raise(self, exc: BaseException | None, host: str, budget: float) -> NoReturn:
+    def _raise(
+        self, exc: BaseException | None, host: str, budget: float, secrets: Sequence[str] | None
+    ) -> NoReturn:
         # The single translation of httpx exceptions in the client half.
         if isinstance(exc, httpx.TimeoutException | _PastDeadline):
             raise _timed_out(host, budget) from exc
@@ -182,7 +187,7 @@ class Exchange:
                 host, "the request could not be written (a header value HTTP forbids)"
             ) from None
         if isinstance(exc, httpx.HTTPError):
-            said = redact(str(exc), self._secrets())
+            said = redact(str(exc), self._secrets() if secrets is None else secrets)
             # from None: the original, chained as __cause__, keeps the unredacted text
             # (h11 quotes bytes it received, an echoed request body among them).
             raise TokenRequestError(host, f"{type(exc).__name__}: {said}") from None

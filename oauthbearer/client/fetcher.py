@@ -46,7 +46,7 @@ from oauthbearer.client.http_clients import (
     FixedClient,
     ReloadingClient,
 )
-from oauthbearer.client.redaction import redact, secret_spellings
+from oauthbearer.client.redaction import redact, secret_spellings, sent_secrets
 from oauthbearer.client.rotation import RefreshHeldBack, RefreshInFlight, RefreshTokens
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.tls_files import TlsFiles
@@ -202,6 +202,9 @@ class TokenFetcher:
             "Accept": "application/json",
         }
         self._auth.apply(form, headers, token_url)
+        # What this request carries, not only what is configured: a rotated refresh token
+        # or a freshly signed assertion exists nowhere else, and a server may echo it.
+        spellings = secret_spellings(self._settings, sent_secrets(form, headers))
         answer = self._exchange.send(
             "POST",
             token_url,
@@ -210,9 +213,10 @@ class TokenFetcher:
             deadline=deadline,
             budget=budget,
             late=self._grant.late_answer(self._host),
+            secrets=spellings,
         )
         if not 200 <= answer.status < 300:
-            raise self._endpoint_error(answer)
+            raise self._endpoint_error(answer, spellings)
         payload = token_answer(answer.body, endpoint_host=self._host)
         # Record a rotation before judging the rest: the server retired the refresh token
         # we sent whether or not we accept this access token (RFC 9700 §4.14.2), so losing
@@ -228,14 +232,14 @@ class TokenFetcher:
             max_lifetime=self._settings.max_lifetime,
         )
 
-    def _endpoint_error(self, answer: Answer) -> TokenEndpointError:
+    def _endpoint_error(self, answer: Answer, spellings: list[str]) -> TokenEndpointError:
+        """The refusal ``answer`` as an error; ``spellings``: the request's secrets, taken
+        out of whatever the server says (it may echo the request back)."""
         error = description = None
         try:
             body = json.loads(answer.body)
         except NOT_JSON:
             body = None
-        # A server may echo the request back: our secrets are taken out first.
-        spellings = secret_spellings(self._settings)
         if isinstance(body, dict):
             # RFC 6749 §5.2: error (REQUIRED), error_description (OPTIONAL), both ASCII.
             raw_error, raw_description = body.get("error"), body.get("error_description")

@@ -4,6 +4,9 @@ A server may echo the request in its ``error_description`` ("cannot parse body
 client_secret=…"); that text goes into :class:`~oauthbearer.errors.TokenEndpointError`
 and from there into every log line about the failure. Each configured secret is removed
 in every spelling the request used: as is, form-encoded, and inside the Basic credentials.
+Credentials that exist only in memory — a refresh token the server rotated, a client
+assertion minted for this one request — are taken from the request as it was sent
+(:func:`sent_secrets`).
 
 Example:
     >>> from oauthbearer._secret import Secret
@@ -17,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from urllib.parse import quote, quote_plus
 
@@ -25,16 +28,48 @@ from oauthbearer._secret import FileSecret, Secret
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.errors import ConfigurationError
 
-__all__ = ["REDACTED", "redact", "secret_spellings"]
+__all__ = ["CREDENTIAL_PARAMS", "REDACTED", "redact", "secret_spellings", "sent_secrets"]
 
 REDACTED = "[redacted]"
 #: Shorter values are not looked for: they would blank out ordinary words.
 _MIN_LENGTH = 4
 
 
-def secret_spellings(settings: ClientSettings) -> list[str]:
-    """Every configured secret, as is, form-encoded and Basic-encoded; longest first."""
-    values: list[str] = []
+#: Token request parameters that carry a credential (RFC 6749 §2.3.1, §4.3, §6; RFC 7523;
+#: RFC 8693 §2.1).
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "client_secret",
+        "client_assertion",
+        "refresh_token",
+        "password",
+        "assertion",
+        "subject_token",
+        "actor_token",
+    }
+)
+
+
+def sent_secrets(form: Iterable[tuple[str, str]], headers: Mapping[str, str]) -> list[str]:
+    """The credentials a token request carries: its credential parameters and its
+    ``Authorization`` value.
+
+    Example:
+        >>> sent_secrets([("grant_type", "refresh_token"), ("refresh_token", "rt-2")],
+        ...              {"Authorization": "Basic YTpi"})
+        ['rt-2', 'Basic YTpi']
+    """
+    values = [value for name, value in form if name in CREDENTIAL_PARAMS]
+    authorization = headers.get("Authorization")
+    if authorization:
+        values.append(authorization)
+    return values
+
+
+def secret_spellings(settings: ClientSettings, sent: Iterable[str] = ()) -> list[str]:
+    """Every configured secret and every ``sent`` one (see :func:`sent_secrets`), as is,
+    form-encoded and Basic-encoded; longest first."""
+    values: list[str] = list(sent)
     for field in fields(settings):
         source = getattr(settings, field.name)
         if isinstance(source, Secret | FileSecret):

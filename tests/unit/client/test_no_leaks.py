@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -93,3 +94,57 @@ def test_nothing_secret_in_logs_reprs_or_errors(
         _assert_clean(text)
     for record in caplog.records:
         _assert_clean(repr(record.__dict__))
+
+
+def _echo_body(request: httpx.Request) -> httpx.Response:
+    """A server that quotes the request it refuses (some do, in error_description)."""
+    said = f"cannot parse {request.content.decode()}"
+    return httpx.Response(400, json={"error": "invalid_request", "error_description": said})
+
+
+@respx.mock
+def test_a_rotated_refresh_token_is_redacted_from_an_echoed_refusal(
+    clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    # The rotated token exists only in memory: redacting the configured secrets missed it.
+    rotated = "ROTATED-refresh-token-never-show"
+    route = respx.post(TOKEN_URL).mock(
+        return_value=token_response(TOKEN, expires_in=60, refresh_token=rotated)
+    )
+    settings = ClientSettings(
+        token_url=TOKEN_URL,
+        grant_type="refresh_token",
+        refresh_token=Secret("configured-refresh-token"),
+        client_id="kafka",
+        client_secret=Secret(SECRET),
+        auth_method="client_secret_post",
+    )
+    provider = make_provider(settings)
+    assert provider.token().access_token == TOKEN
+    route.mock(side_effect=_echo_body)
+    clock.advance(120)  # the token expired: the next call must fetch with the rotated one
+    with pytest.raises(OAuthBearerError) as info:
+        provider.token()
+    sent = route.calls.last.request.content.decode()
+    assert f"refresh_token={rotated}" in sent  # it really was in the echoed request
+    assert "cannot parse" in str(info.value)
+    assert rotated not in str(info.value)
+    assert "refresh_token=[redacted]" in str(info.value)
+
+
+@respx.mock
+def test_a_minted_client_assertion_is_redacted_from_an_echoed_refusal(
+    make_provider: ProviderFactory, tmp_path: Path
+) -> None:
+    from joserfc.jwk import RSAKey
+
+    key = tmp_path / "key.pem"
+    key.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    route = respx.post(TOKEN_URL).mock(side_effect=_echo_body)
+    settings = ClientSettings(token_url=TOKEN_URL, client_id="kafka", private_key=FileSecret(key))
+    with pytest.raises(OAuthBearerError) as info:
+        make_provider(settings).token()
+    assertion = parse_qs(route.calls.last.request.content.decode())["client_assertion"][0]
+    assert "cannot parse" in str(info.value)
+    assert assertion not in str(info.value)
+    assert "client_assertion=[redacted]" in str(info.value)
