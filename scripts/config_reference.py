@@ -52,7 +52,10 @@ def parse(text: str) -> list[Entry]:
             )
             meaning = ""
         elif line.startswith("# ") and group:
-            meaning = line[2:].strip()
+            # A meaning may run over several comment lines; a blank line ends one.
+            meaning = f"{meaning} {line[2:].strip()}".strip()
+        elif not line.strip():
+            meaning = ""
     return entries
 
 

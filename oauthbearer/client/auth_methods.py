@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from oauthbearer._env import header_value
-from oauthbearer._secret import SecretSource
 from oauthbearer.client.variables import (
     V_ASSERTION_ALG,
     V_AUTH_METHOD,
@@ -39,9 +38,11 @@ from oauthbearer.client.variables import (
 from oauthbearer.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from joserfc.jwk import ECKey, RSAKey
+
     from oauthbearer.client.settings import ClientSettings
 
-__all__ = ["AUTH_METHODS", "auth_method"]
+__all__ = ["AUTH_METHODS", "auth_method", "private_signing_key"]
 
 #: Client authentication methods (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2, OIDC Core §9),
 #: plus ``authorization_header``: jairsjunior's ``OAUTH_AUTHORIZATION`` sent verbatim.
@@ -105,12 +106,11 @@ def auth_method(s: ClientSettings) -> tuple[str, str]:
     elif method == "private_key_jwt":
         if s.private_key is None:
             raise ConfigurationError(V_PRIVATE_KEY + "_FILE", "is required for private_key_jwt")
-        alg = alg or "RS256"
-        if alg not in _KEY_ALGS:
+        if alg and alg not in _KEY_ALGS:
             raise ConfigurationError(
                 V_ASSERTION_ALG, f"private_key_jwt signs with {', '.join(_KEY_ALGS)}"
             )
-        _check_private_key(s.private_key, alg)
+        alg = private_signing_key(s.private_key.reveal(), alg)[1]
     elif method == "tls_client_auth" and s.cert_file is None:
         raise ConfigurationError(V_CERT_FILE, "is required for tls_client_auth (RFC 8705 §2)")
     return method, alg
@@ -130,17 +130,62 @@ def _inferred_auth_method(s: ClientSettings) -> str:
     return "none"
 
 
-def _check_private_key(source: SecretSource, alg: str) -> None:
+_SEE_ALG = f" (set by {V_ASSERTION_ALG}, or leave it unset to follow the key)"
+#: The one ES algorithm each curve signs with (RFC 7518 §3.4).
+_CURVE_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+
+
+def private_signing_key(material: str, alg: str) -> tuple[RSAKey | ECKey, str]:
+    """The private key in PEM ``material`` and the algorithm it signs with: ``alg``, or
+    when empty the one its type implies (RS256 for RSA, the curve's for EC).
+
+    A key that cannot sign ``alg`` is a :class:`ConfigurationError` naming the key file,
+    here and not at the first request (a P-384 key with ES256 used to fail every fetch with
+    joserfc's own error, outside the client's error tree).
+
+    Example:
+        >>> from joserfc.jwk import ECKey
+        >>> pem = ECKey.generate_key("P-384").as_pem(private=True).decode()
+        >>> private_signing_key(pem, "")[1]
+        'ES384'
+        >>> try:
+        ...     private_signing_key(pem, "ES256")
+        ... except ConfigurationError as exc:
+        ...     print(exc.message.split(" (")[0])
+        is an EC key on P-384, which signs ES384, not ES256
+    """
     # Imported here: joserfc is only needed by private_key_jwt users.
     from joserfc.jwk import ECKey, RSAKey
 
-    key_type = ECKey if alg.startswith("ES") else RSAKey
-    problem = f"is not a PEM {key_type.key_type} private key for {alg}"
-    try:
-        key = key_type.import_key(source.reveal())
-    except ConfigurationError:
-        raise
-    except Exception as exc:  # joserfc raises several unrelated types for bad PEM
-        raise ConfigurationError(V_PRIVATE_KEY + "_FILE", problem) from exc
+    variable = V_PRIVATE_KEY + "_FILE"
+    key: RSAKey | ECKey | None = None
+    for key_type in (RSAKey, ECKey):
+        try:
+            key = key_type.import_key(material)
+            break
+        except Exception:  # noqa: BLE001, S112 - joserfc raises several unrelated types
+            continue
+    if key is None:
+        raise ConfigurationError(variable, "is not a PEM RSA or EC private key")
     if not key.is_private:
-        raise ConfigurationError(V_PRIVATE_KEY + "_FILE", problem + " (it is a public key)")
+        raise ConfigurationError(
+            variable, "is a public key; private_key_jwt signs with the private one"
+        )
+    if isinstance(key, ECKey):
+        curve = key.curve_name
+        fits = _CURVE_ALGS.get(curve)
+        if fits is None:
+            raise ConfigurationError(
+                variable, f"is an EC key on {curve}, which no ES algorithm uses"
+            )
+        if alg and alg != fits:
+            raise ConfigurationError(
+                variable,
+                f"is an EC key on {curve}, which signs {fits}, not {alg} ({V_ASSERTION_ALG})",
+            )
+        return key, fits
+    if alg.startswith("ES"):
+        raise ConfigurationError(
+            variable, f"is an RSA key, which cannot sign {alg} ({V_ASSERTION_ALG})"
+        )
+    return key, alg or "RS256"

@@ -29,6 +29,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from oauthbearer._env import header_value
 from oauthbearer._secret import SecretSource
+from oauthbearer.client.auth_methods import private_signing_key
 from oauthbearer.client.settings import ClientSettings
 from oauthbearer.client.settings import need as _need
 from oauthbearer.client.variables import (
@@ -38,7 +39,6 @@ from oauthbearer.client.variables import (
     V_CLIENT_SECRET,
     V_PRIVATE_KEY,
 )
-from oauthbearer.errors import ConfigurationError
 
 __all__ = ["ASSERTION_LIFETIME", "ClientAuth", "client_auth_for"]
 
@@ -188,13 +188,10 @@ class PrivateKeyJwt(_JwtAssertion):
     method = "private_key_jwt"
 
     def _key(self, material: str) -> RSAKey | ECKey:
-        key_type = ECKey if self._alg.startswith("ES") else RSAKey
-        try:
-            return key_type.import_key(material)
-        except Exception as exc:  # the file was rotated to something unreadable
-            raise ConfigurationError(
-                V_PRIVATE_KEY + "_FILE", f"is not a PEM private key for {self._alg}"
-            ) from exc
+        # Judged again on every read: the file may have been rotated to a key of another
+        # type or curve, which must fail naming the file, not inside joserfc.
+        key, _ = private_signing_key(material, self._alg)
+        return key
 
 
 class ClientAssertion(_Sourced):

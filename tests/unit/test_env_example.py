@@ -94,3 +94,12 @@ def test_readme_configuration_reference_is_generated_from_env_example() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_meaning_over_several_comment_lines_is_kept_whole() -> None:
+    text = "## group\n# first half,\n# second half [default: 1]\n#A=1\n\n# stray\n\n#B=2\n"
+    a, b = _reference().parse(text)
+    assert (a.meaning, a.default) == ("first half, second half", "1")
+    assert b.meaning == ""  # a blank line ends a comment: it is not B's
+    # The README's refresh-token line was once only the second half of its sentence.
+    assert BY_NAME["OAUTHBEARER_LOGIN_REFRESH_TOKEN"].meaning.startswith("refresh token")

@@ -19,7 +19,12 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from oauthbearer._secret import FileSecret, Secret
 from oauthbearer.client.fetcher import TokenFetcher
 from oauthbearer.client.settings import ClientSettings
-from oauthbearer.errors import TokenEndpointError, TokenRequestError, TokenResponseError
+from oauthbearer.errors import (
+    ConfigurationError,
+    TokenEndpointError,
+    TokenRequestError,
+    TokenResponseError,
+)
 
 from .conftest import TOKEN_URL, FakeClock, token_response
 
@@ -173,6 +178,63 @@ def test_private_key_jwt_signs_a_fresh_assertion_per_request(
     assert first["jti"] != second["jti"]
     assert second["iat"] == first["iat"] + 5
     assert "Authorization" not in sent(idp).headers
+
+
+@pytest.mark.parametrize(("curve", "alg"), [("P-256", "ES256"), ("P-384", "ES384")])
+def test_private_key_jwt_without_an_alg_signs_with_the_one_its_key_implies(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path, curve: str, alg: str
+) -> None:
+    # An EC key with no alg set used to be taken for RS256 and refused as "not RSA".
+    key = ECKey.generate_key(curve)
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(key.as_pem(private=True))
+    s = ClientSettings(token_url=TOKEN_URL, client_id="kafka", private_key=FileSecret(pem))
+    assert s.assertion_alg == alg
+    fetcher(s, clock).fetch()
+    header, claims = _assertion_claims(sent(idp), ECKey.import_key(key.as_dict(private=False)), alg)
+    assert header["alg"] == alg
+    _check_assertion_claims(claims, clock)
+
+
+@pytest.mark.parametrize(
+    ("make_key", "alg", "says"),
+    [
+        (lambda: ECKey.generate_key("P-384"), "ES256", "is an EC key on P-384, which signs ES384"),
+        (lambda: ECKey.generate_key("P-256"), "RS256", "is an EC key on P-256, which signs ES256"),
+        (lambda: RSAKey.generate_key(2048), "ES256", "is an RSA key, which cannot sign ES256"),
+    ],
+)
+def test_a_key_that_cannot_sign_the_alg_fails_at_start_up_naming_the_file(
+    tmp_path: Path, make_key: Any, alg: str, says: str
+) -> None:
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(make_key().as_pem(private=True))
+    with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_LOGIN_PRIVATE_KEY_FILE") as info:
+        ClientSettings(
+            token_url=TOKEN_URL, client_id="kafka", private_key=FileSecret(pem), assertion_alg=alg
+        )
+    assert says in str(info.value)
+
+
+def test_a_key_file_rotated_to_another_curve_fails_the_fetch_naming_the_file(
+    idp: respx.MockRouter, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Before, joserfc's InvalidKeyCurveError escaped the client's error tree: no backoff,
+    # no count, a traceback in the log.
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+    s = ClientSettings(token_url=TOKEN_URL, client_id="kafka", private_key=FileSecret(pem))
+    f = fetcher(s, clock)
+    f.fetch()
+    pem.write_bytes(
+        ECKey.generate_key("P-384").as_pem(
+            private=True,
+        )
+        + b"\n"
+    )
+    os.utime(pem, (clock.now + 60, clock.now + 60))
+    with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_LOGIN_PRIVATE_KEY_FILE"):
+        f.fetch()
 
 
 def test_client_secret_jwt_is_hmac_signed_with_the_secret(
