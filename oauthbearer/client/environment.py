@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any, cast
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from oauthbearer._env import Env
 from oauthbearer._secret import FileSecret, Secret, SecretSource
@@ -136,7 +136,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSetting
         endpoint_variable=endpoint_variable,
         issuer=env.url(V_ISSUER),
         grant_type=env.text(V_GRANT, GRANT_CLIENT_CREDENTIALS) or GRANT_CLIENT_CREDENTIALS,
-        scope=env.text(V_SCOPE),
+        scope=_scope(env.text(V_SCOPE)),
         authorization=_authorization(env),
         client_id=env.text(V_CLIENT_ID) or (azure.client_id if azure else None),
         client_secret=env.secret(V_CLIENT_SECRET),
@@ -180,6 +180,21 @@ def _authorization(env: Env) -> SecretSource | None:
     if literal is not None:
         return Secret(literal)
     return _file_only(env, V_AUTHORIZATION_FILE.removesuffix("_FILE"))
+
+
+def _scope(raw: str | None) -> str | None:
+    """``OAUTH_LOGIN_SCOPE`` as the server saw it from jairsjunior's handler.
+
+    That handler writes ``scope=<value>`` into the form body without encoding it (CONTRACT
+    §1), so the server form-decodes the value: ``kafka+write`` arrives as the two scopes
+    ``kafka write``, ``%20`` as a space. We encode what we send, so the value is decoded
+    once here and the server ends up with the same scopes.
+
+    Example:
+        >>> _scope("kafka+write"), _scope("api://app/.default"), _scope("a%20b")
+        ('kafka write', 'api://app/.default', 'a b')
+    """
+    return None if raw is None else unquote_plus(raw)
 
 
 def _file_only(env: Env, name: str) -> SecretSource | None:

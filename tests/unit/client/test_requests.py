@@ -77,6 +77,27 @@ def test_verbatim_authorization_header_and_exact_body(
     assert request.content == b"grant_type=client_credentials&scope=kafka+write"
 
 
+@pytest.mark.parametrize("raw", ["kafka+write", "kafka%20write", "kafka write"])
+def test_jairsjunior_scope_reaches_the_server_as_jairsjunior_s_raw_body_would(
+    idp: respx.MockRouter, clock: FakeClock, raw: str
+) -> None:
+    # jairsjunior writes scope=<value> unencoded, so the server's form decoding turns
+    # "kafka+write" into two scopes. Encoding the value as it stands asked for one scope
+    # named "kafka+write" instead.
+    settings = ClientSettings.from_env(
+        {
+            "OAUTH_LOGIN_SERVER": "idp.example",
+            "OAUTH_LOGIN_ENDPOINT": "/oauth2/token",
+            "OAUTH_LOGIN_SCOPE": raw,
+            "OAUTH_AUTHORIZATION": "Basic a2Fma2E6ZmFrZQ==",
+        }
+    )
+    fetcher(settings, clock).fetch()
+    jairsjunior_body = f"grant_type=client_credentials&scope={raw}"
+    assert form(sent(idp)) == parse_qsl(jairsjunior_body)
+    assert dict(form(sent(idp)))["scope"] == "kafka write"
+
+
 def test_client_secret_basic_form_encodes_id_and_secret(
     idp: respx.MockRouter, clock: FakeClock
 ) -> None:
