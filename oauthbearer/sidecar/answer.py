@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.sidecar.callers import CallerAuthenticator
@@ -58,8 +58,21 @@ class _NeedsIo(NamedTuple):
     key: bytes
 
 
+class Replayed(Protocol):
+    """What says whether the revocation topics' history is applied yet
+    (:class:`~oauthbearer.sidecar.revocation.service.Revocations`)."""
+
+    replayed: bool
+
+
 class IntrospectionAnswer:
-    """Answers introspection requests with the sidecar's components (see :class:`Sidecar`)."""
+    """Answers introspection requests with the sidecar's components (see :class:`Sidecar`).
+
+    ``revocations``: until its ``replayed`` is true, no token is answered active (503
+    instead). A sidecar beside its broker is called on loopback whether or not ``/readyz``
+    says ready, so readiness alone would let a token revoked on the topics through while
+    their history is still being read after a (re)start.
+    """
 
     def __init__(
         self,
@@ -70,6 +83,7 @@ class IntrospectionAnswer:
         metrics: Metrics,
         decisions: DecisionLog,
         token_params: tuple[str, ...],
+        revocations: Replayed | None = None,
     ) -> None:
         self._callers = callers
         self._limits = limits
@@ -77,6 +91,7 @@ class IntrospectionAnswer:
         self._metrics = metrics
         self._decisions = decisions
         self._token_params = token_params
+        self._revocations = revocations
 
     def answer_now(
         self,
@@ -163,6 +178,14 @@ class IntrospectionAnswer:
             return _NeedsIo(token, key)
         return self._answered(caller, token, key, outcome, started, ms)
 
+    def _not_replayed(self, caller: str, token: str, key: bytes, started: float) -> Answer:
+        # The broker's login fails and is retried (both plugins treat a 503 as a failed
+        # introspection); the replay takes seconds (README, "Many replicas").
+        self._metrics.request("unavailable", "none")
+        reason = "revocation topics not replayed yet"
+        self._decisions.decision(caller, token, "unavailable", "none", started, reason, key=key)
+        return _error(503, "temporarily_unavailable", [(b"retry-after", b"1")])
+
     def _caller(self, authorization: str | None, client_cert: str | None) -> str | None:
         if client_cert is not None and (authorization is None or not authorization.strip()):
             # mTLS: the handshake verified this certificate against the client CA.
@@ -196,6 +219,8 @@ class IntrospectionAnswer:
         """Count and log ``outcome``, and turn it into the 200 answer."""
         verdict, source, reason = outcome
         result = "inactive" if verdict.exp is None else "active"  # Verdict.active, inlined
+        if result == "active" and self._revocations is not None and not self._revocations.replayed:
+            return self._not_replayed(caller, token, key, started)
         self._metrics.answered(result, source)
         if source == "cache" and reason is None:
             self._decisions.hit(caller, token, result, verdict.sub, started, key=key)

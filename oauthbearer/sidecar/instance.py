@@ -169,6 +169,7 @@ class Sidecar:
             metrics=self.metrics,
             decisions=self.decisions,
             token_params=settings.token_params,
+            revocations=self.revocations,
         )
         self.probes = Probes(self)
         if http_client is not None:

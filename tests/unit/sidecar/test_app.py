@@ -18,6 +18,7 @@ import pytest
 import respx
 from joserfc.jwk import RSAKey
 
+from oauthbearer.sidecar.instance import Sidecar
 from tests.unit.sidecar.conftest import (
     CALLER_ID,
     CALLER_SECRET,
@@ -186,6 +187,36 @@ async def test_jwt_verified_locally_without_upstream(harness: Harness, rsa_key: 
     assert body["scope"] == "kafka read"
     assert body["iat"] == int(NOW)  # synthesised: jairsjunior crashes without it
     assert route.call_count == 0
+
+
+async def test_nothing_is_answered_active_until_the_revocation_topics_are_replayed(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    # A sidecar beside its broker is called on loopback whatever /readyz says: while the
+    # topics' history is still being read after a (re)start, a token revoked there must
+    # not be answered active. Inactive answers need no revocation to be right.
+    harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    jwt = sign(rsa_key, {})
+    harness.sidecar.revocations.replayed = False
+    for token in (jwt, OPAQUE, jwt):  # verified locally, upstream, then cached
+        response = await harness.introspect(token)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json() == {"error": "temporarily_unavailable"}
+    forged = unsigned_jwt({"alg": "RS256", "kid": rsa_key.kid}, {"sub": "x"}, b"f" * 256)
+    refused = await harness.introspect(forged)
+    assert (refused.status_code, refused.content) == (200, b'{"active":false}')
+    assert b'result="unavailable",source="none"} 3.0' in harness.sidecar.metrics.render()
+
+    harness.sidecar.revocations.replayed = True
+    for token in (jwt, OPAQUE):
+        assert (await harness.introspect(token)).json()["active"] is True
+
+
+def test_a_sidecar_reading_revocation_topics_starts_not_replayed() -> None:
+    settings = make_settings(events_bootstrap_servers="127.0.0.1:9", revocations_topic="revs")
+    assert Sidecar(settings).revocations.replayed is False
+    assert Sidecar(make_settings()).revocations.replayed is True
 
 
 # --- inactive: exactly {"active": false} ------------------------------------------------
