@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
@@ -158,7 +159,7 @@ class Sidecar:
             clock=clock,
             jwt=jwt,
             claim_rules=settings.claim_rules,
-            default_lifetime=settings.cache_ttl,
+            default_lifetime=answered_lifetime(settings.cache_ttl),
             response_issuer=settings.response_issuer,
             revocations=self.revocations.store,
         )
@@ -251,3 +252,21 @@ def _replication() -> type[Replication]:
         # OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS is what asked for the Kafka client.
         raise MissingExtra("confluent", exc.name) from None
     return Replication
+
+
+#: The shortest lifetime vouched for in an upstream answer that carries no ``exp``.
+MIN_ANSWERED_LIFETIME = 60
+
+
+def answered_lifetime(cache_ttl: float) -> int:
+    """The ``exp`` given to an upstream "active" answer without one, as seconds from now.
+
+    The cache TTL (the revocation delay accepted anyway), but whole seconds and at least
+    :data:`MIN_ANSWERED_LIFETIME`: a TTL under one second (0 means "do not cache") made
+    that ``exp`` equal to now, and every such token was then judged expired.
+
+    Example:
+        >>> answered_lifetime(0), answered_lifetime(300), answered_lifetime(90.5)
+        (60, 300, 91)
+    """
+    return max(MIN_ANSWERED_LIFETIME, math.ceil(cache_ttl))

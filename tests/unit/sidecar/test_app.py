@@ -213,6 +213,19 @@ async def test_nothing_is_answered_active_until_the_revocation_topics_are_replay
         assert (await harness.introspect(token)).json()["active"] is True
 
 
+@pytest.mark.parametrize(("ttl", "lifetime"), [(0.0, 60), (0.5, 60), (300.0, 300)])
+async def test_an_upstream_answer_without_exp_is_active_whatever_the_cache_ttl(
+    router: respx.MockRouter, clock: FakeClock, ttl: float, lifetime: int
+) -> None:
+    # exp is optional in RFC 7662. Its stand-in was now + the cache TTL, so a TTL under
+    # one second (0: "cache nothing") made it now, and every such token was refused.
+    router.post(UPSTREAM_URL).respond(200, json={"active": True, "sub": "app"})
+    async with running(make_settings(cache_ttl=ttl), router, clock) as h:
+        body = (await h.introspect(OPAQUE)).json()
+    assert body["active"] is True
+    assert body["exp"] == int(NOW) + lifetime
+
+
 def test_a_sidecar_reading_revocation_topics_starts_not_replayed() -> None:
     settings = make_settings(events_bootstrap_servers="127.0.0.1:9", revocations_topic="revs")
     assert Sidecar(settings).revocations.replayed is False
