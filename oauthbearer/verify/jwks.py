@@ -34,7 +34,7 @@ from joserfc.errors import JoseError
 from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import display_url
 from oauthbearer.errors import UpstreamUnavailable
-from oauthbearer.verify.bounded import AnswerTooLarge, bounded_request
+from oauthbearer.verify.bounded import AnswerRefused, bounded_request
 
 __all__ = ["JwksStore"]
 
@@ -181,7 +181,7 @@ class JwksStore:
                 headers={"Accept": "application/json"},
                 timeout=self._timeout,
             )
-        except (httpx.HTTPError, AnswerTooLarge) as exc:
+        except (httpx.HTTPError, AnswerRefused) as exc:
             self._report("error")
             raise UpstreamUnavailable(
                 f"JWKS {self.shown} unreachable ({type(exc).__name__})"

@@ -39,7 +39,7 @@ from oauthbearer import _json
 from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import SecretSource
 from oauthbearer.errors import UpstreamUnavailable
-from oauthbearer.verify.bounded import AnswerTooLarge, bounded_request
+from oauthbearer.verify.bounded import AnswerRefused, bounded_request
 
 __all__ = ["UpstreamIntrospector"]
 
@@ -130,7 +130,7 @@ class UpstreamIntrospector:
                 headers=headers,
                 timeout=self._timeout,
             )
-        except AnswerTooLarge as exc:
+        except AnswerRefused as exc:
             raise _Failure(f"upstream {self.host}: {exc}", "malformed") from None
         except httpx.TimeoutException as exc:
             raise _Failure(

@@ -7,6 +7,7 @@ The upstream authorization server and its JWKS are respx routes behind the injec
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -825,6 +826,34 @@ async def test_an_upstream_answer_over_a_mebibyte_is_unavailable(harness: Harnes
     padding = "x" * (1 << 20)
     answer = {"active": True, "sub": "x", "exp": int(NOW) + 60, "padding": padding}
     harness.router.post(UPSTREAM_URL).respond(200, json=answer)
+    response = await harness.introspect(OPAQUE)
+    assert response.status_code == 503
+
+
+async def test_upstream_and_jwks_are_asked_for_uncompressed_answers(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    route = harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    assert (await harness.introspect(OPAQUE)).json()["active"] is True
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"
+    jwks = [c.request for c in harness.router.calls if c.request.url == JWKS_URL]
+    assert jwks
+    assert jwks[-1].headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("padding", [0, 8 << 20])
+async def test_a_compressed_upstream_answer_is_unavailable_not_inflated(
+    harness: Harness, padding: int
+) -> None:
+    # httpx decoded before the 1 MiB bound counted: 200 KB of gzip became 200 MiB. We ask
+    # for none (Accept-Encoding: identity), so a compressed answer, small or not, is a
+    # server not doing as asked: refused unread.
+    answer = {**UPSTREAM_ACTIVE, "pad": "0" * padding}
+    bomb = gzip.compress(json.dumps(answer).encode())
+    assert len(bomb) < (1 << 20)
+    harness.router.post(UPSTREAM_URL).respond(
+        200, content=bomb, headers={"content-encoding": "gzip", "content-type": "application/json"}
+    )
     response = await harness.introspect(OPAQUE)
     assert response.status_code == 503
 
