@@ -93,7 +93,7 @@ class KafkaEventSource:
         retry_interval: float = 1.0,
         partition_refresh_interval: float = 5.0,
         consumer_factory: Callable[[dict[str, Any]], EventConsumer] = Consumer,
-        create_topic: Callable[[str], None] | None = None,
+        create_topic: Callable[[str], bool] | None = None,
     ) -> None:
         if not readers:
             raise ValueError("no topic to read")

@@ -21,14 +21,14 @@ __all__ = ["create_topic"]
 logger = logging.getLogger("oauthbearer.sidecar.revocation")
 
 
-def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) -> None:
+def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) -> bool:
     """Create the revocations topic if it does not exist yet (run on a worker thread).
 
     One partition is plenty (a revocation is a few dozen bytes, and every replica reads
     every partition anyway); the replication factor is the cluster's default. Records are
     kept at least ``retention_seconds`` (the replay window) and never less than Kafka's
     usual week. A refusal (no ACL to create topics) is logged: an operator may create it
-    beforehand, and until it exists ``/readyz`` says the topic is not replayed.
+    beforehand. True when the topic exists now (made here or before), False when refused.
     """
     week_ms = 7 * 86_400_000
     retention_ms = max(week_ms, int(retention_seconds * 1000))
@@ -41,7 +41,8 @@ def create_topic(base: dict[str, Any], topic: str, *, retention_seconds: float) 
     except KafkaException as exc:
         error = exc.args[0] if exc.args else None
         if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return
+            return True
         logger.warning("revocations topic %s could not be created: %s", topic, kafka_reason(exc))
-        return
+        return False
     logger.info("revocations topic %s created (retention %d ms)", topic, retention_ms)
+    return True

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from confluent_kafka import KafkaException
@@ -30,21 +31,27 @@ logger = logging.getLogger("oauthbearer.sidecar.revocation")
 
 #: How long one metadata request (topics, offsets) may take.
 METADATA_TIMEOUT_S = 5.0
+#: How often a topic just created is looked for until the metadata shows it.
+_CREATED_POLL_S = 0.1
 
 
 class TopicPartitions:
     """The partitions of ``creatable``'s topics (topic → whether it is ours to create).
 
-    ``create_topic(name)`` creates a missing topic of ours, when given.
+    ``create_topic(name)`` creates a missing topic of ours, when given, and says whether
+    it did (or found it made already).
     """
 
     def __init__(
         self,
         creatable: Mapping[str, bool],
-        create_topic: Callable[[str], None] | None = None,
+        create_topic: Callable[[str], bool] | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._creatable = dict(creatable)
         self._create_topic = create_topic
+        self._sleep = sleep
         self._missing: set[str] = set()  # topics found missing, until they appear
 
     @property
@@ -60,14 +67,29 @@ class TopicPartitions:
         return sorted(topic.partitions)
 
     def of_or_create(self, consumer: EventConsumer, topic: str) -> list[int]:
-        """:meth:`of`, after creating the topic if it is missing and ours to create."""
+        """:meth:`of`, after creating the topic if it is missing and ours to create.
+
+        A topic just created is waited for (at most :data:`METADATA_TIMEOUT_S`): the
+        broker answering metadata may learn of it a moment after the controller said
+        "created", and a topic taken for missing was only read once the next look for
+        new partitions found it, seconds later, while webhooks wrote to it meanwhile.
+        """
         try:
             return self.of(consumer, topic)
         except KafkaException:
             if self._create_topic is None or not self._creatable[topic]:
                 raise
-        self._create_topic(topic)
-        return self.of(consumer, topic)
+        if not self._create_topic(topic):
+            raise KafkaException("unknown topic")  # refused: logged, and tried again later
+        waited = 0.0
+        while True:
+            try:
+                return self.of(consumer, topic)
+            except KafkaException as exc:
+                if not unknown_topic(exc) or waited >= METADATA_TIMEOUT_S:
+                    raise
+            self._sleep(_CREATED_POLL_S)
+            waited += _CREATED_POLL_S
 
     def added(self, consumer: EventConsumer, known: Callable[[Partition], bool]) -> list[Partition]:
         """Partitions of every topic that ``known`` does not know yet (a topic that just
@@ -77,7 +99,10 @@ class TopicPartitions:
             # Topic by topic: one missing (a broker that lost it) must not hide another's
             # new partitions.
             try:
-                partitions = self.of(consumer, topic)
+                # Ours and still missing: its creation failed (a broker still starting),
+                # so it is tried again rather than left to the broker's defaults.
+                missing_ours = topic in self._missing and self._creatable[topic]
+                partitions = (self.of_or_create if missing_ours else self.of)(consumer, topic)
             except KafkaException as exc:
                 if unknown_topic(exc):
                     self.note_missing(topic)

@@ -450,9 +450,10 @@ def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_does_not_hold_it
     consumer = FakeConsumer(partitions=1)
     created: list[str] = []
 
-    def create(topic: str) -> None:
+    def create(topic: str) -> bool:
         created.append(topic)
         consumer.add_topic(topic)
+        return True
 
     readers = {
         "ours": replicated_revocations(),
@@ -481,6 +482,82 @@ def test_a_missing_topic_of_ours_is_created_and_one_of_the_idps_does_not_hold_it
     items = received.wait_for_items(2)
     assert isinstance(items[1], Event)
     assert items[1].principal == "u-admin"
+
+
+class SlowMetadataConsumer(FakeConsumer):
+    """A topic created here shows in the metadata only on the third look after."""
+
+    def __init__(self) -> None:
+        super().__init__(partitions=1)
+        self.looks_until_visible: dict[str, int] = {}
+
+    def create(self, topic: str) -> bool:
+        self.looks_until_visible[topic] = 3
+        return True
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        looks = self.looks_until_visible.get(topic)
+        if looks is not None:
+            if looks > 1:
+                self.looks_until_visible[topic] = looks - 1
+                return _Metadata({})
+            del self.looks_until_visible[topic]
+            self.add_topic(topic)
+        return super().list_topics(topic, timeout)
+
+
+def test_a_topic_of_ours_just_created_is_read_from_the_start_not_found_later(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    # On a broker still starting, metadata showed the new topic a moment after "created":
+    # it was taken for missing and only read at the next look for new partitions, seconds
+    # later, while the first webhooks were already written to it.
+    consumer = SlowMetadataConsumer()
+    readers = {TOPIC: identity_provider_events(), "ours": replicated_revocations()}
+    start(
+        consumer,
+        received,
+        sources,
+        readers=readers,
+        create_topic=consumer.create,
+        partition_refresh_interval=3600,  # no second look: it must be found at start
+    )
+    assert received.caught_up.wait(WAIT_S)
+    assert consumer.assigned_topics == [[TOPIC, "ours"]]
+
+
+def test_a_topic_of_ours_whose_creation_failed_is_created_again(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    consumer = FakeConsumer(partitions=1)
+    attempts: list[str] = []
+    made = threading.Event()
+
+    def create(topic: str) -> bool:  # refused once (a broker still starting), then made
+        attempts.append(topic)
+        if len(attempts) == 1:
+            return False
+        consumer.add_topic(topic)
+        made.set()
+        return True
+
+    readers = {TOPIC: identity_provider_events(), "ours": replicated_revocations()}
+    start(
+        consumer,
+        received,
+        sources,
+        readers=readers,
+        create_topic=create,
+        partition_refresh_interval=0.01,
+    )
+    assert received.caught_up.wait(WAIT_S)
+    assert made.wait(WAIT_S)
+    consumer.append(
+        0, NOW, RevocationRecord("principal", "u-ours", NOW, "api", "api:2").encode(), "ours"
+    )
+    (ours,) = received.wait_for_items(1)
+    assert isinstance(ours, RevocationRecord)
+    assert attempts == ["ours", "ours"]
 
 
 def test_a_record_written_while_the_reader_starts_is_not_skipped(
