@@ -277,3 +277,23 @@ def test_with_the_broker_down_the_webhook_is_503_and_the_retry_lands_everywhere(
     print(f"\nbroker back: first 200 after {time.monotonic() - started:.2f} s of retries")
     delays = cluster.inactive_everywhere_within(opaque, RECOVERY_BOUND_S, "retried event")
     print(f"then inactive on every replica after {max(delays):.2f} s")
+
+
+@pytest.mark.parametrize(
+    "broker", [pytest.param("kafka", marks=pytest.mark.realbroker)], indirect=True
+)
+def test_the_revocations_topic_is_made_to_keep_every_record_for_the_replay_window(
+    cluster: Cluster,
+) -> None:
+    # The replicas' one shared memory of revocations: never compacted (two records of one
+    # principal are both needed), kept at least a week, as many copies as the cluster has.
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin._config import ConfigResource  # not re-exported for mypy
+
+    admin = AdminClient({"bootstrap.servers": cluster.tansu.bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, REVOCATIONS_TOPIC)
+    configs = admin.describe_configs([resource])[resource].result(10)
+    assert configs["cleanup.policy"].value == "delete"
+    assert int(configs["retention.ms"].value) >= 7 * 86_400_000
+    topic = admin.list_topics(REVOCATIONS_TOPIC, timeout=10).topics[REVOCATIONS_TOPIC]
+    assert [len(p.replicas) for p in topic.partitions.values()] == [1]  # one broker here
