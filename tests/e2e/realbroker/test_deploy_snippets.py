@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-import yaml
 
 from oauthbearer import oauth_cb
 from oauthbearer.sidecar.app import create_app
@@ -28,6 +27,7 @@ from tests.e2e.conftest import (
     sidecar_env,
 )
 from tests.e2e.realbroker.conftest import broker_conf, forged, refusal
+from tests.support import strict_yaml
 from tests.support.idp import Idp
 from tests.support.java_properties import read_env_file, read_properties
 from tests.support.realkafka import RealKafka
@@ -131,7 +131,7 @@ def jairsjunior_env(shipped: Mapping[str, str], sidecar: SidecarHandle) -> dict[
 
 
 def compose_broker_env() -> dict[str, str]:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    compose = strict_yaml.load((DEPLOY / "compose.yaml").read_text())
     env: dict[str, str] = compose["services"]["kafka-jairsjunior"]["environment"]
     # The compose file's JAAS file is the one shipped in deploy/broker/.
     assert env["KAFKA_OPTS"] == "-Djava.security.auth.login.config=/etc/kafka/jairsjunior-jaas.conf"

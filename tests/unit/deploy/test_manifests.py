@@ -16,14 +16,15 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-import yaml
+
+from tests.support import strict_yaml
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 K8S_VERSION = "1.33.0"
 
 
 def _compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    loaded: dict[str, Any] = strict_yaml.load((DEPLOY / "compose.yaml").read_text())
     return loaded
 
 
@@ -36,7 +37,7 @@ def _compose_schema() -> dict[str, Any]:
 def _k8s_documents() -> list[tuple[str, dict[str, Any]]]:
     docs: list[tuple[str, dict[str, Any]]] = []
     for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
-        docs.extend((path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
+        docs.extend((path.name, doc) for doc in strict_yaml.load_all(path.read_text()) if doc)
     return docs
 
 

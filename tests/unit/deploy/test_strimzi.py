@@ -19,6 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support import strict_yaml
+
 ROOT = Path(__file__).resolve().parents[3]
 STRIMZI = ROOT / "deploy" / "strimzi"
 CRDS = ROOT.parent / "shared" / "strimzi-crds"
@@ -33,7 +35,7 @@ CRD_FOR = {
 def _documents() -> list[tuple[str, dict[str, Any]]]:
     docs: list[tuple[str, dict[str, Any]]] = []
     for path in sorted(STRIMZI.glob("*.yaml")):
-        docs.extend((path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
+        docs.extend((path.name, doc) for doc in strict_yaml.load_all(path.read_text()) if doc)
     return docs
 
 
