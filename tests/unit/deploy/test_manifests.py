@@ -254,3 +254,59 @@ def test_broker_egress_lets_the_sidecar_read_its_topics_and_the_brokers_replicat
     services = {d["metadata"]["name"]: d for _, d in _k8s_documents() if d["kind"] == "Service"}
     governing = services[statefulset["spec"]["serviceName"]]
     assert governing["spec"]["clusterIP"] == "None"
+    # A pod is ready only once its sidecar replayed topics other brokers lead: names that
+    # waited for readiness would never resolve after a cold start.
+    assert governing["spec"]["publishNotReadyAddresses"] is True
+
+
+#: Settings that make something write revocations: a webhook caller, or a topic of the
+#: identity provider's own.
+REVOCATION_WRITERS = {
+    "OAUTHBEARER_EVENT_CALLERS",
+    "OAUTHBEARER_EVENT_CALLERS_FILE",
+    "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET",
+    "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE",
+    "OAUTHBEARER_EVENTS_TOPIC",
+    "OAUTHBEARER_KEYCLOAK_EVENT_TOPICS",
+}
+
+
+def _every_sidecar_container() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted([*DEPLOY.glob("k8s/*.yaml"), *DEPLOY.glob("strimzi/*.yaml")]):
+        for doc in strict_yaml.load_all(path.read_text()):
+            spec = (doc or {}).get("spec", {}).get("template", {}).get("spec", {})
+            for container in spec.get("containers", []) + spec.get("initContainers", []):
+                if container["name"] == "oauthbearer":
+                    found.append((path.name, container))
+    return found
+
+
+def test_every_sidecar_reading_revocations_has_something_that_writes_them() -> None:
+    # strimzi/sidecar.yaml once named a revocations topic with no webhook secret: no
+    # /events route existed, and nothing ever wrote the topic it replayed.
+    containers = _every_sidecar_container()
+    assert len(containers) == 3
+    for name, container in containers:
+        env = {e["name"] for e in container["env"]}
+        if "OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS" in env:
+            assert env & REVOCATION_WRITERS, name
+
+
+def test_the_broker_beside_its_sidecar_can_read_its_caller_secret() -> None:
+    # The validator snippet reads ${file:/etc/kafka/secrets/sidecar-caller.properties:secret}.
+    snippet = (DEPLOY / "broker" / "strimzi-introspection.properties").read_text()
+    assert "${file:/etc/kafka/secrets/sidecar-caller.properties:secret}" in snippet
+    (statefulset,) = [d for _, d in _k8s_documents() if d["kind"] == "StatefulSet"]
+    pod = statefulset["spec"]["template"]["spec"]
+    (kafka,) = [c for c in pod["containers"] if c["name"] == "kafka"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    paths = {
+        f"{mount['mountPath']}/{item['path']}": (volumes[mount["name"]]["secret"], item["key"])
+        for mount in kafka["volumeMounts"]
+        for item in volumes[mount["name"]]["secret"]["items"]
+    }
+    secret, key = paths["/etc/kafka/secrets/sidecar-caller.properties"]
+    (example,) = [d for n, d in _k8s_documents() if n == "secret.example.yaml"]
+    assert secret["secretName"] == example["metadata"]["name"]
+    assert example["stringData"][key].startswith("secret=")

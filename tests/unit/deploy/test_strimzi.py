@@ -118,7 +118,7 @@ def test_both_point_at_the_sidecar_over_https_and_trust_its_ca() -> None:
 
 
 #: Kinds whose schema does not ship with kubernetes-validate (Strimzi's, cert-manager's).
-CUSTOM_KINDS = ("Kafka", "KafkaUser", "Certificate")
+CUSTOM_KINDS = ("Kafka", "KafkaUser", "KafkaTopic", "Certificate")
 KUBERNETES = [(name, doc) for name, doc in _documents() if doc["kind"] not in CUSTOM_KINDS]
 
 
@@ -227,3 +227,29 @@ def test_the_brokers_may_read_the_caller_secret_the_config_provider_names() -> N
         "namespace": namespace,
     }
     assert rbac["RoleBinding"]["roleRef"]["name"] == rbac["Role"]["metadata"]["name"]
+
+
+def test_the_revocations_topic_is_declared_as_the_sidecar_names_it_and_kept_whole() -> None:
+    (topic,) = [d for _, d in _documents() if d["kind"] == "KafkaTopic"]
+    env = {e["name"]: e.get("value") for e in _sidecar_container()["env"]}
+    assert topic["metadata"]["name"] == env["OAUTHBEARER_REVOCATIONS_TOPIC"]
+    assert topic["apiVersion"] == "kafka.strimzi.io/v1"  # served by 0.49 and 1.x
+    kafka_names = {d["metadata"]["name"] for _, d in KAFKAS}
+    assert topic["metadata"]["labels"]["strimzi.io/cluster"] in kafka_names
+    spec = topic["spec"]
+    assert (spec["partitions"], spec["replicas"]) == (1, 3)
+    assert spec["config"]["cleanup.policy"] == "delete"
+    assert spec["config"]["min.insync.replicas"] == 2
+    assert spec["config"]["retention.ms"] >= 7 * 86_400_000
+
+
+def test_the_keycloak_emitter_may_post_to_the_sidecar() -> None:
+    env = {e["name"]: e.get("value") for e in _sidecar_container()["env"]}
+    secret_file = env["OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE"]
+    assert secret_file.startswith(_mounted_secrets(_sidecar_container())["oauthbearer-sidecar"])
+    (policy,) = [d for n, d in _documents() if n == "sidecar.yaml" and d["kind"] == "NetworkPolicy"]
+    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert any(
+        peer.get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/name": "keycloak"}
+        for peer in peers
+    )
