@@ -113,7 +113,8 @@ class Metrics:
         )
         self._upstream_errors = Counter(
             "oauthbearer_sidecar_upstream_errors",
-            "Failed upstream introspection calls by reason (timeout, connect, status, malformed).",
+            "Failed upstream introspection calls by reason (timeout, connect, status, malformed, "
+            "config: its Authorization file could not be read or sent).",
             ["reason"],
             registry=self.registry,
         )

@@ -38,7 +38,7 @@ import httpx
 from oauthbearer import _json
 from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import SecretSource
-from oauthbearer.errors import UpstreamUnavailable
+from oauthbearer.errors import ConfigurationError, UpstreamUnavailable
 from oauthbearer.verify.bounded import AnswerRefused, bounded_request
 
 __all__ = ["UpstreamIntrospector"]
@@ -93,11 +93,14 @@ class UpstreamIntrospector:
     async def introspect(self, token: str) -> dict[str, Any]:
         """The upstream's JSON object for ``token`` (``active`` guaranteed boolean)."""
         started = time.perf_counter()
-        error: str | None = None
+        # A failure until the call is known to have succeeded: a cancellation or an
+        # exception of any other kind must not leave /readyz saying the upstream is fine.
+        error: str | None = "cancelled"
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._semaphore:
                     result = await self._call(token)
+            error = None
         except TimeoutError:
             error = "timeout"
             raise UpstreamUnavailable(
@@ -108,15 +111,31 @@ class UpstreamIntrospector:
             raise UpstreamUnavailable(exc.message) from exc.__cause__
         finally:
             self.last_ok = error is None
-            if self._observe is not None:
+            if self._observe is not None and error != "cancelled":
                 self._observe(time.perf_counter() - started, error)
         return result
+
+    def _authorization_value(self, source: SecretSource) -> str:
+        """The upstream ``Authorization`` value, read now (its file may have rotated).
+
+        Stripped as the start-up check judged it (a file may end in spaces). A file that
+        is momentarily unreadable, or now holds what no header can carry, fails
+        this call as ``config`` (503, counted): it was a 500 with /readyz still ready.
+        """
+        try:
+            value = source.reveal().strip(" \t")
+            value.encode("ascii")
+        except (ConfigurationError, UnicodeError) as exc:
+            problem = exc.variable if isinstance(exc, ConfigurationError) else "not ASCII"
+            raise _Failure(
+                f"upstream {self.host}: its Authorization cannot be sent ({problem})", "config"
+            ) from None
+        return value
 
     async def _call(self, token: str) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         if self._authorization is not None:
-            # Stripped as the start-up check judged it (a file may end in spaces).
-            headers["Authorization"] = self._authorization.reveal().strip(" \t")
+            headers["Authorization"] = self._authorization_value(self._authorization)
         # RFC 7662 §2.1: "application/x-www-form-urlencoded" — properly encoded, unlike
         # jairsjunior's raw body, so a '+' reaches the upstream as a '+'.
         body = "token=" + quote(token, safe="")

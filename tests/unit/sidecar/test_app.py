@@ -10,7 +10,9 @@ import asyncio
 import gzip
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +21,7 @@ import pytest
 import respx
 from joserfc.jwk import RSAKey
 
+from oauthbearer._secret import FileSecret
 from oauthbearer.sidecar.instance import Sidecar
 from tests.unit.sidecar.conftest import (
     CALLER_ID,
@@ -633,6 +636,32 @@ async def test_static_bearer_caller(router: respx.MockRouter, clock: FakeClock) 
 async def test_get_on_introspect_is_405_and_never_2xx(harness: Harness) -> None:
     response = await harness.client.get("/oauth2/introspect")
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("rotated_to", ["", "Basic bäd"])
+async def test_an_unreadable_upstream_authorization_file_is_503_and_not_ready(
+    router: respx.MockRouter, clock: FakeClock, tmp_path: Path, rotated_to: str
+) -> None:
+    # Re-read on every call: a rotation that truncates first, or text no header carries,
+    # was a 500 with no Retry-After while /readyz still said the upstream was fine.
+    secret = tmp_path / "introspect-authorization"
+    secret.write_text(UPSTREAM_AUTHORIZATION)
+    router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    router.get(JWKS_URL).respond(200, json={"keys": []})
+    settings = make_settings(upstream_authorization=FileSecret(secret))
+    async with running(settings, router, clock) as h:
+        assert (await h.introspect(OPAQUE)).json()["active"] is True
+        secret.write_text(rotated_to)
+        os.utime(secret, (NOW + 60, NOW + 60))  # a new mtime, whatever the file system's tick
+        response = await h.introspect("another" + OPAQUE)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        ready = await h.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["upstream"] is False
+        metrics = (await h.client.get("/metrics")).text
+        # The request's failed call, and /readyz's own look at the upstream.
+        assert 'oauthbearer_sidecar_upstream_errors_total{reason="config"} 2.0' in metrics
 
 
 async def test_healthz_readyz_metrics_openapi(harness: Harness) -> None:
