@@ -114,7 +114,12 @@ class IntrospectionAnswer:
         if caller is None:
             return self._unauthorized(started, authorization)
         answer = self._answer_without_io(caller, body, started, ms)
-        return None if isinstance(answer, _NeedsIo) else answer
+        if isinstance(answer, _NeedsIo):
+            # Handed on to __call__, which looks the token up again and counts that look:
+            # counted here too, every cold request was two misses in the hit ratio.
+            self._introspector.cache.uncount_miss()
+            return None
+        return answer
 
     async def __call__(
         self,

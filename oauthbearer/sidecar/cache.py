@@ -150,6 +150,11 @@ class ResultCache:
         self.misses -= 1
         self.hits += 1
 
+    def uncount_miss(self) -> None:
+        """A lookup counted a miss for a request that is handed on unanswered, to be
+        looked up (and counted) again where it is answered."""
+        self.misses -= 1
+
     def peek(self, key: bytes) -> Verdict | None:
         """:meth:`get` without counting (a second look by a request already counted)."""
         return self.get(key, counted=False)

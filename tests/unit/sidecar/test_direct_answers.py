@@ -328,3 +328,17 @@ async def test_a_shutdown_between_requests_closes_at_once() -> None:
     protocol.shutdown()
     assert sink.closing
     protocol.connection_lost(None)
+
+
+async def test_a_request_handed_on_to_the_asgi_way_is_one_cache_lookup(served: Served) -> None:
+    # The protocol looks first; a cold opaque token then goes the ASGI way, which looks
+    # again. Both lookups counted made every cold request two misses in the hit ratio,
+    # against one in cache_lookups_total.
+    for _ in range(2):  # cold (upstream), then cached
+        (answer,) = await served.exchange(request("opaque-counted"))
+        assert b'"active":true' in answer
+    sidecar = served.app.state.sidecar
+    assert (sidecar.cache.hits, sidecar.cache.misses) == (1, 1)
+    metrics = sidecar.metrics.render()
+    assert b"oauthbearer_sidecar_cache_hit_ratio 0.5" in metrics
+    assert b'oauthbearer_sidecar_cache_lookups_total{outcome="miss"} 1.0' in metrics
