@@ -40,8 +40,14 @@ representation carries a ``notBefore`` (Revocation → "Set to now") at that
 ``notBefore``; a ``notBefore`` of 0 ("Clear"), or a realm update without a
 representation, revokes nothing. ``ACTION push-revocation`` (Revocation → "Push") is
 ignored: it sends the realm's existing ``notBefore`` to its clients and moves nothing
-(treated as "now", it refused every token Keycloak still accepts). An admin event on anything else
-is ignored: refusing it would stall the emitter, which re-sends its whole buffer.
+(treated as "now", it refused every token Keycloak still accepts).
+
+Application-wide (:attr:`Event.application`): an ``UPDATE clients/<id>`` whose
+representation disables the client (at the event's time) or carries its own
+``notBefore`` (at that ``notBefore``), and a ``DELETE clients/<id>`` with a
+representation; the ``clientId`` comes from the representation. An admin event on
+anything else is ignored: refusing it would stall the emitter, which re-sends its whole
+buffer.
 
 Type labels are a closed set (the known types, ``other``, ``malformed``) because they
 become metric labels.
@@ -213,14 +219,19 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
     parts = path.strip("/").split("/")
     if operation == "ACTION" and len(parts) == 1 and parts[0] in _REALM_WIDE_ACTIONS:
         return Event("keycloak", kind, None, at, event_id, everyone=True)
+    # Ids cut out of the path are judged as the JSON ones are (text()): a lone surrogate
+    # made a record key no encoder takes (a 500 on every retry), and 2,000 characters a
+    # record Kafka refuses.
     if operation == "DELETE" and len(parts) == 2 and parts[0] == "sessions" and parts[1]:
         # The admin console's "Sign out" of one session: Keycloak emits no user LOGOUT
         # for it, and the session's tokens carry its id as sid. Told by its path, which
         # every emitter schema spells alike (the resourceType ordinal moved between them).
-        return Event("keycloak", kind, None, at, event_id, session=parts[1])
+        return Event("keycloak", kind, None, at, event_id, session=text(parts[1]))
+    if len(parts) == 2 and parts[0] == "clients" and parts[1]:
+        return _keycloak_client(kind, data.get("representation"), at, event_id)
     if len(parts) < 2 or parts[0] != "users" or not parts[1]:
         return Event("keycloak", kind, None, at, event_id)
-    user_id = parts[1]
+    user_id = text(parts[1])
     if operation == "CREATE":
         return Event("keycloak", kind, None, at, event_id)
     if operation == "ACTION" and (len(parts) < 3 or parts[2] not in _REVOKING_USER_ACTIONS):
@@ -228,6 +239,31 @@ def _keycloak_admin(data: dict[str, Any], at: float | None, event_id: str | None
     if operation == "UPDATE" and len(parts) == 2 and _still_enabled(data.get("representation")):
         return Event("keycloak", kind, None, at, event_id)
     return Event("keycloak", kind, user_id, at, event_id)
+
+
+def _keycloak_client(
+    kind: str, representation: object, at: float | None, event_id: str | None
+) -> Event:
+    """An admin event on one client (``clients/<internal id>``).
+
+    Keycloak refuses a client's tokens once the client is disabled or deleted, and those
+    issued before the client's own ``notBefore`` (its Revocation tab's "Set to now"):
+    so does the sidecar, as an application-wide revocation of the tokens whose ``azp``,
+    ``client_id`` or ``aud`` names it. The path holds Keycloak's internal id, which no
+    token carries: the ``clientId`` comes from the representation, and without one
+    (admin events without representations, or a DELETE, which has none) nothing can be
+    matched, so nothing is revoked.
+    """
+    rep = _representation(representation)
+    client_id = text(rep.get("clientId")) if rep is not None else None
+    if rep is None or client_id is None or kind not in ("admin.UPDATE", "admin.DELETE"):
+        return Event("keycloak", kind, None, at, event_id)
+    if kind == "admin.DELETE" or rep.get("enabled") is False:
+        return Event("keycloak", kind, None, at, event_id, application=client_id)
+    not_before = _not_before(rep)
+    if kind == "admin.UPDATE" and not_before is not None:
+        return Event("keycloak", kind, None, not_before, event_id, application=client_id)
+    return Event("keycloak", kind, None, at, event_id)
 
 
 def _representation(representation: object) -> dict[str, Any] | None:

@@ -288,3 +288,54 @@ def test_keycloak_admin_sign_out_of_one_session_names_the_session() -> None:
     assert (event.principal, event.session, event.revokes) == (None, "3f1d-session", True)
     failed = parse_keycloak(json.dumps({**body, "error": "not_found"}))
     assert not failed.revokes
+
+
+@pytest.mark.parametrize(
+    ("operation", "representation", "application", "at"),
+    [
+        # Disabled, or its Revocation tab's "Set to now": Keycloak refuses its tokens.
+        ("UPDATE", {"clientId": "orders-service", "enabled": False}, "orders-service", None),
+        (
+            "UPDATE",
+            {"clientId": "orders-service", "notBefore": 1_700_000_500},
+            "orders-service",
+            1_700_000_500.0,
+        ),
+        ("DELETE", {"clientId": "orders-service"}, "orders-service", None),
+        # A settings edit, a "Clear", or nothing to tell which client: nothing revoked.
+        ("UPDATE", {"clientId": "orders-service", "enabled": True}, None, None),
+        ("UPDATE", {"clientId": "orders-service", "notBefore": 0}, None, None),
+        ("UPDATE", {"enabled": False}, None, None),
+        ("DELETE", None, None, None),
+        ("CREATE", {"clientId": "orders-service", "enabled": False}, None, None),
+    ],
+)
+def test_keycloak_admin_events_on_a_client_revoke_its_tokens(
+    operation: str,
+    representation: dict[str, object] | None,
+    application: str | None,
+    at: float | None,
+) -> None:
+    body = {
+        **KEYCLOAK_ADMIN_DELETE,
+        "resourceType": "CLIENT",
+        "operationType": operation,
+        "resourcePath": "clients/8c1e-internal-id",
+        "representation": None if representation is None else json.dumps(representation),
+    }
+    event = parse_keycloak(json.dumps(body))
+    assert (event.principal, event.application) == (None, application)
+    assert event.revokes == (application is not None)
+    if application is not None:
+        assert event.at == (CREATED_MS / 1000 if at is None else at)
+
+
+@pytest.mark.parametrize(
+    "path", ["users/\ud800", "sessions/\udfff", "users/" + "u" * 2000, "sessions/" + "s" * 2000]
+)
+def test_ids_cut_out_of_an_admin_event_s_path_are_judged_like_json_ids(path: str) -> None:
+    # A lone surrogate made a record key no encoder takes (a 500 on every retry); 2,000
+    # characters a record Kafka refuses. As JSON userIds both were a 400 already.
+    body = {**KEYCLOAK_ADMIN_DELETE, "resourcePath": path}
+    with pytest.raises(MalformedEvent):
+        parse_keycloak(json.dumps(body))
