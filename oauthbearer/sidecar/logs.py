@@ -274,3 +274,8 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logging.getLogger(name).propagate = True
     # One line per decision is our access log; uvicorn's would repeat it without context.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request's whole URL at INFO: a JWKS or upstream URL's user:password
+    # or access_token reached the log on every fetch (ours show them masked), and each
+    # upstream call added a line the decision line already accounts for.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import respx
+from joserfc.jwk import RSAKey
 
 from oauthbearer.sidecar import logs
 from oauthbearer.sidecar.decision_log import DecisionLog
@@ -22,6 +24,7 @@ from oauthbearer.sidecar.logs import (
     emit_decision,
     json_line,
 )
+from tests.unit.sidecar.conftest import FakeClock, jwks_of, make_settings, running, sign
 
 
 class CountingStream(io.StringIO):
@@ -247,3 +250,26 @@ async def test_a_decision_reads_the_same_straight_or_through_logging(
     assert straight == through_logging
     assert straight["token"].startswith("sha256:")
     assert straight["reason"] == "expired"
+
+
+async def test_no_request_url_reaches_the_log_at_the_default_level(
+    configured: CountingStream, rsa_key: RSAKey, clock: FakeClock
+) -> None:
+    # httpx logs each request's whole URL at INFO: a JWKS URL's user:password and
+    # access_token were written on every fetch, though ours show them masked.
+    saved = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    configure_logging("INFO", configured)  # again: the fixture's call came first
+    only_ours()
+    url = "https://admin:fake-url-password@idp.example/jwks?access_token=fake-url-token"
+    router = respx.MockRouter(assert_all_called=False)
+    router.get(url).respond(200, json=jwks_of(rsa_key))
+    try:
+        async with running(make_settings(jwks_url=url), router, clock) as h:
+            assert (await h.introspect(sign(rsa_key, {}))).json()["active"] is True
+        text = configured.getvalue()
+        assert '"logger": "oauthbearer.sidecar.decision"' in text  # the log was written
+        assert "fake-url-password" not in text
+        assert "fake-url-token" not in text
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
