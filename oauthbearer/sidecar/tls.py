@@ -123,12 +123,34 @@ def client_identity(peercert: dict[str, Any] | None) -> str | None:
         "localityName": "L",
         "stateOrProvinceName": "ST",
     }
-    parts = [
-        f"{short.get(name, name)}={value}"
+    # Each value escaped, and the values of one multi-valued RDN joined by "+": unescaped,
+    # a certificate whose only field was CN="strimzi-broker,OU=brokers,O=kafka" from the
+    # same CA was the broker's caller (its limit, its name in the log).
+    rdns = [
+        "+".join(f"{short.get(name, name)}={_rfc4514_value(str(value))}" for name, value in rdn)
         for rdn in reversed(peercert.get("subject", ()))
-        for name, value in rdn
     ]
-    return ",".join(parts) or None
+    return ",".join(rdns) or None
+
+
+def _rfc4514_value(value: str) -> str:
+    """An attribute value escaped as RFC 4514 §2.4 requires (and ``=``, which it allows).
+
+    Example:
+        >>> print(_rfc4514_value('a,b+c="d"'), _rfc4514_value(" #x"), sep="|")
+        a\\,b\\+c\\=\\"d\\"|\\ #x
+    """
+    escaped = "".join(
+        "\\00" if c == "\x00" else "\\" + c if c in _RFC4514_SPECIAL else c for c in value
+    )
+    if escaped.startswith((" ", "#")):
+        escaped = "\\" + escaped
+    if escaped.endswith(" ") and not escaped.endswith("\\ "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped
+
+
+_RFC4514_SPECIAL = frozenset('"+,;<>\\=')
 
 
 class CertificateReloader:

@@ -128,3 +128,22 @@ def test_client_identity_is_the_subject_or_none() -> None:
     assert client_identity(None) is None
     assert client_identity({}) is None
     assert client_identity({"subject": ((("commonName", "broker-1"),),)}) == "CN=broker-1"
+
+
+def test_a_subject_cannot_pass_for_another_by_the_characters_in_its_values() -> None:
+    # Same CA, one field holding the broker's whole subject: unescaped, it was the broker.
+    broker = {
+        "subject": (
+            (("organizationName", "kafka"),),
+            (("organizationalUnitName", "brokers"),),
+            (("commonName", "strimzi-broker"),),
+        )
+    }
+    forged = {"subject": ((("commonName", "strimzi-broker,OU=brokers,O=kafka"),),)}
+    assert client_identity(broker) == "CN=strimzi-broker,OU=brokers,O=kafka"
+    assert client_identity(forged) == "CN=strimzi-broker\\,OU\\=brokers\\,O\\=kafka"
+    # A multi-valued RDN is joined by "+", which a value's own "+" cannot imitate.
+    two = {"subject": ((("commonName", "a"), ("organizationName", "b")),)}
+    plus = {"subject": ((("commonName", "a+O=b"),),)}
+    assert client_identity(two) == "CN=a+O=b"
+    assert client_identity(plus) != client_identity(two)
