@@ -75,12 +75,17 @@ class TokenError(OAuthBearerError):
 
 
 class TokenRequestError(TokenError):
-    """The token endpoint could not be reached (connection error, TLS error, timeout)."""
+    """The token endpoint could not be reached (connection error, TLS error, timeout).
 
-    def __init__(self, endpoint_host: str, reason: str) -> None:
+    ``timed_out``: the server was reached but did not answer in time (it is there, only
+    slow), as opposed to not being reached at all.
+    """
+
+    def __init__(self, endpoint_host: str, reason: str, *, timed_out: bool = False) -> None:
         super().__init__(f"token request to {endpoint_host} failed: {reason}")
         self.endpoint_host = endpoint_host
         self.reason = reason
+        self.timed_out = timed_out
 
 
 class TokenEndpointError(TokenError):

@@ -295,4 +295,4 @@ def endpoint_host(url: str) -> str:
 
 
 def _timed_out(host: str, budget: float) -> TokenRequestError:
-    return TokenRequestError(host, f"timed out after {round(budget, 1):g} s")
+    return TokenRequestError(host, f"timed out after {round(budget, 1):g} s", timed_out=True)

@@ -185,8 +185,11 @@ class TokenFetcher:
             if exc.status == 404:
                 self._forget_discovery()
             raise
-        except TokenRequestError:
-            self._forget_discovery()  # the endpoint may have moved
+        except TokenRequestError as exc:
+            # Not reached: the endpoint may have moved. Slow only: keep it, or every retry
+            # spent its budget on discovery again and a slow server never gave a token.
+            if not exc.timed_out:
+                self._forget_discovery()
             raise
 
     def _credentials_changed(self) -> bool:

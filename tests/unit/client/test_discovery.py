@@ -107,6 +107,23 @@ def test_discovery_is_repeated_after_the_endpoint_fails(clock: FakeClock) -> Non
     assert meta.call_count == 2
 
 
+@respx.mock
+def test_a_slow_endpoint_keeps_its_discovered_address(clock: FakeClock) -> None:
+    # A timeout means the server is there, only slow: forgetting the discovery made every
+    # retry spend its budget on discovery again, and a slow server never gave a token.
+    meta = respx.get(OIDC).mock(
+        return_value=httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED})
+    )
+    respx.post(DISCOVERED).mock(
+        side_effect=[httpx.ReadTimeout("slow"), token_response("when-it-answered")]
+    )
+    f = make(clock)
+    with pytest.raises(TokenRequestError, match="timed out"):
+        f.fetch()
+    assert f.fetch().access_token == "when-it-answered"
+    assert meta.call_count == 1
+
+
 # --- RFC 8705 §5: a client presenting a certificate uses the mTLS alias ------------------
 MTLS_ALIAS = "https://mtls.idp.example/realms/kafka/protocol/openid-connect/token"
 
