@@ -16,6 +16,7 @@ Example (needs a broker, so shown rather than run)::
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -30,6 +31,15 @@ OAuthCallback = Callable[[str | None], OAuthResult]
 
 _default_lock = threading.Lock()
 _default: TokenProvider | None = None
+
+
+def _new_default_lock() -> None:
+    # A forked child has none of the parent's threads: one may have held the lock.
+    global _default_lock  # the module's one lock, replaced in the child only
+    _default_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_default_lock)
 
 
 def default_provider() -> TokenProvider:

@@ -32,8 +32,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -156,16 +158,42 @@ class ReloadingClient:
         self._tried = stamp  # the files' stamp at the last load, good or bad
         self._problem: ConfigurationError | None = None
         self._closed = False
+        self._forked = False  # set in a child process: the client is the parent's
+        _RELOADING.add(self)
 
     @property
     def problem(self) -> ConfigurationError | None:
         return self._problem
 
     def lease(self) -> Lease:
+        if self._forked:
+            self._own_client()
         with self._lock:
             slot = self._current
             slot.users += 1
         return Lease(slot.client, partial(self._release, slot))
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, and a client of its own before the next request.
+
+        The parent's pooled keep-alive connections are the parent's: two processes on one
+        socket read each other's answers (seen: "a body that is not JSON" in the child).
+        The parent's client is dropped without closing it, which would shut the sockets
+        the parent still uses.
+        """
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        self._forked = True
+
+    def _own_client(self) -> None:
+        with self._loading:
+            if not self._forked:
+                return
+            loaded = self._files.load()
+            new = _Slot(self._build(loaded.context))
+            with self._lock:
+                self._current, self._digest = new, loaded.digest
+            self._forked = False
 
     def _release(self, slot: _Slot) -> None:
         with self._lock:
@@ -229,3 +257,15 @@ class ReloadingClient:
             idle = slot.users == 0
         if idle:
             slot.client.close()
+
+
+#: Every client source of this process that builds its own clients, for the fork hook.
+_RELOADING: weakref.WeakSet[ReloadingClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for source in list(_RELOADING):
+        source.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -119,6 +119,12 @@ class RefreshTokens:
             if refresh_token is not None and configured == self._configured:
                 self._rotated = refresh_token
 
+    def after_fork(self, lock: AbstractContextManager[Any]) -> None:
+        """In a forked child: guarded by ``lock`` now; the parent's late answers will never
+        arrive here, so none is awaited."""
+        self._lock = lock
+        self._awaited = 0
+
     def __repr__(self) -> str:
         return f"RefreshTokens(rotated={self._rotated is not None})"
 

@@ -8,7 +8,9 @@ uses unless given its own (tests, ``oauthbearer token``).
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Hashable
 
 from oauthbearer.client.rotation import RefreshTokens
@@ -28,6 +30,7 @@ class TokenSlot:
     """
 
     __slots__ = (
+        "__weakref__",  # the fork hook's registry (_SLOTS)
         "cond",
         "failures",
         "fetches",
@@ -57,6 +60,7 @@ class TokenSlot:
         # The refresh_token grant's current refresh token lives with the token it came
         # with, under the same lock: whichever provider leads the next refresh sends it.
         self.refresh_tokens = RefreshTokens(self.cond)
+        _SLOTS.add(self)
 
     def valid_token(self, now: float, tick: float) -> Token | None:
         """The cached token if it is valid (``cond`` held), else None.
@@ -109,6 +113,19 @@ class TokenSlot:
         self.generation += 1
         self.cond.notify_all()
 
+    def after_fork(self) -> None:
+        """In a child process just forked: the parent's threads are gone.
+
+        A fetch in flight in the parent left ``fetching`` set, and every call in the child
+        waited for a thread that does not exist there (and gave up, for the life of the
+        process); a lock held by one of those threads would never be released. The
+        token itself stays: it is as good in the child as in the parent.
+        """
+        self.cond = threading.Condition(threading.Lock())
+        self.refresh_tokens.after_fork(self.cond)
+        self.fetching = False
+        self.generation += 1
+
 
 class TokenCache:
     """Token slots keyed by request identity. :data:`SHARED_CACHE` is the process-wide one.
@@ -122,6 +139,7 @@ class TokenCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: dict[Hashable, TokenSlot] = {}
+        _CACHES.add(self)
 
     def slot(self, key: Hashable) -> TokenSlot:
         with self._lock:
@@ -149,5 +167,24 @@ class TokenCache:
         with self._lock:
             return len(self._slots)
 
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+#: Every cache and slot of this process, for the fork hook (gunicorn --preload,
+#: multiprocessing's fork start method and Celery's prefork pool all fork after clients
+#: were built). Slots on their own: a provider keeps its slot, not always its cache.
+_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+_SLOTS: weakref.WeakSet[TokenSlot] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_CACHES):
+        cache._after_fork()
+    for slot in list(_SLOTS):
+        slot.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 SHARED_CACHE = TokenCache()

@@ -183,3 +183,20 @@ def test_the_halves_namespaces_are_told_apart_by_prefix() -> None:
         for name in _variables_of(half):
             if name.startswith("OAUTHBEARER_"):
                 assert owner(name) == half, name
+
+
+def test_python_dash_m_oauthbearer_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    import oauthbearer
+
+    done = subprocess.run(
+        [sys.executable, "-m", "oauthbearer", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert oauthbearer.__version__ in done.stdout
