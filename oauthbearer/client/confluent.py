@@ -25,6 +25,9 @@ from oauthbearer.client.provider import TokenProvider
 
 __all__ = ["OAuthCallback", "default_provider", "make_oauth_cb", "oauth_cb"]
 
+#: librdkafka asks for a new token at this fraction of the lifetime it was told.
+LIBRDKAFKA_REFRESH_FRACTION = 0.8
+
 #: What ``oauth_cb`` returns: (token, expiry in epoch seconds, principal, SASL extensions).
 OAuthResult = tuple[str, float, str, dict[str, str]]
 OAuthCallback = Callable[[str | None], OAuthResult]
@@ -114,7 +117,7 @@ def _answer(provider: TokenProvider, oauthbearer_config: str | None) -> OAuthRes
     # TypeError and a wrong shape can silently stop later refreshes.
     return (
         token.access_token,
-        float(token.expires_at),
+        float(provider.expiry_to_report(token, refreshes_at=LIBRDKAFKA_REFRESH_FRACTION)),
         provider.principal(token),
         provider.extensions(),
     )

@@ -266,6 +266,33 @@ class TokenProvider:
         """
         return self.token()
 
+    def expiry_to_report(self, token: Token, *, refreshes_at: float = 0.8) -> float:
+        """The expiry (epoch seconds) to tell a client library that asks for a new token
+        at ``refreshes_at`` of the lifetime it was told (librdkafka: 80 %, CONTRACT §6).
+
+        Never later than the token's ``expires_at``, nor than the lifetime it has really
+        left by the monotonic clock (after the wall clock stepped back an hour, librdkafka
+        was told an hour too many and asked again long after the token had expired). And
+        early enough that the library asks when this provider's jittered refresh point
+        comes: told the plain expiry, every process refreshed at exactly 80 %, in
+        lock-step, whatever the jitter drawn here.
+
+        Example:
+            >>> # Producer({... "oauth_cb": ...}) gets (token, provider.expiry_to_report(t), ...)
+        """
+        now, tick = self._clock(), self._monotonic()
+        slot = self._slot
+        with slot.cond:
+            current = slot.token is token
+            valid_until, refresh_at = slot.valid_until, slot.refresh_at
+        expiry = token.expires_at
+        if not current:  # replaced meanwhile: its schedule is gone, its expiry stands
+            return expiry
+        expiry = min(expiry, now + (valid_until - tick))
+        if refresh_at > tick:
+            expiry = min(expiry, now + (refresh_at - tick) / refreshes_at)
+        return expiry
+
     def principal(self, token: Token) -> str:
         """The SASL principal: the configured claim, then ``sub``, then ``client_id``.
 

@@ -177,3 +177,34 @@ def test_librdkafkas_own_refresh_call_gets_a_new_token_whatever_the_jitter(
     assert provider.token().access_token == "fake-first"  # not yet due by our own draw
     assert cb(None)[0] == "fake-second"
     assert len(respx.calls) == 2
+
+
+@pytest.mark.parametrize(("draw", "refresh_fraction"), [(0.0, 0.75), (0.25, 0.775), (0.5, 0.8)])
+@respx.mock
+def test_librdkafka_is_told_an_expiry_that_makes_it_ask_at_the_jittered_point(
+    clock: FakeClock, make_provider: ProviderFactory, draw: float, refresh_fraction: float
+) -> None:
+    # librdkafka asks again at 80 % of the lifetime it is told, without jitter: told the
+    # plain expiry, every process refreshed at exactly 80 %, in lock-step.
+    respx.post(TOKEN_URL).mock(return_value=token_response("t", expires_in=1000))
+    provider = make_provider(random=lambda: draw)
+    _, expiry, _, _ = make_oauth_cb(provider)(None)
+    token = provider.token()
+    librdkafka_asks_in = 0.8 * (expiry - clock.now)
+    # The lifetime the schedule is drawn on is the one usable here: 1000 s less the
+    # clock-skew margin (30 s).
+    assert librdkafka_asks_in == pytest.approx(token.lifetime * refresh_fraction, abs=0.01)
+    assert expiry <= token.expires_at
+
+
+@respx.mock
+def test_librdkafka_is_told_the_real_time_left_after_the_wall_clock_stepped_back(
+    clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    respx.post(TOKEN_URL).mock(return_value=token_response("t", expires_in=300))
+    cb = make_oauth_cb(make_provider())
+    cb(None)
+    clock.advance(10)
+    clock.step(-3600)  # NTP, or a resumed VM: the wall clock an hour back
+    _, expiry, _, _ = cb(None)
+    assert expiry - clock.now <= 300 - 10  # not 3,890 s: the token has 290 s at most
