@@ -149,7 +149,8 @@ class Metrics:
             "replicated: the revocations topic, keycloak, fusionauth, api), type (the known "
             "event types, other, malformed; principal, jti, token, session, everyone, "
             "application for records) and "
-            "outcome (applied, duplicate, ignored, malformed).",
+            "outcome (applied, duplicate, ignored, malformed; unauthorized: a webhook caller "
+            "refused, with type other).",
             ["source", "type", "outcome"],
             registry=self.registry,
         )

@@ -38,6 +38,8 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -65,6 +67,11 @@ from oauthbearer.sidecar.revocation.records import RevocationRecord
 from oauthbearer.sidecar.revocation.service import Revocations
 
 __all__ = ["EventRoutes", "Publisher"]
+
+logger = logging.getLogger("oauthbearer.sidecar.revocation")
+
+#: At most one line per channel this often about refused webhook callers.
+_REFUSAL_LINE_INTERVAL_S = 60.0
 
 #: The largest event body taken (413 beyond). An identity provider's event can carry a
 #: whole user representation (FusionAuth's user.deactivate, a Keycloak admin update with
@@ -126,6 +133,7 @@ class EventRoutes:
         self._emitter = emitter
         self._publisher = publisher
         self._max_body = max_body_bytes
+        self._next_refusal_line: dict[str, float] = {}  # channel -> monotonic seconds
 
     def routes(self) -> list[Route]:
         return [
@@ -148,7 +156,7 @@ class EventRoutes:
         *,
         emitter: bool = False,
     ) -> Response:
-        refused = self._refuse(request, emitter=emitter)
+        refused = self._refuse(request, channel, emitter=emitter)
         if refused is not None:
             return refused
         try:
@@ -170,7 +178,7 @@ class EventRoutes:
         return await self._shared(records, {"outcomes": outcomes})
 
     async def revocations(self, request: Request) -> Response:
-        refused = self._refuse(request)
+        refused = self._refuse(request, "api")
         if refused is not None:
             return refused
         try:
@@ -198,12 +206,25 @@ class EventRoutes:
                 return _answer(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"})
         return _answer(200, body)
 
-    def _refuse(self, request: Request, *, emitter: bool = False) -> Response | None:
+    def _refuse(self, request: Request, channel: str, *, emitter: bool = False) -> Response | None:
         header = request.headers.get("authorization")
         if self._callers is not None and self._callers.authenticate(header) is not None:
             return None
         if emitter and self._emitter is not None and self._emitter.authenticate(header):
             return None
+        # Counted and logged: an emitter with a wrong secret retries for ever, and the 401
+        # was its only trace. The sender's address, never its header; a line a minute.
+        self._revocations.refused(channel)
+        now = time.monotonic()
+        if now >= self._next_refusal_line.get(channel, 0.0):
+            self._next_refusal_line[channel] = now + _REFUSAL_LINE_INTERVAL_S
+            client = request.client.host if request.client is not None else "unknown"
+            logger.warning(
+                "revocation events: a %s request from %s was refused (caller not "
+                "authenticated; repeats are counted, not logged, for a minute)",
+                channel,
+                client,
+            )
         # RFC 7235 §3.1: a 401 carries the challenge the client should answer.
         return _answer(401, {"error": "invalid_client"}, {"WWW-Authenticate": _CHALLENGE})
 

@@ -92,6 +92,10 @@ class Revocations:
         self._observe(channel, event.type, outcome)
         return outcome, record
 
+    def refused(self, channel: str) -> None:
+        """A request on ``channel`` whose caller did not authenticate (counted only)."""
+        self._observe(channel, "other", "unauthorized")
+
     def apply_record(self, record: RevocationRecord, channel: str) -> str:
         """Apply one of our revocation records (the topic's, or the API's own)."""
         outcome = self._accept(record)

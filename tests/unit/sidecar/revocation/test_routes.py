@@ -99,6 +99,25 @@ async def test_wrong_or_missing_credentials_are_401(
     assert store_size(harness) == 0
 
 
+async def test_a_refused_webhook_caller_is_counted_and_logged_once_a_minute(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An emitter with a wrong secret retries for ever: the 401 was its only trace.
+    caplog.set_level(logging.WARNING, logger="oauthbearer.sidecar.revocation")
+    wrong = basic(EVENT_ID, "fake-wrong-secret")
+    for _ in range(3):
+        response = await post(harness, "/events/keycloak", {"sub": "x"}, authorization=wrong)
+        assert response.status_code == 401
+    metrics = harness.sidecar.metrics.render()
+    line = b'revocation_events_total{outcome="unauthorized",source="keycloak",type="other"} 3.0'
+    assert line in metrics
+    refusals = [r for r in caplog.records if "was refused" in r.getMessage()]
+    assert len(refusals) == 1  # a line a minute, the rest counted
+    assert "keycloak request from 127.0.0.1" in refusals[0].getMessage()
+    assert "fake-wrong-secret" not in caplog.text
+    assert wrong.split()[1] not in caplog.text
+
+
 async def test_urlsafe_basic_is_accepted(harness: Harness) -> None:
     auth = basic(EVENT_ID, EVENT_SECRET, urlsafe=True)
     response = await post(harness, "/revocations", {"sub": "x"}, authorization=auth)
