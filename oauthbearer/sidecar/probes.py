@@ -43,13 +43,14 @@ class Probes:
         return JSONResponse({"status": "ok"})
 
     def readiness(self) -> dict[str, bool]:
-        """Named checks behind ``/readyz``: JWKS loaded, upstream's last call succeeded,
+        """Named checks behind ``/readyz``: JWKS loaded with a key, upstream's last call succeeded,
         revocation topics replayed (each only when configured)."""
         sidecar = self._sidecar
         settings = sidecar.settings
         checks: dict[str, bool] = {}
         if sidecar.jwks is not None:
-            checks["jwks"] = sidecar.jwks.loaded
+            # Loaded and holding a key: a key set of {"keys": []} verifies no JWT at all.
+            checks["jwks"] = sidecar.jwks.loaded and bool(sidecar.jwks.keys_for(None))
         if settings.upstream_url is not None:
             upstream = sidecar.upstream
             checks["upstream"] = upstream is not None and upstream.last_ok is True

@@ -664,6 +664,19 @@ async def test_an_unreadable_upstream_authorization_file_is_503_and_not_ready(
         assert 'oauthbearer_sidecar_upstream_errors_total{reason="config"} 2.0' in metrics
 
 
+async def test_a_key_set_without_keys_is_not_ready(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    router.get(JWKS_URL).respond(200, json={"keys": []})  # loaded, but verifies nothing
+    router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
+    async with running(make_settings(), router, clock) as h:
+        await h.sidecar.jwks.refresh()
+        assert h.sidecar.jwks.loaded
+        ready = await h.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"jwks": False, "upstream": True}
+
+
 async def test_healthz_readyz_metrics_openapi(harness: Harness) -> None:
     harness.router.post(UPSTREAM_URL).respond(200, json=UPSTREAM_ACTIVE)
     await harness.introspect(OPAQUE)
