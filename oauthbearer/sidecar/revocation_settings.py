@@ -42,6 +42,12 @@ def revocation_settings(env: Env) -> dict[str, Any]:
     if event_callers is not None:
         parse_credentials("OAUTHBEARER_EVENT_CALLERS", event_callers.reveal())
     emitter_secret = env.secret("OAUTHBEARER_KEYCLOAK_EMITTER_SECRET")
+    if emitter_secret is not None and not emitter_secret.reveal().strip():
+        # A file of spaces: every call would be refused (a blank secret never matches),
+        # while check and serve reported webhooks for the emitter.
+        raise ConfigurationError(
+            "OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE", "holds only whitespace: no secret"
+        )
     claim = env.text("OAUTHBEARER_REVOCATION_PRINCIPAL_CLAIM", "sub") or "sub"
     return {
         "event_callers": event_callers,

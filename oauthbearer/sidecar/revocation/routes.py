@@ -50,6 +50,7 @@ from starlette.routing import Route
 from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
+from oauthbearer.sidecar.request import looks_like_token
 from oauthbearer.sidecar.revocation.event_model import text
 from oauthbearer.sidecar.revocation.events import (
     Event,
@@ -259,8 +260,14 @@ def _revocation(data: Any) -> tuple[str, str, float | None]:
             text(value)  # the bounds of an event's ids: length, UTF-8 text
         except MalformedEvent as exc:
             raise _Invalid(str(exc)) from None
-    elif not value.isascii():
-        raise _Invalid("a token is ASCII")  # RFC 6750 b64token; a lone surrogate was a 500
+    else:
+        if not value.isascii():
+            raise _Invalid("a token is ASCII")  # RFC 6750 b64token; a lone surrogate was a 500
+        # As introspection reads it (ASCII whitespace around it dropped): "abc\n" was
+        # hashed as it stood, and that revocation could never match the token "abc".
+        value = value.strip(" \t\r\n")
+        if not looks_like_token(value):
+            raise _Invalid("the token is not shaped like an access token")
     exp = data.get("exp")
     if exp is not None and finite_seconds(exp) is None:
         raise _Invalid("exp must be a number of seconds")

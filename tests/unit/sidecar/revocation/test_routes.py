@@ -281,6 +281,20 @@ async def test_locally_verified_jwt_turns_inactive_after_revocation(
     assert (await harness.introspect(token)).json() == {"active": False}
 
 
+async def test_a_token_revoked_with_whitespace_around_it_is_the_token_introspected(
+    harness: Harness, rsa_key: RSAKey
+) -> None:
+    # Introspection drops ASCII whitespace around the token; the revocation hashed
+    # "abc\n" as it stood, and could never match the token "abc".
+    token = sign(rsa_key, {"sub": "c", "jti": "jwt-jti-ws"})
+    assert (await harness.introspect(token)).json()["active"] is True
+    response = await post(harness, "/revocations", {"token": f" {token}\n"})
+    assert response.json() == {"outcomes": ["applied"]}
+    assert (await harness.introspect(token)).json() == {"active": False}
+    shapeless = await post(harness, "/revocations", {"token": "not a token"})
+    assert shapeless.status_code == 400
+
+
 async def test_revocation_by_jti_and_by_token(harness: Harness, rsa_key: RSAKey) -> None:
     by_jti = sign(rsa_key, {"sub": "a", "jti": "jwt-jti-2"})
     by_token = sign(rsa_key, {"sub": "b", "jti": "jwt-jti-3"})

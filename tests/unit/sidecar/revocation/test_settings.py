@@ -216,3 +216,15 @@ async def test_start_up_warns_when_webhook_revocations_stay_in_one_process() -> 
     finally:
         logger.removeHandler(lines)
     assert LOCAL_ONLY_WARNING in lines.lines
+
+
+@pytest.mark.parametrize("content", ["   ", " \n\t\n"])
+def test_an_emitter_secret_file_of_whitespace_fails_at_start_up(
+    tmp_path: Path, content: str
+) -> None:
+    # check and serve reported "webhooks for the Keycloak emitter", and every call was
+    # refused: a blank secret never matches.
+    secret = tmp_path / "emitter-secret"
+    secret.write_text(content)
+    with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE"):
+        settings(OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE=str(secret))
