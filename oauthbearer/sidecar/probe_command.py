@@ -58,11 +58,19 @@ class _Target(NamedTuple):
         return f"{self.scheme}://{shown}:{self.port}/{check}"
 
 
+def _setting(environ: Mapping[str, str], name: str) -> str | None:
+    # As serve reads its environment (oauthbearer._env.Env.text, which this module may
+    # not import: it is kept to the standard library): stripped, and blank is unset.
+    # " 0.0.0.0:8080" was a host " 0.0.0.0", and a blank TLS_CERT_FILE meant HTTPS.
+    value = (environ.get(name) or "").strip()
+    return value or None
+
+
 def _target(environ: Mapping[str, str]) -> _Target:
-    listen = environ.get("OAUTHBEARER_LISTEN") or _DEFAULT_LISTEN
+    listen = _setting(environ, "OAUTHBEARER_LISTEN") or _DEFAULT_LISTEN
     host, _, port = listen.rpartition(":")
     host = _LOOPBACK.get(host.strip("[]"), host.strip("[]"))
-    scheme = "https" if environ.get("OAUTHBEARER_TLS_CERT_FILE") else "http"
+    scheme = "https" if _setting(environ, "OAUTHBEARER_TLS_CERT_FILE") else "http"
     return _Target(scheme, host, int(port))
 
 

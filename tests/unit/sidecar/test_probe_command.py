@@ -69,6 +69,10 @@ def test_the_command_line_takes_the_fast_path(listen: str, monkeypatch: pytest.M
         ({"OAUTHBEARER_LISTEN": "[::]:8080"}, "http://[::1]:8080/healthz"),
         ({"OAUTHBEARER_LISTEN": "10.1.2.3:9000"}, "http://10.1.2.3:9000/healthz"),
         ({"OAUTHBEARER_TLS_CERT_FILE": "/tls/tls.crt"}, "https://127.0.0.1:8080/healthz"),
+        # Read as serve reads them: stripped, blank is unset.
+        ({"OAUTHBEARER_LISTEN": " 0.0.0.0:8080 "}, "http://127.0.0.1:8080/healthz"),
+        ({"OAUTHBEARER_TLS_CERT_FILE": " "}, "http://127.0.0.1:8080/healthz"),
+        ({"OAUTHBEARER_LISTEN": ""}, "http://127.0.0.1:8080/healthz"),
     ],
 )
 def test_the_url_follows_the_sidecars_own_settings(environ: dict[str, str], url: str) -> None:
