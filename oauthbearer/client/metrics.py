@@ -114,9 +114,16 @@ class PrometheusMetrics:
         self._clock = clock
         self._lock = threading.Lock()
         self._expires_at: float | None = None
-        self._fetches = prom.Counter(
-            "fetches", "Token fetch attempts by outcome", ["outcome"], **kwargs
-        )
+        try:
+            self._fetches = prom.Counter(
+                "fetches", "Token fetch attempts by outcome", ["outcome"], **kwargs
+            )
+        except ValueError:  # "Duplicated timeseries in CollectorRegistry"
+            raise ConfigurationError(
+                "PrometheusMetrics",
+                f"{namespace}_* are registered already: pass the one instance to every "
+                "provider, or give each its own registry= or namespace=",
+            ) from None
         for outcome in OUTCOMES:  # export zeros, so rate() works from the first scrape
             self._fetches.labels(outcome=outcome)
         self._latency = prom.Histogram("fetch_duration_seconds", "Token fetch latency", **kwargs)

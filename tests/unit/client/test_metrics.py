@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from oauthbearer.client.metrics import PrometheusMetrics
 from oauthbearer.client.settings import ClientSettings
-from oauthbearer.errors import TokenError
+from oauthbearer.errors import ConfigurationError, TokenError
 
 from .conftest import TOKEN_URL, FakeClock, ProviderFactory, token_response
 
@@ -79,3 +79,11 @@ def test_prometheus_adapter(clock: FakeClock, make_provider: ProviderFactory) ->
     assert sample("oauthbearer_client_token_expiry_seconds") == 170.0
     clock.now = token.expires_at + 5
     assert sample("oauthbearer_client_token_expiry_seconds") == 0.0
+
+
+def test_a_second_instance_on_one_registry_says_what_to_do() -> None:
+    registry = CollectorRegistry()
+    PrometheusMetrics(registry=registry)
+    with pytest.raises(ConfigurationError, match="pass the one instance to every provider"):
+        PrometheusMetrics(registry=registry)
+    PrometheusMetrics(registry=registry, namespace="other_client")  # its own names: fine
