@@ -121,7 +121,9 @@ def create_app(
         Route("/openapi.json", sidecar.probes.openapi, methods=["GET"]),
     ]
     if settings.webhooks:
-        routes += _event_routes(sidecar).routes()
+        event_routes = _event_routes(sidecar).routes()
+        routes += event_routes
+        sidecar.probes.event_paths = tuple(route.path for route in event_routes)
     answer = sidecar.answer
     paths = {INTROSPECT_PATH: False, INTROSPECT_MS_PATH: True}
     direct = DirectAnswers(

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from oauthbearer import __version__
+from oauthbearer.sidecar.openapi_events import (
+    EVENT_OPERATIONS,
+    EVENT_OUTCOMES,
+    EVENT_PATHS,
+    REVOCATION,
+)
 
-__all__ = ["INTROSPECT_MS_PATH", "INTROSPECT_PATH", "openapi_document"]
+__all__ = [
+    "EVENT_PATHS",
+    "INTROSPECT_MS_PATH",
+    "INTROSPECT_PATH",
+    "introspection_security",
+    "openapi_document",
+]
 
 INTROSPECT_PATH = "/oauth2/introspect"
 INTROSPECT_MS_PATH = "/oauth2/introspect/jairsjunior-ms"
@@ -14,14 +27,20 @@ INTROSPECT_MS_PATH = "/oauth2/introspect/jairsjunior-ms"
 _JSON = "application/json"
 
 
-def openapi_document(*, events: bool = False) -> dict[str, Any]:
-    """The OpenAPI 3 description of the sidecar's HTTP API.
+def openapi_document(
+    *,
+    events: Collection[str] = (),
+    introspection_security: Sequence[Mapping[str, list[str]]] = ({"basic": []},),
+) -> dict[str, Any]:
+    """The OpenAPI 3 description of the sidecar's HTTP API, as this configuration serves it.
 
-    ``events`` adds the revocation routes, which exist only when
-    ``OAUTHBEARER_EVENT_CALLERS`` is set.
+    ``events``: the revocation routes that exist (:data:`EVENT_PATHS`, see
+    :meth:`EventRoutes.routes`). ``introspection_security``: the ways a caller may
+    authenticate on the introspection paths (:func:`introspection_security`).
 
     Example:
-        >>> sorted(set(openapi_document(events=True)["paths"]) - set(openapi_document()["paths"]))
+        >>> sorted(set(openapi_document(events=EVENT_PATHS)["paths"])
+        ...        - set(openapi_document()["paths"]))
         ['/events/fusionauth', '/events/keycloak', '/revocations']
     """
     active_example = {
@@ -62,7 +81,7 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
     def operation(summary: str, ms: bool) -> dict[str, Any]:
         return {
             "summary": summary,
-            "security": [{"basic": []}, {"bearer": []}, {}],
+            "security": [dict(requirement) for requirement in introspection_security],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -112,80 +131,6 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
             },
         }
 
-    revocation = {
-        "type": "object",
-        "description": 'Exactly one of sub, jti, token; "exp" bounds a jti/token denial. '
-        'Or exactly {"all": true}: every token issued until now, whoever holds it',
-        "properties": {
-            "sub": {"type": "string", "minLength": 1},
-            "jti": {"type": "string", "minLength": 1},
-            "token": {"type": "string", "minLength": 1},
-            "exp": {"type": "number"},
-            "all": {"type": "boolean", "enum": [True]},
-        },
-        "minProperties": 1,
-        "maxProperties": 2,
-        "additionalProperties": False,
-    }
-    outcomes = {
-        "type": "object",
-        "required": ["outcomes"],
-        "properties": {
-            "outcomes": {
-                "type": "array",
-                "items": {"enum": ["applied", "duplicate", "ignored"]},
-            }
-        },
-    }
-
-    def event_operation(summary: str, *, emitter: bool = False) -> dict[str, Any]:
-        is_api = summary.startswith("Revoke")
-        body_schema: dict[str, Any] = (
-            {"$ref": "#/components/schemas/Revocation"}
-            if is_api
-            else {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
-        )
-        return {
-            "summary": summary,
-            "security": [{"eventBasic": []}, *([{"emitterBasic": []}] if emitter else [])],
-            "requestBody": {"required": True, "content": {_JSON: {"schema": body_schema}}},
-            "responses": {
-                "200": {
-                    "description": "Applied (idempotent on the event id); with "
-                    "OAUTHBEARER_REVOCATIONS_TOPIC, only once Kafka acknowledged it",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EventOutcomes"}}},
-                },
-                "400": {
-                    "description": "Not JSON, or not an event of this family; nothing changed",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-                "401": {"description": "Caller not authenticated (WWW-Authenticate: Basic)"},
-                "413": {"description": "Request body too large"},
-                "503": {
-                    "description": "Kafka did not acknowledge the revocation record in time "
-                    "(OAUTHBEARER_REVOCATIONS_PUBLISH_TIMEOUT): send it again",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-            },
-        }
-
-    event_paths = {
-        "/events/keycloak": {
-            "post": event_operation(
-                "Keycloak event-emitter events (user and admin; format=JSON, or "
-                'format=FLATBUFFER {"type": "Event"|"AdminEvent", "obj": base64}), one or '
-                "an array",
-                emitter=True,
-            )
-        },
-        "/events/fusionauth": {
-            "post": event_operation("FusionAuth webhook events, one or an array")
-        },
-        "/revocations": {
-            "post": event_operation("Revoke a principal, a jti, a token or every token")
-        },
-    }
-
     return {
         "openapi": "3.1.0",
         "info": {
@@ -231,14 +176,14 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3 document"}},
                 }
             },
-            **(event_paths if events else {}),
+            **{path: {"post": EVENT_OPERATIONS[path]} for path in EVENT_PATHS if path in events},
         },
         "components": {
             "schemas": {
                 "IntrospectionResponse": introspection_response,
                 "Error": error,
-                "Revocation": revocation,
-                "EventOutcomes": outcomes,
+                "Revocation": REVOCATION,
+                "EventOutcomes": EVENT_OUTCOMES,
             },
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
@@ -254,6 +199,31 @@ def openapi_document(*, events: bool = False) -> dict[str, Any]:
                     "description": "OAUTHBEARER_EVENT_CALLERS (not the brokers' credentials)",
                 },
                 "bearer": {"type": "http", "scheme": "bearer"},
+                "mutualTLS": {
+                    "type": "mutualTLS",
+                    "description": "a client certificate from OAUTHBEARER_TLS_CLIENT_CA_FILE",
+                },
             },
         },
     }
+
+
+def introspection_security(
+    *, basic: bool, bearer: bool, anonymous: bool, mutual_tls: bool
+) -> list[dict[str, list[str]]]:
+    """The security requirements of the introspection paths, as configured.
+
+    Example:
+        >>> introspection_security(basic=True, bearer=False, anonymous=False, mutual_tls=True)
+        [{'basic': []}, {'mutualTLS': []}]
+    """
+    requirements: list[dict[str, list[str]]] = []
+    if basic:
+        requirements.append({"basic": []})
+    if bearer:
+        requirements.append({"bearer": []})
+    if mutual_tls:
+        requirements.append({"mutualTLS": []})
+    if anonymous:
+        requirements.append({})  # OpenAPI's "no authentication needed"
+    return requirements

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from oauthbearer.errors import UpstreamUnavailable
 from oauthbearer.sidecar.metrics import CONTENT_TYPE
-from oauthbearer.sidecar.openapi import openapi_document
+from oauthbearer.sidecar.openapi import introspection_security, openapi_document
 
 if TYPE_CHECKING:
     from oauthbearer.sidecar.instance import Sidecar
@@ -38,6 +38,8 @@ class Probes:
     def __init__(self, sidecar: Sidecar) -> None:
         # The sidecar itself, not its parts: the upstream client is bound in its lifespan.
         self._sidecar = sidecar
+        #: The revocation routes the app serves (set by create_app): /openapi.json lists them.
+        self.event_paths: tuple[str, ...] = ()
 
     async def healthz(self, _request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -78,4 +80,13 @@ class Probes:
         return Response(self._sidecar.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, _request: Request) -> Response:
-        return JSONResponse(openapi_document(events=self._sidecar.settings.webhooks))
+        settings = self._sidecar.settings
+        security = introspection_security(
+            basic=settings.callers is not None,
+            bearer=settings.caller_bearer_tokens is not None,
+            anonymous=settings.allow_anonymous,
+            mutual_tls=settings.tls_client_ca_file is not None,
+        )
+        return JSONResponse(
+            openapi_document(events=self.event_paths, introspection_security=security)
+        )

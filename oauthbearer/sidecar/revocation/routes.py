@@ -137,11 +137,14 @@ class EventRoutes:
         self._next_refusal_line: dict[str, float] = {}  # channel -> monotonic seconds
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/events/keycloak", self.keycloak, methods=["POST"]),
-            Route("/events/fusionauth", self.fusionauth, methods=["POST"]),
-            Route("/revocations", self.revocations, methods=["POST"]),
-        ]
+        """The routes someone can use: with only the emitter's secret configured,
+        ``/events/fusionauth`` and ``/revocations`` (event callers only) would refuse
+        everyone, so they do not exist (404, and absent from ``/openapi.json``)."""
+        routes = [Route("/events/keycloak", self.keycloak, methods=["POST"])]
+        if self._callers is not None:
+            routes.append(Route("/events/fusionauth", self.fusionauth, methods=["POST"]))
+            routes.append(Route("/revocations", self.revocations, methods=["POST"]))
+        return routes
 
     async def keycloak(self, request: Request) -> Response:
         return await self._events(request, keycloak_item, "keycloak", emitter=True)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import respx
 from joserfc.jwk import RSAKey
@@ -349,6 +350,49 @@ def test_openapi_documents_the_routes_when_configured() -> None:
     app = create_app(make_settings(event_callers=Secret("a:b")))
     paths = {r.path for r in app.routes}  # type: ignore[attr-defined]
     assert {"/events/keycloak", "/events/fusionauth", "/revocations"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"sub": "a"}, True),
+        ({"jti": "b", "exp": 5}, True),
+        ({"token": "abc", "exp": 5}, True),
+        ({"all": True}, True),
+        ({"sub": "a", "jti": "b"}, False),
+        ({"sub": "a", "exp": 5}, False),
+        ({"all": True, "exp": 5}, False),
+        ({"token": "abc", "all": True}, False),
+        ({"all": False}, False),
+        ({}, False),
+    ],
+)
+async def test_the_documented_revocation_schema_is_what_the_route_accepts(
+    harness: Harness, body: dict[str, object], valid: bool
+) -> None:
+    doc = (await harness.client.get("/openapi.json")).json()
+    schema = {**doc["components"]["schemas"]["Revocation"], "components": doc["components"]}
+    assert jsonschema.Draft202012Validator(schema).is_valid(body) is valid
+    response = await post(harness, "/revocations", body)
+    assert (response.status_code == 200) is valid
+
+
+async def test_with_only_the_emitter_secret_only_its_route_exists(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey
+) -> None:
+    # /events/fusionauth and /revocations take event callers only: with none configured
+    # they refused everyone, and the document advertised them all the same.
+    router.get(JWKS_URL).respond(200, json=jwks_of(rsa_key))
+    settings = make_settings(keycloak_emitter_secret=Secret("fake-emitter-secret"))
+    async with running(settings, router, clock) as h:
+        assert (await post(h, "/revocations", {"sub": "x"})).status_code == 404
+        assert (await post(h, "/events/fusionauth", {"event": {}})).status_code == 404
+        doc = (await h.client.get("/openapi.json")).json()
+    assert [p for p in doc["paths"] if p.startswith(("/events", "/revocations"))] == [
+        "/events/keycloak"
+    ]
+    # The brokers authenticate with Basic here: no anonymous access is advertised.
+    assert doc["paths"]["/oauth2/introspect"]["post"]["security"] == [{"basic": []}]
 
 
 async def test_an_admin_sign_out_of_one_session_revokes_its_tokens_only(
