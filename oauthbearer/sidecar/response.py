@@ -60,7 +60,7 @@ def normalize(
 ) -> dict[str, Any]:
     """Turn the claims of an active token into the answer's claim set.
 
-    ``exp`` missing from an upstream answer is synthesised as ``now + default_lifetime``
+    ``exp`` missing (or null) from an upstream answer is synthesised as ``now + default_lifetime``
     (the cache TTL) so the peers always get an integer, and ``iat`` as ``asked_at`` (when
     the question was put), else ``now``. Raises :class:`NotUsable` when
     the claims cannot honour the contract (no subject, ``exp`` not a number), which the
@@ -69,7 +69,8 @@ def normalize(
     out: dict[str, Any] = dict(claims)  # copied in C, order kept (a comprehension: 1 µs)
     out.pop("active", None)
 
-    if "exp" in claims:
+    # null is no value (servers that serialise every field write "exp": null), as absent.
+    if claims.get("exp") is not None:
         exp = _seconds(claims["exp"])
         if exp is None:
             raise NotUsable("exp is not a number")
@@ -80,11 +81,13 @@ def normalize(
     iat = _seconds(claims.get("iat"))
     out["iat"] = iat if iat is not None else int(now if asked_at is None else asked_at)
 
-    if "nbf" in claims:
+    if claims.get("nbf") is not None:
         nbf = _seconds(claims["nbf"])
         if nbf is None:
             raise NotUsable("nbf is not a number")
         out["nbf"] = nbf
+    else:
+        out.pop("nbf", None)
 
     sub = rules.principal_of(claims)
     if sub is None:

@@ -230,6 +230,19 @@ async def test_an_upstream_answer_without_exp_is_active_whatever_the_cache_ttl(
     assert body["exp"] == int(NOW) + lifetime
 
 
+async def test_an_upstream_answer_with_null_dates_is_read_as_without_them(
+    harness: Harness,
+) -> None:
+    # Servers that serialise every field write "exp": null; read as a number, that made
+    # every token of such an identity provider inactive.
+    answer = {"active": True, "sub": "app", "exp": None, "iat": None, "nbf": None}
+    harness.router.post(UPSTREAM_URL).respond(200, json=answer)
+    body = (await harness.introspect(OPAQUE)).json()
+    assert_active_types(body)
+    assert body["exp"] == int(NOW) + 60  # the cache TTL's stand-in, as for no exp
+    assert "nbf" not in body
+
+
 def test_a_sidecar_reading_revocation_topics_starts_not_replayed() -> None:
     settings = make_settings(events_bootstrap_servers="127.0.0.1:9", revocations_topic="revs")
     assert Sidecar(settings).revocations.replayed is False
