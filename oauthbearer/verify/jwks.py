@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 from joserfc import jwk
-from joserfc.errors import JoseError
 
 from oauthbearer._json import NOT_JSON
 from oauthbearer._secret import display_url
@@ -82,6 +81,7 @@ class JwksStore:
         # a second ago must not stop us from picking up a key rotated in since.
         self._last_refetch: float | None = None
         self._last_refetch_failed = False
+        self._first_load_failed_at: float | None = None  # load_first's rate limit
         self._inflight: asyncio.Task[None] | None = None
         self._inflight_for_unknown_kid = False  # was the fetch in flight started for a kid?
         self.loaded = False
@@ -102,7 +102,7 @@ class JwksStore:
 
     def load(self, document: Mapping[str, Any]) -> int:
         """Replace the key set with the usable keys of a JWKS document; returns how many."""
-        raw_keys = document.get("keys")
+        raw_keys = document.get("keys") if isinstance(document, Mapping) else None
         if not isinstance(raw_keys, list):
             raise ValueError("JWKS document has no 'keys' array")  # noqa: TRY004 - bad data
         keys: dict[str | None, list[jwk.Key]] = {}
@@ -111,14 +111,31 @@ class JwksStore:
                 continue
             if raw.get("use", "sig") != "sig":
                 continue
+            kid_shown = raw.get("kid") if isinstance(raw.get("kid"), str) else None
+            # Any private member, not only "d": a published p or q gives away the key
+            # (q = n / p), and joserfc calls a key private on "d" alone.
+            if _PRIVATE_MEMBERS.intersection(raw):
+                logger.warning("skipping JWKS key kid=%s: it carries private material", kid_shown)
+                continue
             try:
                 key = jwk.import_key(raw)
-            except (JoseError, ValueError, TypeError) as exc:
-                logger.warning("skipping unusable JWKS key kid=%s: %s", raw.get("kid"), exc)
+            # Anything: one key of a kind joserfc does not know (an EC curve such as
+            # brainpoolP256r1 raised KeyError) made the whole set unloadable.
+            except Exception as exc:  # noqa: BLE001 - that key is skipped, the rest load
+                logger.warning(
+                    "skipping unusable JWKS key kid=%s: %s", kid_shown, type(exc).__name__
+                )
                 continue
             if key.is_private:
                 # A JWKS must publish public keys only; refuse to hold private material.
-                logger.warning("skipping JWKS key kid=%s: it is a private key", raw.get("kid"))
+                logger.warning("skipping JWKS key kid=%s: it is a private key", kid_shown)
+                continue
+            too_small = _weak_rsa(key)
+            if too_small is not None:
+                # RFC 7518 §3.3: RS*/PS* keys MUST be 2048 bits or larger.
+                logger.warning(
+                    "skipping JWKS key kid=%s: RSA %d bits, under 2048", kid_shown, too_small
+                )
                 continue
             kid = raw.get("kid") if isinstance(raw.get("kid"), str) else None
             keys.setdefault(kid, []).append(key)
@@ -136,6 +153,27 @@ class JwksStore:
             self._inflight = asyncio.ensure_future(self._fetch())
             self._inflight_for_unknown_kid = for_unknown_kid
         await asyncio.shield(self._inflight)
+
+    async def load_first(self) -> None:
+        """Fetch a key set never loaded yet, for a token that needs it.
+
+        Rate-limited like unknown-kid refetches: within ``min_refetch_interval`` of an
+        attempt that failed, :class:`UpstreamUnavailable` at once. Before, every token
+        (anyone's, signed or not) fetched the JWKS of an identity provider already failing.
+        """
+        if self.loaded:
+            return
+        if self._inflight is not None and not self._inflight.done():
+            await self.refresh()  # share the fetch on its way (the periodic one, say)
+            return
+        failed_at = self._first_load_failed_at
+        if failed_at is not None and self._clock() - failed_at < self._min_refetch_interval:
+            raise UpstreamUnavailable(f"JWKS {self.shown} not loaded: the last attempt failed")
+        try:
+            await self.refresh()
+        except UpstreamUnavailable:
+            self._first_load_failed_at = self._clock()
+            raise
 
     async def refetch_for_unknown_kid(self, kid: str | None = None) -> bool:
         """Refetch because a token named a ``kid`` we lack; False if rate-limited.
@@ -191,7 +229,9 @@ class JwksStore:
             raise UpstreamUnavailable(f"JWKS {self.shown} answered HTTP {status}")
         try:
             count = self.load(json.loads(content))
-        except NOT_JSON as exc:
+        # Anything the document holds: an exception past here was a 500 per request and,
+        # once, the end of the periodic refresh (a withdrawn key then verified for ever).
+        except _BAD_DOCUMENT as exc:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.shown} is not a JWKS document") from exc
         self._report("ok")
@@ -214,6 +254,11 @@ class JwksStore:
             except UpstreamUnavailable as exc:
                 logger.warning("JWKS refresh failed, keeping previous keys: %s", exc)
                 delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
+            except Exception as exc:  # noqa: BLE001 - this task must outlive any one fetch
+                # Ended, the task left the keys as they were for good: a key the issuer
+                # withdrew (say, compromised) would go on verifying.
+                logger.error("JWKS refresh failed unexpectedly (%s)", type(exc).__name__)  # noqa: TRY400
+                delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
             await asyncio.sleep(delay)
 
 
@@ -223,3 +268,17 @@ def _removed(
     """Kids of keys in ``before`` that ``after`` no longer holds (compared by thumbprint)."""
     kept = {key.thumbprint() for keys in after.values() for key in keys}
     return [kid for kid, keys in before.items() if any(k.thumbprint() not in kept for k in keys)]
+
+
+#: What reading a JWKS document may raise: not JSON, or JSON of another shape.
+_BAD_DOCUMENT: tuple[type[Exception], ...] = (*NOT_JSON, TypeError, AttributeError, KeyError)
+
+#: JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
+
+
+def _weak_rsa(key: jwk.Key) -> int | None:
+    """The size of an RSA key under 2048 bits, else None."""
+    public = key.get_op_key("verify") if key.key_type == "RSA" else None
+    size = getattr(public, "key_size", None)
+    return size if isinstance(size, int) and size < 2048 else None

@@ -150,7 +150,7 @@ class JwtValidator:
         """
         store, jws, accepted = self._with_header(token)
         if not store.loaded:
-            await store.refresh()  # UpstreamUnavailable: we cannot judge yet
+            await store.load_first()  # UpstreamUnavailable: we cannot judge yet
         candidates = self._keys_for(store, accepted)
         # A kid we lack, and the JWKS cannot be reached to look for it: the issuer may have
         # rotated its key, so there is no verdict (UpstreamUnavailable → 503, the caller

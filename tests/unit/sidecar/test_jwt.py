@@ -587,3 +587,98 @@ def test_a_header_value_nested_a_thousand_deep_is_refused_not_a_500(name: str) -
     validator._store = object()  # type: ignore[assignment]  # any store: the header fails first
     with pytest.raises(InvalidJwt, match=f"{name} is not a string"):
         validator.verify_now(f"{header}.e30.c2ln")
+
+
+# --- key sets of odd content (reviewed 2026-12-02) -------------------------------------
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"kty": "EC", "crv": "brainpoolP256r1", "x": "AAAA", "y": "AAAA", "kid": "odd"},
+        {"kty": "EC", "crv": "P-192", "x": "AAAA", "y": "AAAA", "kid": "odd"},
+        {"kty": "RSA", "n": 7, "e": "AQAB", "kid": "odd"},
+    ],
+)
+async def test_one_key_of_a_kind_we_cannot_use_leaves_the_others_usable(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey, odd: dict[str, Any]
+) -> None:
+    # An EC curve joserfc does not know raised KeyError: the whole set never loaded, and
+    # every JWT request was a 500.
+    router.get(JWKS_URL).respond(200, json={"keys": [*jwks_of(rsa_key)["keys"], odd]})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        validator = Setup(router, clock, client).validator
+        assert (await validator.verify(sign(rsa_key)))["sub"]
+
+
+@pytest.mark.parametrize("document", [[], "keys", 7, {"keys": "none"}, {"keys": None}])
+async def test_a_document_that_is_no_key_set_is_unavailable_and_refresh_goes_on(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey, document: object
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=document)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        setup = Setup(router, clock, client)
+        setup.store._refresh_interval = 0.01  # the periodic loop, quickly
+        with pytest.raises(UpstreamUnavailable, match="not a JWKS document"):
+            await setup.store.refresh()
+        # The periodic refresh survives such a document (it died, and a key withdrawn
+        # later went on verifying for ever) and picks the real key set up.
+        task = asyncio.ensure_future(setup.store.run_periodic_refresh())
+        try:
+            for _ in range(200):
+                if route.call_count >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            route.respond(200, json=jwks_of(rsa_key))
+            for _ in range(300):
+                if setup.store.loaded:
+                    break
+                await asyncio.sleep(0.01)
+            assert setup.store.loaded
+            assert not task.done()
+        finally:
+            task.cancel()
+
+
+@pytest.mark.parametrize("member", ["p", "q", "dp", "dq", "qi"])
+async def test_a_published_key_with_any_private_member_is_not_trusted(
+    router: respx.MockRouter, clock: FakeClock, rsa_key: RSAKey, member: str
+) -> None:
+    # A published p gives the whole key away (q = n / p), though joserfc calls a key
+    # private on "d" alone: anyone could have signed with it.
+    private = rsa_key.as_dict(private=True)
+    leaked = {**rsa_key.as_dict(private=False), member: private[member]}
+    router.get(JWKS_URL).respond(200, json={"keys": [leaked]})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        validator = Setup(router, clock, client).validator
+        with pytest.raises(InvalidJwt, match="no key for kid"):
+            await validator.verify(sign(rsa_key))
+
+
+@pytest.mark.filterwarnings("ignore:Key size should be >= 2048 bits")  # joserfc's, meant
+async def test_an_rsa_key_under_2048_bits_is_not_trusted(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    weak = RSAKey.generate_key(1024, parameters={"kid": "weak"}, private=True)
+    router.get(JWKS_URL).respond(200, json={"keys": [weak.as_dict(private=False)]})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        validator = Setup(router, clock, client).validator
+        with pytest.raises(InvalidJwt, match="no key for kid"):
+            await validator.verify(sign(weak))  # RFC 7518 §3.3: 2048 bits or larger
+
+
+async def test_a_key_set_never_loaded_is_not_fetched_once_per_token(
+    router: respx.MockRouter, clock: FakeClock
+) -> None:
+    # While the JWKS was down, every token (anyone's, signed or not) fetched it again.
+    route = router.get(JWKS_URL)
+    route.respond(503)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        validator = Setup(router, clock, client).validator
+        for _ in range(20):
+            with pytest.raises(UpstreamUnavailable):
+                await validator.verify(unsigned_jwt({"alg": "RS256", "kid": "k"}, {}))
+        assert route.call_count == 1
+        clock.advance(10)  # the refetch interval
+        with pytest.raises(UpstreamUnavailable):
+            await validator.verify(unsigned_jwt({"alg": "RS256", "kid": "k"}, {}))
+        assert route.call_count == 2
