@@ -192,9 +192,10 @@ class EventRoutes:
         except _Invalid:
             self._revocations.apply(Event.malformed("api"), "api")
             return _answer(400, {"error": "invalid_request"})
-        record = self._revocations.direct_record(kind, value, exp)
-        outcome = self._revocations.apply_record(record, "api")
-        return await self._shared([record], {"outcomes": [outcome]})
+        records = self._revocations.direct_records(kind, value, exp)
+        # The outcome is the one asked for; a JWT's jti, denied with it, goes along.
+        outcomes = [self._revocations.apply_record(record, "api") for record in records]
+        return await self._shared(records, {"outcomes": outcomes[:1]})
 
     async def _shared(self, records: list[RevocationRecord], body: dict[str, Any]) -> Response:
         """200 once the other replicas can see ``records``; 503 when Kafka cannot take them.

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 
 from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache
+from oauthbearer.sidecar.revocation.event_model import MAX_ID_CHARS
 from oauthbearer.sidecar.revocation.events import Event, finite_seconds
 from oauthbearer.sidecar.revocation.records import EVERYONE, RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
@@ -179,6 +180,23 @@ class Revocations:
         return RevocationRecord(
             "token", fingerprint, now, "api", new_event_id("api"), exp or _jwt_exp(value)
         )
+
+    def direct_records(self, kind: str, value: str, exp: float | None) -> list[RevocationRecord]:
+        """:meth:`direct_record`, and for a JWT revoked as a token its ``jti`` too.
+
+        A token is denied by the hash of its text, and an ECDSA signature has two
+        spellings (s and n - s) that both verify: the holder of a revoked ES256 token
+        could re-spell it and be let in. Its jti (RFC 9068 requires one) has no second
+        spelling. Unverified on purpose, like the exp: the operator holds the token.
+        """
+        record = self.direct_record(kind, value, exp)
+        if kind != "token":
+            return [record]
+        jti = unverified_claims(value).get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_ID_CHARS or not jti.isascii():
+            return [record]
+        also = RevocationRecord("jti", jti, record.at, "api", new_event_id("api"), record.exp)
+        return [record, also]
 
 
 def _target(event: Event) -> tuple[str, str]:

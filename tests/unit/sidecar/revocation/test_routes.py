@@ -6,6 +6,7 @@ The upstream and JWKS are respx routes; the Keycloak bodies are the event-emitte
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ import httpx
 import jsonschema
 import pytest
 import respx
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from oauthbearer._secret import Secret
 from oauthbearer.sidecar.app import create_app
@@ -26,6 +27,7 @@ from tests.unit.sidecar.conftest import (
     UPSTREAM_URL,
     FakeClock,
     Harness,
+    b64url,
     basic,
     jwks_of,
     make_settings,
@@ -296,6 +298,31 @@ async def test_a_token_revoked_with_whitespace_around_it_is_the_token_introspect
     assert shapeless.status_code == 400
 
 
+# The order of the P-256 group: s and n - s are both valid ECDSA signatures of one input.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+async def test_an_ecdsa_token_revoked_cannot_come_back_spelt_otherwise(
+    router: respx.MockRouter, clock: FakeClock, ec_key: ECKey
+) -> None:
+    # Denied by the hash of its text, a revoked ES256 token re-spelt with n - s (which
+    # verifies just the same) was let in again. Its jti has one spelling only.
+    token = sign(ec_key, {"sub": "mallory", "jti": "es-jti-1"}, alg="ES256")
+    header, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    twin_signature = r + (P256_ORDER - s).to_bytes(32, "big")
+    twin = f"{header}.{payload}.{b64url(twin_signature)}"
+    assert twin != token
+    router.get(JWKS_URL).respond(200, json=jwks_of(ec_key))
+    settings = make_settings(event_callers=Secret(f"{EVENT_ID}:{EVENT_SECRET}"))
+    async with running(settings, router, clock) as h:
+        assert (await h.introspect(twin)).json()["active"] is True  # it does verify
+        assert (await post(h, "/revocations", {"token": token})).json() == {"outcomes": ["applied"]}
+        assert (await h.introspect(token)).json() == {"active": False}
+        assert (await h.introspect(twin)).json() == {"active": False}
+
+
 async def test_revocation_by_jti_and_by_token(harness: Harness, rsa_key: RSAKey) -> None:
     by_jti = sign(rsa_key, {"sub": "a", "jti": "jwt-jti-2"})
     by_token = sign(rsa_key, {"sub": "b", "jti": "jwt-jti-3"})
@@ -309,9 +336,10 @@ async def test_revocation_by_jti_and_by_token(harness: Harness, rsa_key: RSAKey)
     assert (await harness.introspect(by_jti)).json() == {"active": False}
     assert (await harness.introspect(by_token)).json() == {"active": False}
     assert (await harness.introspect(other)).json()["active"] is True
-    # The token revocation is kept until the JWT's own exp (+ skew), not longer.
+    # The token revocation is kept until the JWT's own exp (+ skew), not longer; a JWT
+    # revoked as a token has its jti denied too (jwt-jti-2 by jti, jwt-jti-3 with its token).
     store = harness.sidecar.revocations.store
-    assert len(store) == 2
+    assert len(store) == 3
     metrics = (await harness.client.get("/metrics")).text
     assert 'revocation_events_total{outcome="applied",source="api",type="token"} 1.0' in metrics
     assert 'revocation_denials_total{kind="jti"} 1.0' in metrics
