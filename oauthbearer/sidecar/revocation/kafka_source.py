@@ -186,17 +186,27 @@ class KafkaEventSource:
                         self._partitions.note_missing(topic)
                         continue
                     wanted += [TopicPartition(topic, p, start_ms) for p in partitions]
+                # The end offsets first, then the search by time: a record written after
+                # the search found nothing (-1) and before the end was looked up was
+                # skipped for good, the reader starting past it.
+                ends = {
+                    (tp.topic, tp.partition): consumer.get_watermark_offsets(
+                        TopicPartition(tp.topic, tp.partition), timeout=METADATA_TIMEOUT_S
+                    )[1]
+                    for tp in wanted
+                }
                 found = consumer.offsets_for_times(wanted, timeout=METADATA_TIMEOUT_S)
                 for tp in found:
-                    _low, high = consumer.get_watermark_offsets(
-                        TopicPartition(tp.topic, tp.partition), timeout=METADATA_TIMEOUT_S
-                    )
-                    # -1: no record at or after start_ms, so nothing to replay there. Read
-                    # from the end offset just seen, not "the end" when assigned: a record
-                    # written in between would be skipped while we report caught up.
+                    high = ends[tp.topic, tp.partition]
+                    # -1: no record at or after start_ms when the search ran, so nothing
+                    # to replay there. Read from the end offset seen before it, not "the
+                    # end" when assigned: a record written in between would be skipped
+                    # while we report caught up.
                     if tp.offset < 0:
                         tp.offset = high
-                    self._progress.starts((tp.topic, tp.partition), at=tp.offset, end=high)
+                    self._progress.starts(
+                        (tp.topic, tp.partition), at=tp.offset, end=max(high, tp.offset)
+                    )
                 consumer.assign(found)
             except KafkaException as exc:
                 logger.warning(

@@ -76,8 +76,11 @@ class TopicPartitions:
         """
         try:
             return self.of(consumer, topic)
-        except KafkaException:
-            if self._create_topic is None or not self._creatable[topic]:
+        except KafkaException as exc:
+            # Only a topic the broker says is missing: a lookup that failed otherwise (a
+            # broker flapping) took an existing topic, history and all, for missing, and
+            # the replica reported ready without having read it.
+            if not unknown_topic(exc) or self._create_topic is None or not self._creatable[topic]:
                 raise
         if not self._create_topic(topic):
             raise KafkaException("unknown topic")  # refused: logged, and tried again later

@@ -560,6 +560,70 @@ def test_a_topic_of_ours_whose_creation_failed_is_created_again(
     assert attempts == ["ours", "ours"]
 
 
+class FlakyMetadataConsumer(FakeConsumer):
+    """The first metadata request for ``ours`` fails as a flapping broker's does."""
+
+    def __init__(self) -> None:
+        super().__init__(partitions=1)
+        self.flaky = {"ours"}
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        if topic in self.flaky:
+            self.flaky.discard(topic)
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return super().list_topics(topic, timeout)
+
+
+def test_a_topic_of_ours_not_looked_at_is_not_taken_for_missing(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    # A failed lookup was taken for "no such topic": its creation failed too (the broker
+    # was out of reach), the replica reported caught up without the topic's history, and
+    # read it only at the next look for new partitions.
+    consumer = FlakyMetadataConsumer()
+    consumer.add_topic("ours")
+    consumer.append(
+        0, NOW, RevocationRecord("principal", "u-revoked", NOW, "api", "api:9").encode(), "ours"
+    )
+    readers = {TOPIC: identity_provider_events(), "ours": replicated_revocations()}
+    start(
+        consumer,
+        received,
+        sources,
+        readers=readers,
+        create_topic=lambda _topic: False,
+        retry_interval=0.01,
+        partition_refresh_interval=3600,  # no second look: it must be read at start
+    )
+    assert received.caught_up.wait(WAIT_S)
+    (item,) = received.wait_for_items(1)
+    assert isinstance(item, RevocationRecord)
+    assert item.value == "u-revoked"
+
+
+class WrittenDuringTheSearch(FakeConsumer):
+    """A record lands just after the search by time found nothing."""
+
+    def offsets_for_times(
+        self, partitions: list[TopicPartition], timeout: float
+    ) -> list[TopicPartition]:
+        found = super().offsets_for_times(partitions, timeout)
+        self.append(0, NOW, logout("u-written-meanwhile", NOW))
+        return found
+
+
+def test_a_record_written_just_after_the_search_by_time_is_not_skipped(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    # The end offset was read after the search: a record written between the two was
+    # behind the offset the reader started from, never read by this replica.
+    consumer = WrittenDuringTheSearch(partitions=1)
+    start(consumer, received, sources)
+    assert received.caught_up.wait(WAIT_S)
+    (event,) = received.wait_for(1)
+    assert event.principal == "u-written-meanwhile"
+
+
 def test_a_record_written_while_the_reader_starts_is_not_skipped(
     received: Received, sources: list[KafkaEventSource]
 ) -> None:
