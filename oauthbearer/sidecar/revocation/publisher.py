@@ -132,9 +132,20 @@ class RevocationPublisher:
         return len(self._outbox)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (at most ``timeout`` seconds), then stop the thread."""
-        if self._retrying is not None:
-            self._retrying.cancel()
+        """Deliver what is queued (at most ``timeout`` seconds), then stop the thread.
+
+        Blocking: the sidecar runs it on a worker thread.
+        """
+        retrying, self._retrying = self._retrying, None
+        if retrying is not None and not retrying.done():
+            # Cancelled on its own loop's thread: Task.cancel from this worker thread
+            # raised under asyncio's debug mode (and skipped the rest of the shutdown),
+            # and otherwise changed the loop's queue without waking it.
+            loop = retrying.get_loop()
+            if _running_loop() is loop:
+                retrying.cancel()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(retrying.cancel)
         if self._outbox:
             logger.warning(
                 "%d revocation record(s) never reached %s; only the senders' retries can "
@@ -285,3 +296,10 @@ def _reporter(loop: asyncio.AbstractEventLoop, ack: asyncio.Future[None]) -> Any
             loop.call_soon_threadsafe(settle, error)
 
     return on_delivery
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -8,6 +8,7 @@ a fatal producer error, a report that never comes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -234,3 +235,34 @@ async def test_a_senders_retry_that_lands_empties_the_outbox(
     producer.refuse = None
     await publisher.publish([PRINCIPAL, TOKEN])  # the webhook delivered again
     assert publisher.outbox == 0
+
+
+def test_stopping_from_a_worker_thread_cancels_the_retries_on_their_loop() -> None:
+    # The sidecar stops the publisher on a worker thread (asyncio.to_thread): Task.cancel
+    # from there raised under asyncio's debug mode, and the producer was never flushed.
+    flushed: list[bool] = []
+
+    class Flushing(FakeProducer):
+        def flush(self, timeout: float = 0) -> int:
+            flushed.append(True)
+            return 0
+
+    async def main() -> bool:
+        FakeProducer.instances.clear()
+        publisher = RevocationPublisher(
+            {}, "revocations", timeout=0.2, producer_factory=Flushing, retry_interval=3600
+        )
+        publisher.start()
+        FakeProducer.instances[0].refuse = KafkaError(KafkaError._MSG_TIMED_OUT)
+        with pytest.raises(PublishFailed):
+            await publisher.publish([PRINCIPAL])
+        retrying = publisher._retrying
+        assert retrying is not None
+        await asyncio.sleep(0.05)  # the retry task is asleep, waiting for its next attempt
+        await asyncio.to_thread(publisher.stop)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(retrying, 5)  # ended: not left asleep for an hour
+        return retrying.done()
+
+    assert asyncio.run(main(), debug=True)
+    assert flushed == [True]
