@@ -172,7 +172,24 @@ def _kafka_client(env: Env) -> dict[str, Any]:
             "OAUTHBEARER_EVENTS_SASL_USERNAME",
             f"and OAUTHBEARER_EVENTS_SASL_PASSWORD are required for {mechanism}",
         )
+    # Credentials for a protocol that sends none: the consumer connected without them,
+    # and nothing said so (an operator believes the client logs in).
+    if not sasl:
+        credentials = ("OAUTHBEARER_EVENTS_SASL_USERNAME", "OAUTHBEARER_EVENTS_SASL_PASSWORD")
+        for name in credentials:
+            if env.text(name) is not None or env.text(name + "_FILE") is not None:
+                raise ConfigurationError(
+                    name,
+                    f"is not used with OAUTHBEARER_EVENTS_SECURITY_PROTOCOL={protocol}: "
+                    "set SASL_SSL (or SASL_PLAINTEXT), or unset it",
+                )
     ca_file = env.text("OAUTHBEARER_EVENTS_CA_FILE")
+    if ca_file is not None and not protocol.endswith("SSL"):
+        raise ConfigurationError(
+            "OAUTHBEARER_EVENTS_CA_FILE",
+            f"is not used with OAUTHBEARER_EVENTS_SECURITY_PROTOCOL={protocol}: set SSL or "
+            "SASL_SSL, or unset it",
+        )
     if ca_file is not None and not os.access(ca_file, os.R_OK):
         raise ConfigurationError("OAUTHBEARER_EVENTS_CA_FILE", f"cannot read {ca_file!r}")
     return {

@@ -228,3 +228,29 @@ def test_an_emitter_secret_file_of_whitespace_fails_at_start_up(
     secret.write_text(content)
     with pytest.raises(ConfigurationError, match=r"^OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE"):
         settings(OAUTHBEARER_KEYCLOAK_EMITTER_SECRET_FILE=str(secret))
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        (
+            {"OAUTHBEARER_EVENTS_SASL_USERNAME": "u", "OAUTHBEARER_EVENTS_SASL_PASSWORD": "p"},
+            "OAUTHBEARER_EVENTS_SASL_USERNAME",
+        ),
+        ({"OAUTHBEARER_EVENTS_SASL_PASSWORD": "p"}, "OAUTHBEARER_EVENTS_SASL_PASSWORD"),
+        ({"OAUTHBEARER_EVENTS_CA_FILE": "/etc/ssl/kafka-ca.pem"}, "OAUTHBEARER_EVENTS_CA_FILE"),
+    ],
+)
+def test_credentials_for_a_protocol_that_sends_none_are_refused(
+    env: dict[str, str], variable: str
+) -> None:
+    # With the default PLAINTEXT they were dropped without a word: the consumer connected
+    # unauthenticated while the operator believed it logged in.
+    with pytest.raises(ConfigurationError) as info:
+        settings(
+            OAUTHBEARER_EVENTS_BOOTSTRAP_SERVERS="k:9093",
+            OAUTHBEARER_REVOCATIONS_TOPIC="revs",
+            **env,
+        )
+    assert info.value.variable == variable
+    assert "PLAINTEXT" in str(info.value)
