@@ -27,14 +27,15 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["MalformedRequest", "looks_like_token", "parse_token"]
+__all__ = ["ASCII_SPACE", "MalformedRequest", "looks_like_token", "parse_token"]
 
 # Kafka's broker refuses any token outside this shape before a validator sees it, and RFC
 # 6750's b64token is the same alphabet; anything else cannot be an active access token.
 _TOKEN_SHAPE = re.compile(r"[-_~+/.A-Za-z0-9]+=*")
 
 
-_SPACE = " \t\r\n"
+#: The whitespace a token may come wrapped in (ASCII only: not a non-breaking space).
+ASCII_SPACE = " \t\r\n"
 
 
 class MalformedRequest(ValueError):
@@ -55,15 +56,15 @@ def parse_token(body: bytes, names: tuple[str, ...]) -> str:
     found: str | None = None
     # ASCII whitespace only: str.strip() took a non-breaking space off a token, so the
     # token judged was not the one sent (a broker's line endings are all this is for).
-    for part in text.strip(_SPACE).split("&"):
+    for part in text.strip(ASCII_SPACE).split("&"):
         name, sep, value = part.partition("=")
         if not sep:
             continue
-        if unquote(name.strip(_SPACE)) not in names:
+        if unquote(name.strip(ASCII_SPACE)) not in names:
             continue
         if found is not None:
             raise MalformedRequest("token parameter given more than once")
-        found = unquote(value.strip(_SPACE))
+        found = unquote(value.strip(ASCII_SPACE))
     if not found:
         raise MalformedRequest("no token parameter")
     return found

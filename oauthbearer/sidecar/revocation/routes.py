@@ -50,7 +50,7 @@ from starlette.routing import Route
 from oauthbearer._json import NOT_JSON
 from oauthbearer.sidecar.callers import CallerAuthenticator, SharedSecretAuthenticator
 from oauthbearer.sidecar.fastpath import BodyTooLarge, read_body
-from oauthbearer.sidecar.request import looks_like_token
+from oauthbearer.sidecar.request import ASCII_SPACE, looks_like_token
 from oauthbearer.sidecar.revocation.event_model import text
 from oauthbearer.sidecar.revocation.events import (
     Event,
@@ -269,7 +269,7 @@ def _revocation(data: Any) -> tuple[str, str, float | None]:
             raise _Invalid("a token is ASCII")  # RFC 6750 b64token; a lone surrogate was a 500
         # As introspection reads it (ASCII whitespace around it dropped): "abc\n" was
         # hashed as it stood, and that revocation could never match the token "abc".
-        value = value.strip(" \t\r\n")
+        value = value.strip(ASCII_SPACE)
         if not looks_like_token(value):
             raise _Invalid("the token is not shaped like an access token")
     exp = data.get("exp")
