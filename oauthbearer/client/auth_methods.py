@@ -130,7 +130,6 @@ def _inferred_auth_method(s: ClientSettings) -> str:
     return "none"
 
 
-_SEE_ALG = f" (set by {V_ASSERTION_ALG}, or leave it unset to follow the key)"
 #: The one ES algorithm each curve signs with (RFC 7518 §3.4).
 _CURVE_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 

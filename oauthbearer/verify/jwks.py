@@ -112,8 +112,8 @@ class JwksStore:
             if raw.get("use", "sig") != "sig":
                 continue
             kid_shown = raw.get("kid") if isinstance(raw.get("kid"), str) else None
-            # Any private member, not only "d": a published p or q gives away the key
-            # (q = n / p), and joserfc calls a key private on "d" alone.
+            # A JWKS publishes public keys only. Any private member, not only "d" (which
+            # joserfc's is_private looks at): a published p or q gives the key away.
             if _PRIVATE_MEMBERS.intersection(raw):
                 logger.warning("skipping JWKS key kid=%s: it carries private material", kid_shown)
                 continue
@@ -125,10 +125,6 @@ class JwksStore:
                 logger.warning(
                     "skipping unusable JWKS key kid=%s: %s", kid_shown, type(exc).__name__
                 )
-                continue
-            if key.is_private:
-                # A JWKS must publish public keys only; refuse to hold private material.
-                logger.warning("skipping JWKS key kid=%s: it is a private key", kid_shown)
                 continue
             too_small = _weak_rsa(key)
             if too_small is not None:
@@ -247,18 +243,19 @@ class JwksStore:
         The first fetch happens immediately; a failure is logged and retried at the
         unknown-kid rate so a JWKS that was down at start-up is picked up quickly.
         """
+        after_failure = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
         while True:
             try:
                 await self.refresh()
                 delay = self._refresh_interval
             except UpstreamUnavailable as exc:
                 logger.warning("JWKS refresh failed, keeping previous keys: %s", exc)
-                delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
+                delay = after_failure
             except Exception as exc:  # noqa: BLE001 - this task must outlive any one fetch
                 # Ended, the task left the keys as they were for good: a key the issuer
                 # withdrew (say, compromised) would go on verifying.
                 logger.error("JWKS refresh failed unexpectedly (%s)", type(exc).__name__)  # noqa: TRY400
-                delay = max(1.0, min(self._min_refetch_interval, self._refresh_interval))
+                delay = after_failure
             await asyncio.sleep(delay)
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 from oauthbearer._jwt import unverified_claims
 from oauthbearer.sidecar.cache import ResultCache
-from oauthbearer.sidecar.revocation.event_model import MAX_ID_CHARS
+from oauthbearer.sidecar.revocation.event_model import MalformedEvent, text
 from oauthbearer.sidecar.revocation.events import Event, finite_seconds
 from oauthbearer.sidecar.revocation.records import EVERYONE, RevocationRecord, new_event_id
 from oauthbearer.sidecar.revocation.store import RevocationStore
@@ -192,8 +192,11 @@ class Revocations:
         record = self.direct_record(kind, value, exp)
         if kind != "token":
             return [record]
-        jti = unverified_claims(value).get("jti")
-        if not isinstance(jti, str) or not jti or len(jti) > MAX_ID_CHARS or not jti.isascii():
+        try:
+            jti = text(unverified_claims(value).get("jti"))  # an id's bounds, as everywhere
+        except MalformedEvent:
+            jti = None
+        if jti is None or not jti.isascii():
             return [record]
         also = RevocationRecord("jti", jti, record.at, "api", new_event_id("api"), record.exp)
         return [record, also]
