@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from oauthbearer._secret import fingerprint, fingerprint_of_digest
-from oauthbearer.sidecar.logs import decision_line, decision_logger, direct_lines, emit_decision
+from oauthbearer.sidecar.logs import decision_logger, direct_lines, emit_decision
 
 __all__ = ["DecisionLog"]
 
@@ -70,20 +70,20 @@ class DecisionLog:
         level = logging.WARNING if result == "unavailable" else logging.INFO
         if not decision_logger.isEnabledFor(level):
             return
+        elapsed = time.perf_counter() - started
+        lines = direct_lines()
+        if lines is not None:
+            # Queued as fields: the line is spelled out with the rest of the turn's.
+            name = "INFO" if level == logging.INFO else "WARNING"  # getLevelName, unrolled
+            # A logs.PendingDecision: the digest is fingerprinted when the line is written.
+            digest = key if key is not None else None if token is None else fingerprint(token)
+            lines.write((time.time(), name, caller, digest, sub, result, source, elapsed, reason))
+            return
         if key is not None:
             token_label: str | None = fingerprint_of_digest(key)
         else:
             token_label = fingerprint(token) if token is not None else None
-        latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        lines = direct_lines()
-        if lines is not None:
-            name = "INFO" if level == logging.INFO else "WARNING"  # getLevelName, unrolled
-            lines.write(
-                decision_line(
-                    time.time(), name, caller, token_label, sub, result, source, latency_ms, reason
-                )
-            )
-            return
+        latency_ms = round(elapsed * 1000, 3)
         decision: dict[str, Any] = {
             "caller": caller,
             "token": token_label,

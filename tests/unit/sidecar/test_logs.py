@@ -9,12 +9,14 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import respx
 from joserfc.jwk import RSAKey
 
+from oauthbearer._secret import fingerprint
 from oauthbearer.sidecar import logs
 from oauthbearer.sidecar.decision_log import DecisionLog
 from oauthbearer.sidecar.logs import (
@@ -24,6 +26,7 @@ from oauthbearer.sidecar.logs import (
     emit_decision,
     json_line,
 )
+from oauthbearer.sidecar.verdict import token_key
 from tests.unit.sidecar.conftest import FakeClock, jwks_of, make_settings, running, sign
 
 
@@ -113,7 +116,10 @@ def test_a_decision_line_is_the_json_line_of_its_fields(
     line = decision_line(
         1796081845.9731234, "INFO", caller, token, sub, "inactive", "jwks", 0.071, reason
     )
-    assert line == expected
+    # The same object with its keys in the same order (numbers may be spelled otherwise:
+    # decision lines write three decimals).
+    assert list(json.loads(line).items()) == list(json.loads(expected).items())
+    assert "\n" not in line
 
 
 async def test_the_lines_of_one_event_loop_turn_leave_in_one_write() -> None:
@@ -250,6 +256,35 @@ async def test_a_decision_reads_the_same_straight_or_through_logging(
     assert straight == through_logging
     assert straight["token"].startswith("sha256:")
     assert straight["reason"] == "expired"
+
+
+async def test_a_queued_decision_is_spelled_out_in_its_place_when_written(
+    configured: CountingStream,
+) -> None:
+    # Decisions wait in the queue as raw fields (the token's digest, the elapsed
+    # seconds) and become JSON when the turn's lines are written: the line must carry
+    # the token's fingerprint, never the token, and keep its place before a record
+    # written at once.
+    only_ours()
+    log = DecisionLog(each_hit=False)
+    before = time.time()
+    started = time.perf_counter() - 0.0125
+    log.decision(
+        "broker-1", "a-token", "active", "jwks", started, None, "orders", key=token_key("a-token")
+    )
+    log.decision("broker-1", "b-token", "inactive", "jwks", started, "expired")
+    assert configured.getvalue() == ""
+    logging.getLogger("tests.unit.sidecar.test_logs").warning("after the decisions")
+    text = configured.getvalue()
+    assert "a-token" not in text
+    assert "b-token" not in text
+    first, second, warning = (json.loads(line) for line in text.splitlines())
+    assert first["token"] == fingerprint("a-token")
+    assert second["token"] == fingerprint("b-token")
+    assert (first["sub"], first["result"], second["reason"]) == ("orders", "active", "expired")
+    assert 12.5 <= first["latency_ms"] < 1000
+    assert before - 0.001 <= first["time"] <= time.time() + 0.001
+    assert warning["message"] == "after the decisions"
 
 
 async def test_no_request_url_reaches_the_log_at_the_default_level(
