@@ -12,6 +12,15 @@ checks on every token, about 0.7 µs of a ~21 µs RSA-2048 verification here (ca
 664k → 657k instructions per cold decision). EC and EdDSA keys go through joserfc's model,
 which also converts the JWS ``r || s`` form to what ``cryptography`` expects.
 
+RS256/384/512 (RSASSA-PKCS1-v1_5) are checked the way RFC 8017 §8.2.2 describes: the
+public operation recovers the encoded message (OpenSSL checks the ``00 01 FF… 00``
+padding and refuses a signature not below the modulus), and what remains must equal the
+DER ``DigestInfo`` of the signing input's hash, byte for byte (§9.2, note 1); a signature
+must also be exactly as long as the modulus (§8.2.2 step 1). ``cryptography``'s
+``verify`` does the same, and OpenSSL 3 set up a digest context and fetched the hash
+for it on every call: 28 µs against 23 µs here, a fifth of the signature check. A unit
+test holds the two to the same answer for forged and mangled signatures.
+
 Example:
     >>> from joserfc.jwk import RSAKey
     >>> from joserfc.jws import JWSRegistry
@@ -26,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -38,7 +48,7 @@ from joserfc.jwk import Key
 if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
     from joserfc._rfc7515.model import JWSAlgModel
 
-__all__ = ["SignatureCheck", "key_fits", "signature_checks"]
+__all__ = ["SignatureCheck", "key_fits", "pkcs1_v15_check", "signature_checks"]
 
 #: ``check(signing_input, signature)``: True when the signature is the key's over the input.
 SignatureCheck = Callable[[bytes, bytes], bool]
@@ -50,6 +60,13 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "384": hashes.SHA384,
     "512": hashes.SHA512,
 }
+# RFC 8017 §9.2, note 1: DigestInfo's DER prefix for each hash, the hash value follows.
+_DIGEST_INFOS = {
+    "256": (hashlib.sha256, bytes.fromhex("3031300d060960864801650304020105000420")),
+    "384": (hashlib.sha384, bytes.fromhex("3041300d060960864801650304020205000430")),
+    "512": (hashlib.sha512, bytes.fromhex("3051300d060960864801650304020305000440")),
+}
+_PKCS1 = padding.PKCS1v15()
 
 
 def key_fits(key: Key, alg: str) -> bool:
@@ -76,7 +93,9 @@ def signature_checks(alg: str, model: JWSAlgModel, keys: Iterable[Key]) -> list[
             public_key = key.get_op_key("verify")  # and use/key_ops: may it verify?
         except JoseError:
             continue
-        if isinstance(public_key, rsa.RSAPublicKey) and alg[:2] in ("RS", "PS"):
+        if isinstance(public_key, rsa.RSAPublicKey) and alg[:2] == "RS":
+            checks.append(pkcs1_v15_check(public_key, alg))
+        elif isinstance(public_key, rsa.RSAPublicKey) and alg[:2] == "PS":
             checks.append(_rsa_check(public_key, alg))
         else:
             checks.append(_model_check(model, key))
@@ -98,6 +117,32 @@ def _rsa_check(public_key: rsa.RSAPublicKey, alg: str) -> SignatureCheck:
         except InvalidSignature:
             return False
         return True
+
+    return check
+
+
+def pkcs1_v15_check(public_key: rsa.RSAPublicKey, alg: str) -> SignatureCheck:
+    """RSASSA-PKCS1-v1_5 verification (RS256/384/512) by recovery and comparison.
+
+    Example:
+        >>> key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        >>> signature = key.sign(b"h.p", padding.PKCS1v15(), hashes.SHA256())
+        >>> check = pkcs1_v15_check(key.public_key(), "RS256")
+        >>> check(b"h.p", signature), check(b"h.q", signature), check(b"h.p", signature[1:])
+        (True, False, False)
+    """
+    digest, prefix = _DIGEST_INFOS[alg[2:]]
+    size = (public_key.key_size + 7) // 8
+    recover = public_key.recover_data_from_signature
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != size:
+            return False
+        try:
+            encoded = recover(signature, _PKCS1, None)
+        except (InvalidSignature, ValueError):
+            return False
+        return encoded == prefix + digest(signing_input).digest()
 
     return check
 
