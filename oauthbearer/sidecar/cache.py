@@ -34,8 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from cachetools import TTLCache
-
+from oauthbearer.sidecar.expiring import ExpiringDict
 from oauthbearer.sidecar.verdict import Verdict
 
 __all__ = ["ResultCache"]
@@ -97,8 +96,8 @@ class ResultCache:
         self._ttl_clock = clock if ttl_clock is None else ttl_clock
         self._max_entries = max_entries
         self._positive: dict[bytes, _Entry] = {}
-        self._negative: TTLCache[bytes, Verdict] | None = (
-            TTLCache(maxsize=negative_max_entries, ttl=negative_ttl, timer=self._ttl_clock)
+        self._negative: ExpiringDict[bytes, Verdict] | None = (
+            ExpiringDict(maxsize=negative_max_entries, ttl=negative_ttl, timer=self._ttl_clock)
             if negative_ttl > 0
             else None
         )
@@ -134,9 +133,7 @@ class ResultCache:
             del self._positive[key]
             self._unindex(sub, key)
         negative = self._negative
-        # "in" first: a miss is then one dict probe (TTLCache.get runs its timer and
-        # expiry machinery even for a key it does not hold; a cold decision paid it).
-        verdict = negative.get(key) if negative is not None and key in negative else None
+        verdict = negative.get(key) if negative is not None else None
         if counted:
             if verdict is None:
                 self.misses += 1
