@@ -10,10 +10,11 @@ import base64
 import string
 from urllib.parse import quote
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oauthbearer._secret import Secret
+from oauthbearer.sidecar import request
 from oauthbearer.sidecar.callers import CallerAuthenticator
 from oauthbearer.sidecar.request import MalformedRequest, looks_like_token, parse_token
 from tests.robustness.conftest import GOOD_OPAQUE, SyncSidecar, assert_contract
@@ -64,6 +65,43 @@ def test_any_kafka_token_round_trips_raw_or_encoded_among_other_params(
     parts = [f"{name}={quote(v, safe='') if encode else v.replace('&', '')}" for name, v in others]
     parts.insert(min(position, len(parts)), f"token={value}")
     assert parse_token("&".join(parts).encode(), NAMES) == token
+
+
+def _general(text: str, names: tuple[str, ...]) -> str | None:
+    try:
+        return request._parse_parameters(text, names)
+    except MalformedRequest:
+        return None
+
+
+def _parsed(body: bytes, names: tuple[str, ...]) -> str | None:
+    try:
+        return parse_token(body, names)
+    except MalformedRequest:
+        return None
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.sampled_from(
+            ["token", "access_token", "Token", "=", "&", "%", "%74", " ", "\t", "\r\n", "x"]
+        ),
+        max_size=8,
+    ).map("".join),
+    st.sampled_from([("token",), ("token", "access_token"), ("access_token",)]),
+)
+@example("token =x", ("token",))
+@example("token= x\u00a0", ("token",))
+@example(" access_token=x ", ("token", "access_token"))
+@example("token=", ("token",))
+@example("=x", ("token",))
+def test_the_one_parameter_shortcut_decides_as_the_general_parser(
+    text: str, names: tuple[str, ...]
+) -> None:
+    # parse_token takes a shortcut for a body without "&" and "%": it must answer as the
+    # general parser does for every body, whichever way it goes.
+    assert _parsed(text.encode(), names) == _general(text, names)
 
 
 @FUZZ
