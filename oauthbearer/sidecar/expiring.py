@@ -5,7 +5,12 @@ there is on every cold request. cachetools' ``TTLCache`` answered a miss by rais
 catching ``KeyError`` inside a Python ``__contains__`` and then running its timer; here a
 miss is one dict probe. All values share one lifetime, so insertion order is expiry
 order: expired values are dropped from the front when room is needed, and the oldest
-goes when the store is full of live ones.
+goes when the store is full of live ones (TTLCache dropped the least recently *read*;
+a rejected token asked for again is judged again after a flood of new ones, within one
+negative TTL). An ``OrderedDict``, not a plain one: a plain dict keeps the slots of
+entries deleted from its front until it resizes, so reaching the oldest entry walked
+past all of them, and a full store paid that on every insert (146 µs per insert at
+100,000 entries, 3.2 s to expire 80,000, in a review's reproduction).
 
 Nothing here is thread-safe; everything runs on the one event loop thread.
 
@@ -18,10 +23,15 @@ Example:
     >>> now[0] = 5.0
     >>> store.get(b"a") is None, len(store)
     (True, 0)
+    >>> store[b"b"] = "inactive"
+    >>> now[0] = 10.0
+    >>> len(store), store.get(b"b"), len(store)
+    (1, None, 0)
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -41,7 +51,7 @@ class ExpiringDict(Generic[K, V]):
         self.maxsize = maxsize
         self.ttl = ttl
         self._timer = timer
-        self._data: dict[K, tuple[float, V]] = {}
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
         """The value for ``key`` while it lives, else None."""
@@ -54,34 +64,26 @@ class ExpiringDict(Generic[K, V]):
         return None
 
     def __setitem__(self, key: K, value: V) -> None:
+        if self.maxsize <= 0:
+            return
         data = self._data
         data.pop(key, None)  # set again: to the end, where the latest deadlines are
-        if len(data) >= self.maxsize:
-            self._make_room()
-            if len(data) >= self.maxsize:
-                return  # maxsize 0 (or less): nothing is kept
-        data[key] = (self._timer() + self.ttl, value)
-
-    def _make_room(self) -> None:
-        """Drop the expired values at the front, or else the oldest one."""
-        data = self._data
-        self._expire()
-        if data and len(data) >= self.maxsize:
-            del data[next(iter(data))]
-
-    def _expire(self) -> None:
-        data = self._data
         now = self._timer()
+        # The expired go from the front as values arrive: one look when the oldest still
+        # lives, and over time no more drops than inserts (so no pass over a burst at once).
         while data:
-            oldest = next(iter(data))
-            if data[oldest][0] > now:
-                return
-            del data[oldest]
+            _, (until, _) = next(iter(data.items()))  # the oldest, from the order's links
+            if until > now:
+                break
+            data.popitem(last=False)
+        if len(data) >= self.maxsize:
+            data.popitem(last=False)
+        data[key] = (now + self.ttl, value)
 
     def clear(self) -> None:
         self._data.clear()
 
     def __len__(self) -> int:
-        """Values still living."""
-        self._expire()
+        """Values held: expired ones are counted until they are dropped (by a read of
+        their key or by later values arriving), since until then they hold memory."""
         return len(self._data)

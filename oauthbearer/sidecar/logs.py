@@ -185,11 +185,13 @@ class BatchedLines:
 
     def _write_pending(self) -> None:
         if self._pending:
+            # Taken first: a line that could not be spelled out must not stay queued and
+            # fail every write after it.
+            pending, self._pending = self._pending, []
             text = "\n".join(
-                [item if isinstance(item, str) else pending_line(item) for item in self._pending]
+                [item if isinstance(item, str) else pending_line(item) for item in pending]
             )
             text += "\n"
-            self._pending.clear()
             try:
                 self._stream.write(text)
                 self._stream.flush()

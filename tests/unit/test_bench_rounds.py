@@ -38,3 +38,19 @@ def test_a_run_whose_pairs_never_agree_is_invalid() -> None:
     pairs = _pairs(*[(10000.0, 10000 * r) for r in ratios])
     with pytest.raises(harness.InvalidScenario, match="too noisy"):
         harness._paired_rounds(lambda i: pairs[i], "cold")
+
+
+def test_pairs_take_turns_at_going_first() -> None:
+    order: list[str] = []
+
+    def ceiling() -> LoadResult:
+        order.append("ceiling")
+        return _result(100)
+
+    def subject() -> LoadResult:
+        order.append("subject")
+        return _result(50)
+
+    for index in range(3):
+        assert harness._in_turn(index, ceiling, subject) == (_result(100), _result(50))
+    assert order == ["ceiling", "subject", "subject", "ceiling", "ceiling", "subject"]
