@@ -79,7 +79,8 @@ def _paired_rounds(
 ) -> tuple[list[load.LoadResult], list[load.LoadResult], float]:
     """Alternating (ceiling, subject) rounds: the rounds, and the median of the pairs' ratios.
 
-    A pair runs back to back, so a drift of the machine moves both of its sides; a
+    A pair runs back to back (in turns, :func:`_in_turn`), so a drift of the machine
+    moves both of its sides; a
     disturbance of one round does not, and took a ratio of medians far off once (the
     ceiling beside the cold path at 16,510 / 9,463 / 11,621 req/s in one run of
     2026-12-02 printed 0.538 where the pairs said 0.38 / 0.66 / 0.46). So the figure is the
@@ -101,6 +102,18 @@ def _paired_rounds(
         f"{what}: the machine is too noisy, pair ratios {[round(r, 3) for r in ratios]}",
     )
     return ceilings, subjects, statistics.median(ratios)
+
+
+def _in_turn(
+    index: int, ceiling: Callable[[], load.LoadResult], subject: Callable[[], load.LoadResult]
+) -> tuple[load.LoadResult, load.LoadResult]:
+    """One pair, the ceiling first in even pairs and second in odd ones (A B B A …): a
+    drift within pairs then leans half of the ratios one way and half the other."""
+    if index % 2 == 0:
+        first = ceiling()
+        return first, subject()
+    second = subject()
+    return ceiling(), second
 
 
 def _median_round(runs: list[load.LoadResult]) -> dict[str, Any]:
@@ -177,12 +190,17 @@ def run(quick: bool) -> dict[str, Any]:
         load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up, fills the cache
         hits = 'oauthbearer_sidecar_requests_total{result="active",source="cache"}'
 
-        def hit_pair(_: int) -> tuple[load.LoadResult, load.LoadResult]:
-            ceiling = load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2)
-            before = _metric(base, hits)
-            hit = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2)
-            _confirmed(hit, _metric(base, hits) - before, "cache hit: active cache hits")
-            return ceiling, hit
+        def hit_pair(index: int) -> tuple[load.LoadResult, load.LoadResult]:
+            def ceiling() -> load.LoadResult:
+                return load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2)
+
+            def hit() -> load.LoadResult:
+                before = _metric(base, hits)
+                result = load.wrk(url, opaque_file, auth=CALLER_AUTH, seconds=seconds / 2)
+                _confirmed(result, _metric(base, hits) - before, "cache hit: active cache hits")
+                return result
+
+            return _in_turn(index, ceiling, hit)
 
         ceilings, hit_rounds, hit_ratio = _paired_rounds(hit_pair, "cache hit")
         results["ceiling"] = _median_round(ceilings)
@@ -219,12 +237,18 @@ def run(quick: bool) -> dict[str, Any]:
         verified_total = 0.0
 
         def cold_pair(index: int) -> tuple[load.LoadResult, load.LoadResult]:
-            nonlocal verified_total
             if index >= len(supplies):  # an extra round: tokens of its own, signed now
                 path = work / f"cold-{index}.txt"
                 supplies.append(tokens.sign_tokens(pem, cold_tokens_per_round, path))
             supply = supplies[index]
-            ceiling = load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=cold_seconds)
+
+            def ceiling() -> load.LoadResult:
+                return load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=cold_seconds)
+
+            return _in_turn(index, ceiling, lambda: cold_round(supply))
+
+        def cold_round(supply: Path) -> load.LoadResult:
+            nonlocal verified_total
             before = _metric(base, jwks_decisions)
             cold = load.wrk(url, supply, auth=CALLER_AUTH, seconds=cold_seconds)
             verified = _metric(base, jwks_decisions) - before
@@ -236,7 +260,7 @@ def run(quick: bool) -> dict[str, Any]:
             )
             _confirmed(cold, verified, "JWKS cold: verifications against the JWKS")
             verified_total += verified
-            return ceiling, cold
+            return cold
 
         beside, cold_rounds, cold_ratio = _paired_rounds(cold_pair, "JWKS cold")
         results["ceiling_beside_cold"] = _median_round(beside)
