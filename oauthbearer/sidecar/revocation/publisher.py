@@ -209,7 +209,10 @@ class RevocationPublisher:
         loop = asyncio.get_running_loop()
         acks: list[asyncio.Future[None]] = []
         try:
-            producer = self._current()
+            # A fatal error's replacement is built off the event loop: confluent-kafka's
+            # constructor calls oauth_cb (OAUTHBEARER_EVENTS_OAUTH), which may fetch a
+            # token for up to its timeout, and every introspection would wait behind it.
+            producer = await asyncio.to_thread(self._current) if self._fatal else self._current()
             for record in records:
                 ack: asyncio.Future[None] = loop.create_future()
                 producer.produce(

@@ -178,6 +178,26 @@ async def test_a_fatal_error_gets_a_new_producer(publisher: RevocationPublisher)
     assert len(FakeProducer.instances[1].produced) == 1
 
 
+async def test_a_new_producer_is_built_off_the_event_loop(
+    publisher: RevocationPublisher,
+) -> None:
+    # Its constructor calls oauth_cb, which may fetch a token: on the event loop, every
+    # introspection would wait for that fetch.
+    built_in: list[threading.Thread] = []
+
+    def recording_factory(config: dict[str, Any]) -> RecordProducer:
+        built_in.append(threading.current_thread())
+        return FakeProducer(config)
+
+    publisher._factory = recording_factory
+    error_cb = FakeProducer.instances[0].config["error_cb"]
+    error_cb(KafkaError(KafkaError._FATAL, "OUT_OF_ORDER_SEQUENCE_NUMBER", fatal=True))
+    await publisher.publish([PRINCIPAL])
+    assert len(built_in) == 1
+    assert built_in[0] is not threading.main_thread()
+    assert len(FakeProducer.instances[1].produced) == 1
+
+
 async def test_a_stopped_publisher_fails_fast() -> None:
     publisher = RevocationPublisher({}, "revocations", timeout=1.0, producer_factory=FakeProducer)
     with pytest.raises(PublishFailed, match="stopped"):
