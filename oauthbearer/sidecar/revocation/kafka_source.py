@@ -197,6 +197,15 @@ class KafkaEventSource:
                 }
                 found = consumer.offsets_for_times(wanted, timeout=METADATA_TIMEOUT_S)
                 for tp in found:
+                    # A partition whose search failed (a leader moving) comes back with
+                    # offset -1 and an error: taken for "nothing to replay", the reader
+                    # would start at the end and skip that partition's history. The whole
+                    # assignment is tried again instead.
+                    if tp.error is not None:
+                        topic = tp.topic
+                        # Handled below like the client's own errors: retried after a pause.
+                        raise KafkaException(tp.error)  # noqa: TRY301
+                for tp in found:
                     high = ends[tp.topic, tp.partition]
                     # -1: no record at or after start_ms when the search ran, so nothing
                     # to replay there. Read from the end offset seen before it, not "the

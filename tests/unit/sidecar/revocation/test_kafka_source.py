@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -622,6 +623,43 @@ def test_a_record_written_just_after_the_search_by_time_is_not_skipped(
     assert received.caught_up.wait(WAIT_S)
     (event,) = received.wait_for(1)
     assert event.principal == "u-written-meanwhile"
+
+
+class SearchFailsOnce(FakeConsumer):
+    """The first search by time fails for partition 1, as it does while its leader moves:
+    librdkafka answers that partition with offset -1 and an error."""
+
+    searches = 0
+
+    def offsets_for_times(
+        self, partitions: list[TopicPartition], timeout: float
+    ) -> list[TopicPartition]:
+        found = super().offsets_for_times(partitions, timeout)
+        self.searches += 1
+        if self.searches == 1:
+            # TopicPartition's error cannot be set from Python: a stand-in with its fields.
+            failed = SimpleNamespace(
+                topic=TOPIC,
+                partition=1,
+                offset=-1,
+                error=KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION),
+            )
+            return [tp if tp.partition != 1 else failed for tp in found]  # type: ignore[misc]
+        return found
+
+
+def test_a_partition_whose_search_by_time_failed_is_searched_again(
+    received: Received, sources: list[KafkaEventSource]
+) -> None:
+    # Taken for "nothing to replay", the partition's history was skipped for good while
+    # the replica reported caught up.
+    consumer = SearchFailsOnce(partitions=2)
+    consumer.append(1, NOW - 60, logout("u-in-partition-1", NOW - 60))
+    start(consumer, received, sources)
+    assert received.caught_up.wait(WAIT_S)
+    (event,) = received.wait_for(1)
+    assert event.principal == "u-in-partition-1"
+    assert consumer.searches >= 2
 
 
 def test_a_record_written_while_the_reader_starts_is_not_skipped(
