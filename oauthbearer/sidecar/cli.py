@@ -28,7 +28,7 @@ from oauthbearer.sidecar.probe_command import DESCRIPTION as PROBE_DESCRIPTION
 from oauthbearer.sidecar.probe_command import add_arguments as add_probe_arguments
 from oauthbearer.sidecar.probe_command import run as run_probe
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
-from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
+from oauthbearer.sidecar.warnings import ANY_ISSUER_WARNING, LOCAL_ONLY_WARNING
 
 __all__ = ["add_commands", "describe"]
 
@@ -188,6 +188,8 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
         )
     elif s.webhooks:
         lines.append(f"  WARNING: {LOCAL_ONLY_WARNING}")
+    if s.jwks_url is not None and s.issuer is None:
+        lines.append(f"  WARNING: {ANY_ISSUER_WARNING}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from oauthbearer.cli import main
+from oauthbearer.sidecar.warnings import ANY_ISSUER_WARNING
 
 CLIENT = {
     "OAUTH_LOGIN_SERVER": "idp.example:8443",
@@ -15,6 +16,7 @@ CLIENT = {
 }
 SIDECAR = {
     "OAUTHBEARER_JWKS_URL": "https://idp.example/jwks",
+    "OAUTHBEARER_ISSUER": "https://idp.example",
     "OAUTHBEARER_CALLERS": "broker:fake-cli-caller-secret",
 }
 
@@ -45,6 +47,17 @@ def test_check_describes_both_halves_when_both_are_configured(
     assert "fake-cli-caller-secret" not in out
     assert "ZmFrZTpmYWtl" not in out
     assert "WARNING" not in out  # each half's names are known when both are checked
+
+
+def test_check_warns_when_a_jwks_is_trusted_for_any_issuer(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Entra ID's "common" keys sign every tenant's tokens: without an issuer to require,
+    # another tenant's token would be active here.
+    _set(clean_env, {k: v for k, v in SIDECAR.items() if k != "OAUTHBEARER_ISSUER"})
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert f"WARNING: {ANY_ISSUER_WARNING}" in out
 
 
 def test_check_judges_only_the_configured_half(

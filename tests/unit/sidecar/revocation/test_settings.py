@@ -13,7 +13,7 @@ from oauthbearer.sidecar.app import create_app
 from oauthbearer.sidecar.cli import describe
 from oauthbearer.sidecar.revocation.client_config import consumer_config
 from oauthbearer.sidecar.settings import SidecarSettings
-from oauthbearer.sidecar.warnings import LOCAL_ONLY_WARNING
+from oauthbearer.sidecar.warnings import ANY_ISSUER_WARNING, LOCAL_ONLY_WARNING
 from tests.support.asgi import asgi_client
 
 BASE = {"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks", "OAUTHBEARER_CALLERS": "b:fake-s"}
@@ -192,7 +192,7 @@ def test_check_says_when_webhook_revocations_stay_in_one_process() -> None:
             "OAUTHBEARER_REVOCATIONS_TOPIC": "oauthbearer-revocations",
         }
     )
-    assert "WARNING" not in shared
+    assert LOCAL_ONLY_WARNING not in shared
     assert "replicas: webhook revocations are shared through oauthbearer-revocations" in shared
     assert "fake-emitter-secret" not in alone + shared
 
@@ -204,6 +204,19 @@ class Lines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
+
+
+async def test_start_up_warns_when_a_jwks_is_trusted_for_any_issuer() -> None:
+    logger, lines = logging.getLogger("oauthbearer.sidecar"), Lines()
+    logger.addHandler(lines)
+    try:
+        for env in (BASE, {**BASE, "OAUTHBEARER_ISSUER": "https://idp.example"}):
+            app = create_app(SidecarSettings.from_env(env), http_client=httpx.AsyncClient())
+            async with asgi_client(app):
+                pass
+    finally:
+        logger.removeHandler(lines)
+    assert lines.lines.count(ANY_ISSUER_WARNING) == 1  # the first only
 
 
 async def test_start_up_warns_when_webhook_revocations_stay_in_one_process() -> None:
