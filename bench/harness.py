@@ -80,12 +80,11 @@ def _paired_rounds(
     """Alternating (ceiling, subject) rounds: the rounds, and the median of the pairs' ratios.
 
     A pair runs back to back (in turns, :func:`_in_turn`), so a drift of the machine
-    moves both of its sides; a
-    disturbance of one round does not, and took a ratio of medians far off once (the
-    ceiling beside the cold path at 16,510 / 9,463 / 11,621 req/s in one run of
-    2026-12-02 printed 0.538 where the pairs said 0.38 / 0.66 / 0.46). So the figure is the
-    median of the pairs' ratios, more pairs are run while fewer than ROUNDS agree, and a
-    run that never gets there is invalid rather than printed.
+    moves both of its sides; a disturbance of one round does not, and took a ratio of
+    medians far off once (the ceiling beside the cold path at 16,510 / 9,463 / 11,621
+    req/s in one run of 2026-12-02 printed 0.538 where the pairs said 0.38 / 0.66 /
+    0.46). So the figure is the median of the pairs' ratios, more pairs are run while
+    fewer than ROUNDS agree, and a run that never gets there is invalid, not printed.
     """
     ceilings: list[load.LoadResult] = []
     subjects: list[load.LoadResult] = []

@@ -28,7 +28,7 @@ from oauthbearer.sidecar.probe_command import DESCRIPTION as PROBE_DESCRIPTION
 from oauthbearer.sidecar.probe_command import add_arguments as add_probe_arguments
 from oauthbearer.sidecar.probe_command import run as run_probe
 from oauthbearer.sidecar.settings import VARIABLES, SidecarSettings, parse_credentials
-from oauthbearer.sidecar.warnings import ANY_ISSUER_WARNING, LOCAL_ONLY_WARNING
+from oauthbearer.sidecar.warnings import start_up_warnings
 
 __all__ = ["add_commands", "describe"]
 
@@ -186,10 +186,7 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
             f"(answered once Kafka acknowledged them, else 503 after "
             f"{s.revocations_publish_timeout:g} s) and replayed on start"
         )
-    elif s.webhooks:
-        lines.append(f"  WARNING: {LOCAL_ONLY_WARNING}")
-    if s.jwks_url is not None and s.issuer is None:
-        lines.append(f"  WARNING: {ANY_ISSUER_WARNING}")
+    lines += [f"  WARNING: {warning}" for warning in start_up_warnings(s)]
     return "\n".join(lines)
 
 

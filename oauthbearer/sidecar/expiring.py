@@ -4,7 +4,7 @@ A cold decision looks its token up in the negative cache before judging it, so a
 there is on every cold request. cachetools' ``TTLCache`` answered a miss by raising and
 catching ``KeyError`` inside a Python ``__contains__`` and then running its timer; here a
 miss is one dict probe. All values share one lifetime, so insertion order is expiry
-order: expired values are dropped from the front when room is needed, and the oldest
+order: expired values are dropped from the front as new ones arrive, and the oldest
 goes when the store is full of live ones (TTLCache dropped the least recently *read*;
 a rejected token asked for again is judged again after a flood of new ones, within one
 negative TTL). An ``OrderedDict``, not a plain one: a plain dict keeps the slots of

@@ -40,7 +40,7 @@ from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.settings import SidecarSettings
 from oauthbearer.sidecar.tls import CertificateReloader, server_context
 from oauthbearer.sidecar.upstream_client import upstream_client
-from oauthbearer.sidecar.warnings import ANY_ISSUER_WARNING, LOCAL_ONLY_WARNING
+from oauthbearer.sidecar.warnings import start_up_warnings
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.jwt_validator import JwtValidator
 from oauthbearer.verify.upstream import UpstreamIntrospector
@@ -217,10 +217,8 @@ class Sidecar:
             refresher = asyncio.create_task(self.jwks.run_periodic_refresh())
         if self.replication is not None:
             self.replication.start(asyncio.get_running_loop())
-        if self.settings.webhooks and self.settings.revocations_topic is None:
-            logger.warning(LOCAL_ONLY_WARNING)
-        if self.settings.jwks_url is not None and self.settings.issuer is None:
-            logger.warning(ANY_ISSUER_WARNING)
+        for warning in start_up_warnings(self.settings):
+            logger.warning(warning)
         try:
             yield
         finally:

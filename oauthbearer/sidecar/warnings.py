@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["ANY_ISSUER_WARNING", "LOCAL_ONLY_WARNING"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oauthbearer.sidecar.settings import SidecarSettings
+
+__all__ = ["ANY_ISSUER_WARNING", "LOCAL_ONLY_WARNING", "start_up_warnings"]
 
 #: Webhooks without a topic to share their revocations on.
 LOCAL_ONLY_WARNING = (
@@ -19,3 +24,20 @@ ANY_ISSUER_WARNING = (
     "JWKS is accepted whatever its 'iss' (with keys shared between tenants, another "
     "tenant's tokens too); set OAUTHBEARER_ISSUER to the issuer your tokens carry"
 )
+
+
+def start_up_warnings(settings: SidecarSettings) -> list[str]:
+    """The warnings ``settings`` call for (logged at start-up, listed by ``check``).
+
+    Example:
+        >>> from oauthbearer.sidecar.settings import SidecarSettings
+        >>> start_up_warnings(SidecarSettings(jwks_url="https://idp.example/jwks")) == [
+        ...     ANY_ISSUER_WARNING]
+        True
+    """
+    warnings = []
+    if settings.webhooks and settings.revocations_topic is None:
+        warnings.append(LOCAL_ONLY_WARNING)
+    if settings.jwks_url is not None and settings.issuer is None:
+        warnings.append(ANY_ISSUER_WARNING)
+    return warnings
