@@ -75,7 +75,7 @@ class DecisionLog:
         if lines is not None:
             # Queued as fields: the line is spelled out with the rest of the turn's.
             name = "INFO" if level == logging.INFO else "WARNING"  # getLevelName, unrolled
-            # A logs.PendingDecision: the digest is fingerprinted when the line is written.
+            # A log_lines.PendingDecision: the digest is fingerprinted when the line is written.
             digest = key if key is not None else None if token is None else fingerprint(token)
             lines.write((time.time(), name, caller, digest, sub, result, source, elapsed, reason))
             return

@@ -766,7 +766,7 @@ async def test_no_token_or_secret_in_logs_or_metrics(
     await harness.introspect(OPAQUE, authorization=basic(CALLER_ID, "wrong-secret"))
     metrics = (await harness.client.get("/metrics")).text
 
-    from oauthbearer.sidecar.logs import JsonFormatter
+    from oauthbearer.sidecar.log_lines import JsonFormatter
 
     formatter = JsonFormatter()
     text = "\n".join(formatter.format(r) for r in caplog.records) + metrics

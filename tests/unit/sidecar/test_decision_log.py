@@ -12,7 +12,8 @@ import pytest
 
 from oauthbearer.sidecar import decision_log
 from oauthbearer.sidecar.decision_log import DecisionLog
-from oauthbearer.sidecar.logs import JsonFormatter, decision_logger
+from oauthbearer.sidecar.log_lines import JsonFormatter
+from oauthbearer.sidecar.logs import decision_logger
 
 TOKEN = "opaque-token-never-logged"
 

@@ -1,4 +1,4 @@
-"""The JSON log lines and their batched writer (oauthbearer/sidecar/logs.py)."""
+"""The JSON log lines (sidecar/log_lines.py) and their batched writer (sidecar/logs.py)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,8 @@ from joserfc.jwk import RSAKey
 from oauthbearer._secret import fingerprint
 from oauthbearer.sidecar import logs
 from oauthbearer.sidecar.decision_log import DecisionLog
-from oauthbearer.sidecar.logs import (
-    BatchedLines,
-    configure_logging,
-    decision_line,
-    emit_decision,
-    json_line,
-)
+from oauthbearer.sidecar.log_lines import decision_line, json_line
+from oauthbearer.sidecar.logs import BatchedLines, configure_logging, emit_decision
 from oauthbearer.sidecar.verdict import token_key
 from tests.unit.sidecar.conftest import FakeClock, jwks_of, make_settings, running, sign
 
