@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench import harness
+from bench import harness, load
 from bench.load import LoadResult
 
 
@@ -54,3 +56,25 @@ def test_pairs_take_turns_at_going_first() -> None:
     for index in range(3):
         assert harness._in_turn(index, ceiling, subject) == (_result(100), _result(50))
     assert order == ["ceiling", "subject", "subject", "ceiling", "ceiling", "subject"]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        LoadResult(30_000, 15_000.0, 1.0, 2.0, 0, 12),  # refused or timed-out connections
+        LoadResult(30_000, 15_000.0, 1.0, 2.0, 5, 0),  # answers other than 200
+        LoadResult(0, 0.0, 0.0, 0.0, 0, 0),  # nothing answered at all
+    ],
+)
+def test_a_ceiling_round_that_failed_requests_is_not_a_denominator(
+    monkeypatch: pytest.MonkeyPatch, result: LoadResult
+) -> None:
+    monkeypatch.setattr(load, "wrk", lambda *args, **kwargs: result)
+    with pytest.raises(harness.InvalidScenario, match="ceiling: non-2xx or errors"):
+        harness._ceiling_round("http://127.0.0.1:1/oauth2/introspect", Path("t.txt"), 2.0)
+
+
+def test_a_clean_ceiling_round_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean = _result(30_000)
+    monkeypatch.setattr(load, "wrk", lambda *args, **kwargs: clean)
+    assert harness._ceiling_round("http://127.0.0.1:1/x", Path("t.txt"), 2.0) is clean
