@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import os
-import sys
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -94,11 +94,12 @@ def _environ(args: argparse.Namespace) -> dict[str, str]:
     return environ
 
 
-def describe(environ: Mapping[str, str] | None = None) -> str:
+def describe(environ: Mapping[str, str] | None = None, *, warnings: bool = True) -> str:
     """A human summary of the sidecar configuration; raises ``ConfigurationError``.
 
     Never shows a secret: callers are listed by id, the upstream Authorization header
-    only as set/unset.
+    only as set/unset. ``warnings``: end with the start-up warnings (``serve`` logs
+    those as WARNING records of their own).
 
     Example:
         >>> print(describe({"OAUTHBEARER_JWKS_URL": "https://idp.example/jwks",
@@ -186,7 +187,8 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
             f"(answered once Kafka acknowledged them, else 503 after "
             f"{s.revocations_publish_timeout:g} s) and replayed on start"
         )
-    lines += [f"  WARNING: {warning}" for warning in start_up_warnings(s)]
+    if warnings:
+        lines += [f"  WARNING: {warning}" for warning in start_up_warnings(s)]
     return "\n".join(lines)
 
 
@@ -212,7 +214,11 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.metrics_listen is not None:
         check_address(*settings.metrics_listen)
     configure_logging(settings.log_level)
-    print(describe(_environ(args)), file=sys.stderr)
+    # One JSON record like every other line on stderr (a log shipper parsing JSON lines
+    # rejected the plain-text summary); `oauthbearer check` prints the same summary as text.
+    summary = describe(_environ(args), warnings=False).splitlines()
+    logger = logging.getLogger("oauthbearer.sidecar")
+    logger.info("configuration", extra={"fields": {"summary": [s.strip() for s in summary]}})
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -66,11 +66,12 @@ def json_line(
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; a ``decision`` dict on the record is merged in."""
+    """One JSON object per line; a ``decision`` or ``fields`` dict on the record (passed
+    as ``extra``) is merged in."""
 
     def format(self, record: logging.LogRecord) -> str:
-        decision = getattr(record, "decision", None)
-        fields: dict[str, Any] = dict(decision) if isinstance(decision, dict) else {}
+        extra = getattr(record, "decision", None) or getattr(record, "fields", None)
+        fields: dict[str, Any] = dict(extra) if isinstance(extra, dict) else {}
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type only: a traceback could quote locals such as a token.
             fields["exception"] = record.exc_info[0].__name__
