@@ -91,11 +91,11 @@ def _many_clients(work: Path, cycles: int) -> dict[str, Any]:
         idp.stop()
     # Refresh periods the run lasted, the first fetch's included (a period is one token's
     # lifetime times the refresh fraction; lifetimes vary by up to a second with the JWT's
-    # whole-second exp, and the provider jitters by 5 %). Shared by the 100 clients, a fetch
-    # per period is at most 1 per cycle; clients fetching on their own would make it tens.
+    # whole-second exp, and the provider jitters by 5 %). Shared by the 100 clients, the
+    # fetches per period stay at or under 1; clients fetching on their own make it tens.
     # (Fetches over distinct tokens served, the figure before, was 1 whatever happened:
     # each extra fetch also brings a token that gets served.)
-    refresh_cycles = 1 + elapsed / refresh_period
+    refresh_periods = 1 + elapsed / refresh_period
     return {
         "clients": CLIENTS,
         "token_ttl_s": TOKEN_TTL_S,
@@ -105,8 +105,8 @@ def _many_clients(work: Path, cycles: int) -> dict[str, Any]:
         "distinct_tokens_served": len(served),
         "callbacks": sum(served.values()),
         "refresh_period_s": round(refresh_period, 2),
-        "refresh_periods": round(refresh_cycles, 2),
-        "fetches_per_refresh_cycle": round(fetches / refresh_cycles, 2),
+        "refresh_periods": round(refresh_periods, 2),
+        "fetches_per_refresh_cycle": round(fetches / refresh_periods, 2),
     }
 
 
