@@ -199,9 +199,9 @@ class IntrospectionAnswer:
 
     def _unauthorized(self, started: float, authorization: str | None) -> Answer:
         self._metrics.request("unauthorized", "none")
-        self._decisions.decision(
-            None, None, "unauthorized", "none", started, "caller not authenticated"
-        )
+        # Why, for the operator (which broker's secret is stale); never on the wire.
+        reason = f"caller not authenticated: {self._callers.why_refused(authorization)}"
+        self._decisions.decision(None, None, "unauthorized", "none", started, reason)
         # RFC 7662 §2.3 → RFC 6749 §5.2: invalid client authentication is a 401 whose
         # challenge matches the scheme the client used (Strimzi may send a static Bearer
         # token); Basic for a client that sent none.

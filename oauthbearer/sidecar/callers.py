@@ -135,6 +135,42 @@ class CallerAuthenticator:
             accepted[header] = caller
         return caller
 
+    def why_refused(self, header: str | None) -> str:
+        """Why :meth:`authenticate` refused ``header``, for the 401's log line (never sent).
+
+        Names the caller id only when it is one of ours (from our own table, so no
+        attacker's text and no secret pasted into the id by mistake reaches the log): an
+        operator then sees which broker holds a stale secret.
+
+        Example:
+            >>> from oauthbearer._secret import Secret
+            >>> auth = CallerAuthenticator(callers=Secret("broker:s3cret"))
+            >>> auth.why_refused("Basic YnJva2VyOndyb25n")  # broker:wrong
+            "wrong secret for caller 'broker'"
+            >>> auth.why_refused("Basic c3RyYW5nZXI6eA==")  # stranger:x
+            'unknown caller id'
+        """
+        if header is None or not header.strip():
+            return "no credentials"
+        scheme, _, credentials = header.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and self._basic is not None:
+            decoded = _decode_basic(credentials.strip())
+            if decoded is None or b":" not in decoded:
+                return "malformed Basic credentials"
+            ident = decoded.partition(b":")[0].decode("utf-8", "replace")
+            if ident in self._basic.get():
+                return f"wrong secret for caller {ident!r}"
+            return "unknown caller id"
+        if scheme == "bearer" and self._bearer is not None:
+            return "unknown bearer token"
+        # Never the scheme itself: a token sent without "Bearer " is its first word.
+        if scheme == "basic":
+            return "Basic credentials, and no Basic callers are configured"
+        if scheme == "bearer":
+            return "a bearer token, and no bearer callers are configured"
+        return "an unsupported scheme"
+
     @staticmethod
     def _check(
         header: str, basic: dict[str, bytes] | None, bearer: dict[str, bytes] | None

@@ -1,4 +1,5 @@
-"""Everything `oauthbearer serve` writes is a JSON line, its configuration summary included.
+"""Everything `oauthbearer serve` writes is a JSON line, its configuration summary included,
+and a 401's line says why without quoting what was sent.
 
 A log shipper that parses JSON lines (Fluent Bit's json parser, Loki's json stage) rejected
 the summary `serve` printed as plain text before its first record. Real parts: an
@@ -52,6 +53,13 @@ def test_every_line_serve_writes_is_json(idp: Idp, sidecar: SidecarProcess) -> N
     opaque = idp.fetch_token("opaque")["access_token"]
     assert sidecar.introspect(jwt, CALLER)["active"] is True
     assert sidecar.introspect(opaque, CALLER)["active"] is True
+    stale = sidecar.client.post(
+        "/oauth2/introspect", data={"token": jwt}, auth=(CALLER[0], "fake-stale-secret")
+    )
+    schemeless = sidecar.client.post(
+        "/oauth2/introspect", data={"token": jwt}, headers={"Authorization": jwt}
+    )
+    assert stale.status_code == schemeless.status_code == 401
     sidecar.stop()  # SIGTERM: shutdown's lines and the last cache-hit summary too
 
     records = _records(sidecar.log_path)
@@ -65,6 +73,12 @@ def test_every_line_serve_writes_is_json(idp: Idp, sidecar: SidecarProcess) -> N
     assert any("OAUTHBEARER_ISSUER" in message for message in warnings), warnings
     sources = {r["source"] for r in records if r["message"] == "decision"}
     assert {"jwks", "upstream"} <= sources
+    # A 401's line says which of our brokers holds a stale secret, and quotes nothing sent.
+    refusals = [r["reason"] for r in records if r.get("result") == "unauthorized"]
+    assert refusals == [
+        "caller not authenticated: wrong secret for caller 'broker'",
+        "caller not authenticated: an unsupported scheme",
+    ]
     text = sidecar.log_path.read_text()
-    for secret in (jwt, opaque, CALLER[1]):
+    for secret in (jwt, opaque, CALLER[1], "fake-stale-secret"):
         assert secret not in text

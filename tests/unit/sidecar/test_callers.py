@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oauthbearer._secret import Secret
 from oauthbearer.sidecar.callers import CallerAuthenticator
 
 
@@ -124,3 +125,39 @@ def test_a_long_accepted_header_is_checked_every_time_not_remembered() -> None:
     short = "Basic " + credentials
     assert auth.authenticate(short) == "broker"
     assert list(auth._accepted) == [short]
+
+
+def _basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "no credentials"),
+        ("  ", "no credentials"),
+        (_basic("broker-1:stale-secret"), "wrong secret for caller 'broker-1'"),
+        (_basic("stranger:whatever"), "unknown caller id"),
+        # A secret pasted where the id goes must not reach the log.
+        (_basic("fake-pasted-secret-value"), "malformed Basic credentials"),
+        ("Basic !!!", "malformed Basic credentials"),
+        ("Bearer not-a-configured-token", "a bearer token, and no bearer callers are configured"),
+        # A token sent without its scheme: its first word must not be echoed either.
+        ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "an unsupported scheme"),
+        ("Digest username=x", "an unsupported scheme"),
+    ],
+)
+def test_the_reason_for_a_refusal_names_only_our_own_caller_ids(
+    header: str | None, reason: str
+) -> None:
+    auth = CallerAuthenticator(callers=Secret("broker-1:fake-current-secret"))
+    assert auth.authenticate(header) is None
+    assert auth.why_refused(header) == reason
+
+
+def test_the_reason_for_a_refused_bearer_token_does_not_quote_it() -> None:
+    auth = CallerAuthenticator(bearer_tokens=Secret("broker-1:fake-static-bearer"))
+    assert auth.why_refused("Bearer fake-wrong-bearer") == "unknown bearer token"
+    assert auth.why_refused(_basic("broker-1:x")) == (
+        "Basic credentials, and no Basic callers are configured"
+    )
