@@ -76,7 +76,7 @@ class SidecarLog:
                         break
                     self.offset += len(line.encode())
                     if not line.startswith("{"):
-                        continue  # the start-up summary is plain text
+                        continue  # not ours: every sidecar line is JSON, a library may print
                     record = json.loads(line)
                     if record.get("message") == "decision":
                         found.append(record)
