@@ -26,8 +26,11 @@ __all__ = ["LONG_MAX", "LONG_MIN", "numeric_date", "tolerance"]
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 
-def numeric_date(value: object) -> float | None:
+def numeric_date(value: object) -> int | float | None:
     """``value`` when it is a JSON number a Java long can hold, else None.
+
+    ``int | float``, not ``float``: compiled by mypyc (setup.py), a ``float`` result is
+    a C double, and 2**63 - 1 came back as 2**63.
 
     bool is excluded (a subclass of int in Python: JSON ``true`` is not a date), and so
     are NaN (it fails both comparisons), the infinities and integers past 64 bits.

@@ -234,6 +234,8 @@ class Introspector:
         subject = own if isinstance(own, str) and own else None
         try:
             verdict = Verdict.of(shaped, source, subject)
-        except ValueError as exc:  # nested too deep or a lone surrogate: no JSON answer
-            return Outcome.inactive(source, f"claims cannot be answered: {exc}")
+        # Its own name: mypyc types an except clause's variable by the first clause that
+        # binds the name (NotUsable above), and a ValueError bound to it was a TypeError.
+        except ValueError as unanswerable:  # nested too deep or a lone surrogate
+            return Outcome.inactive(source, f"claims cannot be answered: {unanswerable}")
         return Outcome(verdict, source)

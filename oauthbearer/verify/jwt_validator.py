@@ -25,8 +25,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+# The type JWSRegistry.get_alg returns (joserfc.jws does not export it). Imported at run
+# time: compiled by mypyc (setup.py), _Accepted's field types are evaluated at import.
+from joserfc._rfc7515.model import JWSAlgModel
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
@@ -40,9 +43,6 @@ from oauthbearer.verify.compact import (
 )
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.signature import SignatureCheck, signature_checks
-
-if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
-    from joserfc._rfc7515.model import JWSAlgModel
 
 __all__ = ["CompactJws", "InvalidJwt", "JwtValidator", "b64url_decode"]
 
@@ -104,11 +104,15 @@ class JwtValidator:
         self._keys: dict[tuple[str | None, str], list[SignatureCheck]] = {}
         self._keys_generation = -1
 
-    #: Three dot-separated segments whose first decodes to a JSON object, else None
-    #: (:func:`oauthbearer.verify.compact.parse` itself: no wrapper frame per token). Its
-    #: result can be handed to :meth:`verify`, so a caller that first asks "is this a
-    #: JWT?" does not decode the header twice.
-    parse = staticmethod(parse)
+    @staticmethod
+    def parse(token: str) -> CompactJws | None:
+        """Three dot-separated segments whose first decodes to a JSON object, else None.
+
+        The result can be handed to :meth:`verify`, so a caller that first asks "is this
+        a JWT?" does not decode the header twice. (A method, not ``staticmethod(parse)``
+        assigned in the class body: mypyc compiles no such attribute.)
+        """
+        return parse(token)
 
     def verify_now(
         self, token: str | CompactJws, *, exp_leeway: float | None = None
@@ -172,7 +176,7 @@ class JwtValidator:
         store = self._store
         if store is None:
             raise InvalidJwt("no JWKS configured")
-        jws = self.parse(token) if isinstance(token, str) else token
+        jws = parse(token) if isinstance(token, str) else token  # no wrapper frame per token
         if jws is None:
             raise InvalidJwt("not a compact JWS with a JSON object header")
         segment = jws.segments[0]
