@@ -1,7 +1,11 @@
 """Shared pytest set-up. Fixtures for real components live in tests/support/ plugins."""
 
+import os
+from pathlib import Path
+
 import pytest
 
+from oauthbearer import _compiled
 from oauthbearer._unknown import forget_reports
 
 pytest_plugins = [
@@ -12,6 +16,20 @@ pytest_plugins = [
     "tests.support.fake_validator",  # a stub endpoint, only for testing the front itself
     "tests.support.secret_scan",  # fails the session if a test secret or token leaks
 ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``OAUTHBEARER_TEST_COMPILED=1`` (scripts/check-compiled), refuse to run unless
+    every module the build compiles is loaded compiled, from outside this tree: a run on
+    the interpreted source would pass for the compiled build without testing it."""
+    if os.environ.get("OAUTHBEARER_TEST_COMPILED") != "1":
+        return
+    missing = sorted(set(_compiled.MODULES) - set(_compiled.compiled()))
+    if missing:
+        raise pytest.UsageError(f"OAUTHBEARER_TEST_COMPILED=1, but not compiled: {missing}")
+    package = Path(_compiled.__file__).resolve().parent
+    if package.is_relative_to(Path(str(session.config.rootpath)).resolve()):
+        raise pytest.UsageError(f"OAUTHBEARER_TEST_COMPILED=1, but oauthbearer is {package}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

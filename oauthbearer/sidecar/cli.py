@@ -22,6 +22,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from oauthbearer import _compiled
 from oauthbearer._secret import display_url
 from oauthbearer.errors import MissingExtra
 from oauthbearer.sidecar.probe_command import DESCRIPTION as PROBE_DESCRIPTION
@@ -218,7 +219,8 @@ def _serve(args: argparse.Namespace) -> int:
     # rejected the plain-text summary); `oauthbearer check` prints the same summary as text.
     summary = describe(_environ(args), warnings=False).splitlines()
     logger = logging.getLogger("oauthbearer.sidecar")
-    logger.info("configuration", extra={"fields": {"summary": [s.strip() for s in summary]}})
+    fields = {"summary": [s.strip() for s in summary], "build": _compiled.build()}
+    logger.info("configuration", extra={"fields": fields})
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -9,12 +9,14 @@ the summary `serve` printed as plain text before its first record. Real parts: a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from oauthbearer import _compiled
 from tests.support.idp import JWT_RESOURCE, Idp
 from tests.support.sidecar_process import SidecarProcess
 
@@ -66,6 +68,10 @@ def test_every_line_serve_writes_is_json(idp: Idp, sidecar: SidecarProcess) -> N
     [configuration] = [r for r in records if r["message"] == "configuration"]
     assert configuration["level"] == "INFO"
     assert configuration["summary"][0] == f"sidecar: listening on 127.0.0.1:{sidecar.port}"
+    # Which build serves: the compiled wheel in scripts/check-compiled's run, else the source.
+    compiled = os.environ.get("OAUTHBEARER_TEST_COMPILED") == "1"
+    expected = f"compiled ({len(_compiled.MODULES)} modules, mypyc)" if compiled else "pure Python"
+    assert configuration["build"] == expected
     assert any(line.startswith("callers: Basic broker;") for line in configuration["summary"])
     # The start-up warning is its own WARNING record, not repeated in the summary.
     assert not any("WARNING" in line for line in configuration["summary"])

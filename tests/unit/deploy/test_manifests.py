@@ -187,6 +187,21 @@ def test_dockerfile_runs_serve_as_numeric_non_root_with_a_healthcheck() -> None:
             assert not re.search(r"SECRET|AUTHORIZATION|CALLERS|PASSWORD", line), line
 
 
+def test_the_image_ships_the_compiled_build_and_checks_it() -> None:
+    import tomllib
+
+    text = (DEPLOY / "Dockerfile").read_text()
+    build_stage = text.split("\nFROM ", 2)[1]
+    assert "COPY pyproject.toml setup.py README.md ./" in build_stage
+    assert "OAUTHBEARER_COMPILE=1" in build_stage
+    # The image fails to build rather than ship a partly compiled package.
+    assert "compiled() == MODULES" in build_stage
+    # The same mypy (and so mypyc) as the one the tests run the compiled build with.
+    dev = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    [pin] = [d for d in dev["optional-dependencies"]["dev"] if d.startswith("mypy==")]
+    assert f'"{pin}"' in build_stage
+
+
 def test_image_entrypoint_is_a_real_command() -> None:
     import subprocess
     import sys

@@ -68,6 +68,7 @@ def test_the_emitter_secret_never_lets_an_empty_or_unreadable_one_pass(tmp_path:
     assert auth.authenticate(anyone) is None
 
 
+@pytest.mark.pure_python  # replaces a compiled function (oauthbearer/_compiled.py)
 def test_an_accepted_header_is_remembered_until_the_credentials_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -224,6 +224,7 @@ async def test_expect_continue_chunked_and_oversized_bodies_take_the_asgi_way(
     assert len(served.asgi_calls) == 3
 
 
+@pytest.mark.pure_python  # replaces a compiled function (oauthbearer/_compiled.py)
 async def test_an_unexpected_error_is_a_500_without_a_trace_and_the_connection_lives(
     served: Served,
     rsa_key: RSAKey,
