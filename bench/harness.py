@@ -43,10 +43,38 @@ MAX_PAIRS = 8
 CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
 
 
-def _sidecar(env: dict[str, str]) -> tuple[Proc, str]:
+def _build(compiled: bool) -> dict[str, str]:
+    """The environment that runs a build: the compiled wheel the container image ships
+    (bench/run builds it with scripts/build-compiled and passes its directory), or the
+    pure-Python source of .venv's editable install. Checked, not assumed: a child of
+    that environment must load every module of oauthbearer/_compiled.py compiled, or none."""
+    site = os.environ.get("OAUTHBEARER_BENCH_COMPILED_SITE", "")
+    _require(bool(site) or not compiled, "no compiled build: run the benchmark with bench/run")
+    env = {"PYTHONPATH": site if compiled else ""}
+    check = (
+        "from oauthbearer._compiled import MODULES, compiled; print(len(compiled()), len(MODULES))"
+    )
+    out = subprocess.run(
+        # -P: not the working directory (this checkout's source) before PYTHONPATH.
+        [str(VENV_BIN / "python"), "-P", "-c", check],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    loaded, listed = int(out[0]), int(out[1])
+    _require(
+        loaded == (listed if compiled else 0),
+        f"{'compiled' if compiled else 'pure-Python'} build: {loaded} of {listed} modules compiled",
+    )
+    return env
+
+
+def _sidecar(env: dict[str, str], *, compiled: bool = True) -> tuple[Proc, str]:
     port = free_port()
     env = {
         **env,
+        **_build(compiled),
         "OAUTHBEARER_LISTEN": f"127.0.0.1:{port}",
         "OAUTHBEARER_CALLERS": f"{CALLER_ID}:{CALLER_SECRET}",
         # Nothing else: the shipped defaults (log level INFO, cache hits summed per
@@ -135,6 +163,72 @@ def _in_turn(
     return ceiling(), second
 
 
+def _cold_scenario(
+    url: str,
+    base: str,
+    name: str,
+    *,
+    pem: Path,
+    work: Path,
+    ceiling_url: str,
+    opaque_file: Path,
+    tokens_per_round: int,
+    seconds: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Scenario 4 on the sidecar at ``url``: distinct RS256 JWTs never seen before, in
+    pairs of rounds with the ceiling's. The ceiling's median round, and the subject's
+    with the median of the pairs' ratios (``over_ceiling``) and what confirms them."""
+    warm = tokens.sign_tokens(pem, 2_000, work / f"warm-{name}.txt")
+    supply = ColdSupply(
+        lambda count, file: tokens.sign_tokens(pem, count, work / f"{name}-{file}.txt"),
+        tokens_per_round,
+    )
+    load.wrk(url, warm, auth=CALLER_AUTH, seconds=1)
+    jwks_decisions = 'oauthbearer_sidecar_requests_total{result="active",source="jwks"}'
+    verified_total = 0.0
+    tokens_of_kept_rounds: list[int] = []
+
+    def cold_pair(index: int) -> tuple[load.LoadResult, load.LoadResult]:
+        def ceiling() -> load.LoadResult:
+            return _ceiling_round(ceiling_url, opaque_file, seconds)
+
+        while True:
+            tokens_file, count = supply.for_round(index)  # signed outside the pair
+            try:
+                return _in_turn(index, ceiling, partial(cold_round, tokens_file, count))
+            except Overran as exc:
+                # Part of that round was cache hits: the pair is thrown away and run
+                # again with a supply sized for the rate it showed (cold_supply.py).
+                try:
+                    supply.overran(exc.requests)
+                except RuntimeError as limit:
+                    raise InvalidScenario(f"JWKS cold ({name}): {limit}") from exc
+
+    def cold_round(tokens_file: Path, count: int) -> load.LoadResult:
+        nonlocal verified_total
+        before = _metric(base, jwks_decisions)
+        cold = load.wrk(url, tokens_file, auth=CALLER_AUTH, seconds=seconds)
+        verified = _metric(base, jwks_decisions) - before
+        # Valid only while every request carried a token never seen before: once the
+        # supply is used up, wrk cycles back to cached tokens and the figure becomes hits.
+        if cold.requests > count:
+            raise Overran(cold.requests, count)
+        _confirmed(cold, verified, f"JWKS cold ({name}): verifications against the JWKS")
+        verified_total += verified
+        tokens_of_kept_rounds.append(count)
+        return cold
+
+    beside, cold_rounds, cold_ratio = _paired_rounds(cold_pair, f"JWKS cold ({name})")
+    return _median_round(beside), {
+        **_median_round(cold_rounds),
+        "over_ceiling": cold_ratio,
+        "distinct_tokens_per_round": tokens_of_kept_rounds,
+        "pairs_rerun_for_more_tokens": supply.resizes,
+        "verified_by_jwks": verified_total,
+        "requests_all_rounds": sum(r.requests for r in cold_rounds),
+    }
+
+
 def _median_round(runs: list[load.LoadResult]) -> dict[str, Any]:
     """The round with the median req/s (the upper one of an even count), whole (its own
     p50/p99), plus every round's req/s and p99: a p99 target is judged on all of them."""
@@ -174,7 +268,13 @@ def run(quick: bool) -> dict[str, Any]:
     # (bench/cold_supply.py), never printed as part hits.
     cold_tokens_per_round = 15_000 if quick else 30_000
     cold_seconds = 1.0 if quick else 2.0
-    results: dict[str, Any] = {"quick": quick, "seconds_per_run": seconds, "cores": os.cpu_count()}
+    results: dict[str, Any] = {
+        "quick": quick,
+        "seconds_per_run": seconds,
+        "cores": os.cpu_count(),
+        # Every sidecar scenario and the memory one; 4b alone runs the pure-Python build.
+        "build": "compiled (OAUTHBEARER_COMPILE=1, as deploy/Dockerfile)",
+    }
     work = Path(tempfile.mkdtemp(prefix="oauthbearer-bench-"))
     idp = Idp(_make_clients(), access_token_ttl=3600, log_dir=work).start()
     procs: list[Proc] = []
@@ -200,15 +300,14 @@ def run(quick: bool) -> dict[str, Any]:
         )
         procs.append(jwks_server)
         jwks_port = jwks_server.ready_line()
-        sidecar, base = _sidecar(
-            {
-                **idp.introspect_env(),
-                "OAUTHBEARER_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks",
-                "OAUTHBEARER_ISSUER": tokens.ISSUER,
-                "OAUTHBEARER_AUDIENCE": tokens.AUDIENCE,
-                "OAUTHBEARER_CACHE_TTL": "3600",
-            }
-        )
+        sidecar_env = {
+            **idp.introspect_env(),
+            "OAUTHBEARER_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks",
+            "OAUTHBEARER_ISSUER": tokens.ISSUER,
+            "OAUTHBEARER_AUDIENCE": tokens.AUDIENCE,
+            "OAUTHBEARER_CACHE_TTL": "3600",
+        }
+        sidecar, base = _sidecar(sidecar_env)
         procs.append(sidecar)
         url = f"{base}/oauth2/introspect"
         load.wrk(ceiling_url, opaque_file, auth=CALLER_AUTH, seconds=1)  # warm-up
@@ -254,57 +353,28 @@ def run(quick: bool) -> dict[str, Any]:
         _pin_all_threads(idp.pid, "0,1")
 
         # 4. JWKS cold path, on the same sidecar, in rounds alternating with the ceiling's
-        # as the hit was (a drift during one 5 s run once moved this ratio by a third).
-        warm = tokens.sign_tokens(pem, 2_000, work / "warm.txt")
-        supply = ColdSupply(
-            lambda count, name: tokens.sign_tokens(pem, count, work / f"{name}.txt"),
-            cold_tokens_per_round,
+        # as the hit was (a drift during one 5 s run once moved this ratio by a third);
+        # then the same on the pure-Python build (an extra row: what `pip install` from
+        # source runs without OAUTHBEARER_COMPILE=1), its sidecar started beside.
+        cold = partial(
+            _cold_scenario,
+            pem=pem,
+            work=work,
+            ceiling_url=ceiling_url,
+            opaque_file=opaque_file,
+            tokens_per_round=cold_tokens_per_round,
+            seconds=cold_seconds,
         )
-        load.wrk(url, warm, auth=CALLER_AUTH, seconds=1)
-        jwks_decisions = 'oauthbearer_sidecar_requests_total{result="active",source="jwks"}'
-        verified_total = 0.0
-        tokens_of_kept_rounds: list[int] = []
-
-        def cold_pair(index: int) -> tuple[load.LoadResult, load.LoadResult]:
-            def ceiling() -> load.LoadResult:
-                return _ceiling_round(ceiling_url, opaque_file, cold_seconds)
-
-            while True:
-                tokens_file, count = supply.for_round(index)  # signed outside the pair
-                try:
-                    return _in_turn(index, ceiling, partial(cold_round, tokens_file, count))
-                except Overran as exc:
-                    # Part of that round was cache hits: the pair is thrown away and run
-                    # again with a supply sized for the rate it showed (cold_supply.py).
-                    try:
-                        supply.overran(exc.requests)
-                    except RuntimeError as limit:
-                        raise InvalidScenario(f"JWKS cold: {limit}") from exc
-
-        def cold_round(tokens_file: Path, count: int) -> load.LoadResult:
-            nonlocal verified_total
-            before = _metric(base, jwks_decisions)
-            cold = load.wrk(url, tokens_file, auth=CALLER_AUTH, seconds=cold_seconds)
-            verified = _metric(base, jwks_decisions) - before
-            # Valid only while every request carried a token never seen before: once the
-            # supply is used up, wrk cycles back to cached tokens and the figure becomes hits.
-            if cold.requests > count:
-                raise Overran(cold.requests, count)
-            _confirmed(cold, verified, "JWKS cold: verifications against the JWKS")
-            verified_total += verified
-            tokens_of_kept_rounds.append(count)
-            return cold
-
-        beside, cold_rounds, cold_ratio = _paired_rounds(cold_pair, "JWKS cold")
-        results["ceiling_beside_cold"] = _median_round(beside)
-        results["sidecar_jwks_cold"] = {
-            **_median_round(cold_rounds),
-            "over_ceiling": cold_ratio,
-            "distinct_tokens_per_round": tokens_of_kept_rounds,
-            "pairs_rerun_for_more_tokens": supply.resizes,
-            "verified_by_jwks": verified_total,
-            "requests_all_rounds": sum(r.requests for r in cold_rounds),
-        }
+        beside, results["sidecar_jwks_cold"] = cold(url, base, "compiled")
+        results["ceiling_beside_cold"] = beside
+        pure, pure_base = _sidecar(sidecar_env, compiled=False)
+        procs.append(pure)
+        beside, results["sidecar_jwks_cold_pure_python"] = cold(
+            f"{pure_base}/oauth2/introspect", pure_base, "pure"
+        )
+        results["ceiling_beside_cold_pure_python"] = beside
+        procs.remove(pure)
+        pure.stop()
         procs.remove(ceiling_server)
         ceiling_server.stop()
         results["sidecar_rss_kib"] = sidecar.rss_kib()
@@ -368,7 +438,11 @@ def run(quick: bool) -> dict[str, Any]:
         # 7. the token provider, in this process, against the real authorization server
         results["provider"] = provider.measure(idp, work, quick=quick)
         # 8. memory of the result cache
-        results["memory"] = memory.measure(entries=100_000)
+        results["memory"] = memory.measure(100_000, _build(compiled=True)["PYTHONPATH"])
+        _require(
+            results["memory"]["build"].startswith("compiled ("),
+            f"memory: measured on the wrong build ({results['memory']['build']})",
+        )
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -379,6 +453,10 @@ def run(quick: bool) -> dict[str, Any]:
         # Medians of the ratios of pairs of rounds run back to back (_paired_rounds).
         "cache_hit_over_ceiling": round(results["sidecar_cache_hit"].pop("over_ceiling"), 3),
         "jwks_cold_over_ceiling": round(results["sidecar_jwks_cold"].pop("over_ceiling"), 3),
+        # The extra row: the same scenario on the pure-Python build.
+        "jwks_cold_over_ceiling_pure_python": round(
+            results["sidecar_jwks_cold_pure_python"].pop("over_ceiling"), 3
+        ),
         # Not paired: the hit's median round over the peer's one run, a minute later.
         "cache_hit_over_peer_unpaired": round(hit_rps / results["peer"]["rps"], 3),
     }
@@ -392,6 +470,8 @@ def table(results: dict[str, Any]) -> str:
         ("2 peer (oidc-provider introspection)", results["peer"]),
         ("3 sidecar, cache hit", results["sidecar_cache_hit"]),
         ("4 sidecar, JWKS verify, cold", results["sidecar_jwks_cold"]),
+        ("1 ceiling, beside 4b", results["ceiling_beside_cold_pure_python"]),
+        ("4b the same, pure-Python build (extra row)", results["sidecar_jwks_cold_pure_python"]),
         ("5 sidecar, upstream miss (20 ms)", results["sidecar_upstream_miss"]),
     ]
     lines = ["| scenario | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]

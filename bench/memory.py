@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ def _rss_kib() -> int:
 
 
 def _fill(entries: int) -> dict[str, Any]:
+    from oauthbearer import _compiled
     from oauthbearer.sidecar.cache import ResultCache
     from oauthbearer.sidecar.verdict import Verdict, token_key
 
@@ -53,12 +55,18 @@ def _fill(entries: int) -> dict[str, Any]:
         "entries": entries,
         "rss_growth_mib": round((after - before) / 1024, 1),
         "bytes_per_entry": round((after - before) * 1024 / entries),
+        "build": _compiled.build(),
     }
 
 
-def measure(entries: int) -> dict[str, Any]:
+def measure(entries: int, build_path: str = "") -> dict[str, Any]:
+    """``entries`` verdicts cached in a fresh interpreter, importing oauthbearer from
+    ``build_path`` first when given (the harness passes the compiled build's directory).
+    ``-P``: the working directory, this checkout, must not come before it."""
+    root = str(Path(__file__).resolve().parent.parent)
     out = subprocess.run(
-        [sys.executable, "-m", "bench.memory", str(entries)],
+        [sys.executable, "-P", "-m", "bench.memory", str(entries)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [build_path, root]))},
         capture_output=True,
         text=True,
         check=True,
