@@ -37,8 +37,11 @@ __all__ = ["READERS", "Unknown", "first_reports", "forget_reports", "settle", "u
 
 PREFIX = "OAUTHBEARER_"
 _CLIENT_PREFIX = "OAUTHBEARER_LOGIN_"
-#: Variables of our own tooling (the test suite and CI), never read by the package.
-_TOOLING_PREFIX = "OAUTHBEARER_TEST_"
+#: Variables of our own tooling (the test suite, CI, the benchmark), never read by the package.
+_TOOLING_PREFIXES = ("OAUTHBEARER_TEST_", "OAUTHBEARER_BENCH_")
+#: Read by setup.py when the package is built, never at run time; an image built with it
+#: in its ENV keeps it there, and it is no typo.
+_BUILD_VARIABLES = frozenset({"OAUTHBEARER_COMPILE"})
 
 #: Who reads each half's variables, as messages name them.
 READERS = {
@@ -76,7 +79,12 @@ def unknown_variables(
         for message in ignored_settings({name: environ[name]})
     ]
     for name in sorted(environ):
-        if not name.startswith(PREFIX) or name.startswith(_TOOLING_PREFIX) or name in reading:
+        if (
+            not name.startswith(PREFIX)
+            or name.startswith(_TOOLING_PREFIXES)
+            or name in _BUILD_VARIABLES
+            or name in reading
+        ):
             continue
         half = owner(name)
         if half in runs or (half in names and name not in names[half]):

@@ -98,6 +98,8 @@ def test_known_and_tooling_names_are_not_reported(caplog: pytest.LogCaptureFixtu
         "OAUTHBEARER_LOGIN_TOKEN_URL": TOKEN_URL,
         "OAUTHBEARER_LOGIN_SCOPE_TYPO_IS_NOT_HERE": "",  # an empty value is still set
         "OAUTHBEARER_TEST_KAFKA_BUNDLE": "/opt/kafka",  # our test tooling's
+        "OAUTHBEARER_BENCH_COMPILED_SITE": "/opt/site",  # the benchmark's
+        "OAUTHBEARER_COMPILE": "1",  # read when the package is built (setup.py)
         "OAUTH_WITH_SSL": "true",
         "PATH": "/usr/bin",
     }
