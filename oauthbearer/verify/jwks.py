@@ -7,6 +7,7 @@
   with invented ``kid`` values cannot turn us into a JWKS hammer (Kafka's own validator
   uses the same rule, CONTRACT.md §5). Concurrent refetches are collapsed into one.
 * A failed refresh keeps the previous keys: an IdP blip must not log every broker out.
+  So does a refresh that finds no usable signing key where keys were loaded before.
 
 Only keys usable for signatures are kept (``use`` absent or ``sig``). Keys are parsed
 with joserfc; its exceptions stop here.
@@ -102,6 +103,11 @@ class JwksStore:
 
     def load(self, document: Mapping[str, Any]) -> int:
         """Replace the key set with the usable keys of a JWKS document; returns how many."""
+        return self._replace(self._usable_keys(document))
+
+    def _usable_keys(self, document: Mapping[str, Any]) -> dict[str | None, list[jwk.Key]]:
+        """The document's keys that can verify a signature, by ``kid``; ValueError if it
+        is no JWKS at all. Unusable keys are logged and skipped."""
         raw_keys = document.get("keys") if isinstance(document, Mapping) else None
         if not isinstance(raw_keys, list):
             raise ValueError("JWKS document has no 'keys' array")  # noqa: TRY004 - bad data
@@ -135,6 +141,9 @@ class JwksStore:
                 continue
             kid = raw.get("kid") if isinstance(raw.get("kid"), str) else None
             keys.setdefault(kid, []).append(key)
+        return keys
+
+    def _replace(self, keys: dict[str | None, list[jwk.Key]]) -> int:
         previous, self._keys = self._keys, keys
         self.generation += 1
         self.loaded = True
@@ -224,12 +233,24 @@ class JwksStore:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.shown} answered HTTP {status}")
         try:
-            count = self.load(json.loads(content))
+            keys = self._usable_keys(json.loads(content))
         # Anything the document holds: an exception past here was a 500 per request and,
         # once, the end of the periodic refresh (a withdrawn key then verified for ever).
         except _BAD_DOCUMENT as exc:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.shown} is not a JWKS document") from exc
+        if not keys and self._keys:
+            # A key set emptied at once is an identity provider mid-change (a realm being
+            # imported, a key provider switched off and on) far more often than an intent
+            # to refuse every token, and replacing the good keys with none would log every
+            # broker's clients out: a failed refresh, like an unreachable JWKS. A key the
+            # issuer withdrew from a set that still holds others stops verifying at once.
+            self._report("error")
+            held = sum(len(v) for v in self._keys.values())
+            raise UpstreamUnavailable(
+                f"JWKS {self.shown} holds no usable signing key; the {held} loaded before are kept"
+            )
+        count = self._replace(keys)
         self._report("ok")
         logger.info("JWKS refreshed from %s: %d signing keys", self.shown, count)
 

@@ -365,6 +365,37 @@ async def test_failed_refresh_keeps_previous_keys(
     await setup.validator.verify(sign(rsa_key))
 
 
+@pytest.mark.parametrize(
+    "emptied",
+    [
+        {"keys": []},
+        # Nothing usable for a signature: an HMAC secret and an encryption key.
+        {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]},
+    ],
+)
+async def test_a_refresh_that_finds_no_signing_key_keeps_the_loaded_ones(
+    setup: Setup,
+    router: respx.MockRouter,
+    rsa_key: RSAKey,
+    rsa_key2: RSAKey,
+    emptied: dict[str, object],
+) -> None:
+    # An identity provider mid-change served an empty set once; replacing the good keys
+    # with none refused every JWT until the next refresh.
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key))
+    await setup.validator.verify(sign(rsa_key))
+    route.respond(200, json=emptied)
+    with pytest.raises(UpstreamUnavailable, match="no usable signing key; the 1 loaded before"):
+        await setup.store.refresh()
+    await setup.validator.verify(sign(rsa_key))
+    route.respond(200, json=jwks_of(rsa_key2))  # the issuer's next set replaces them
+    await setup.store.refresh()
+    with pytest.raises(InvalidJwt, match="no key"):
+        await setup.validator.verify(sign(rsa_key))
+    await setup.validator.verify(sign(rsa_key2))
+
+
 async def test_never_loaded_jwks_unreachable_is_unavailable(
     setup: Setup, router: respx.MockRouter, rsa_key: RSAKey
 ) -> None:
