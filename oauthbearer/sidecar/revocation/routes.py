@@ -193,7 +193,8 @@ class EventRoutes:
             self._revocations.apply(Event.malformed("api"), "api")
             return _answer(400, {"error": "invalid_request"})
         records = self._revocations.direct_records(kind, value, exp)
-        # The outcome is the one asked for; a JWT's jti, denied with it, goes along.
+        # The outcome is the one asked for; what is denied with it (a JWT's jti, an ECDSA
+        # token's other spelling) goes along.
         outcomes = [self._revocations.apply_record(record, "api") for record in records]
         return await self._shared(records, {"outcomes": outcomes[:1]})
 

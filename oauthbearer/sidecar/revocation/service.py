@@ -32,6 +32,7 @@ from oauthbearer.sidecar.cache import ResultCache
 from oauthbearer.sidecar.revocation.event_model import MalformedEvent, text
 from oauthbearer.sidecar.revocation.events import Event, finite_seconds
 from oauthbearer.sidecar.revocation.records import EVERYONE, RevocationRecord, new_event_id
+from oauthbearer.sidecar.revocation.spellings import other_spellings
 from oauthbearer.sidecar.revocation.store import RevocationStore
 from oauthbearer.sidecar.verdict import token_key
 
@@ -182,24 +183,33 @@ class Revocations:
         )
 
     def direct_records(self, kind: str, value: str, exp: float | None) -> list[RevocationRecord]:
-        """:meth:`direct_record`, and for a JWT revoked as a token its ``jti`` too.
+        """:meth:`direct_record`, and for a JWT revoked as a token its other spelling and
+        its ``jti`` too.
 
         A token is denied by the hash of its text, and an ECDSA signature has two
         spellings (s and n - s) that both verify: the holder of a revoked ES256 token
-        could re-spell it and be let in. Its jti (RFC 9068 requires one) has no second
-        spelling. Unverified on purpose, like the exp: the operator holds the token.
+        could re-spell it and be let in. So the twin's hash is denied with it
+        (:mod:`.spellings`: a token without a jti had no other cover), and the jti
+        (RFC 9068 requires one) has no second spelling. Unverified on purpose, like the
+        exp: the operator holds the token.
         """
         record = self.direct_record(kind, value, exp)
         if kind != "token":
             return [record]
+        twins = [
+            RevocationRecord(
+                "token", token_key(twin).hex(), record.at, "api", new_event_id("api"), record.exp
+            )
+            for twin in other_spellings(value)
+        ]
         try:
             jti = text(unverified_claims(value).get("jti"))  # an id's bounds, as everywhere
         except MalformedEvent:
             jti = None
         if jti is None or not jti.isascii():
-            return [record]
+            return [record, *twins]
         also = RevocationRecord("jti", jti, record.at, "api", new_event_id("api"), record.exp)
-        return [record, also]
+        return [record, *twins, also]
 
 
 def _target(event: Event) -> tuple[str, str]:

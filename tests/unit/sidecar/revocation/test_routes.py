@@ -302,12 +302,16 @@ async def test_a_token_revoked_with_whitespace_around_it_is_the_token_introspect
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
+@pytest.mark.parametrize(
+    "jti", [{"jti": "es-jti-1"}, {"jti": None}], ids=["with-jti", "without-jti"]
+)
 async def test_an_ecdsa_token_revoked_cannot_come_back_spelt_otherwise(
-    router: respx.MockRouter, clock: FakeClock, ec_key: ECKey
+    router: respx.MockRouter, clock: FakeClock, ec_key: ECKey, jti: dict[str, str | None]
 ) -> None:
     # Denied by the hash of its text, a revoked ES256 token re-spelt with n - s (which
-    # verifies just the same) was let in again. Its jti has one spelling only.
-    token = sign(ec_key, {"sub": "mallory", "jti": "es-jti-1"}, alg="ES256")
+    # verifies just the same) was let in again. Its jti has one spelling only, but a
+    # token without one had no other cover: the twin's hash is denied with it.
+    token = sign(ec_key, {"sub": "mallory", **jti}, alg="ES256")
     header, payload, signature = token.split(".")
     raw = base64.urlsafe_b64decode(signature + "==")
     r, s = raw[:32], int.from_bytes(raw[32:], "big")
