@@ -134,7 +134,7 @@ class FileSecret:
         self._path = Path(path)
         self.variable = variable
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int, int] | None = None
         self._value = ""
 
     @property
@@ -145,10 +145,13 @@ class FileSecret:
         """The file's text without trailing newlines; :class:`ConfigurationError` naming
         the variable if it cannot be read, is not UTF-8 or is empty (a directory given
         for the file, or the instant a rotation has truncated it)."""
-        # stat on every use is cheap; reading only when (mtime, size) moved keeps it so.
+        # stat on every use is cheap; reading only when the file's stamp moved keeps it
+        # so. The inode is in it: Kubernetes rotates a mounted Secret by pointing a
+        # symlink at a new file, and tools that keep mtimes (cp -p, tar) can give that
+        # file the old one's size and mtime.
         try:
             st = self._path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
+            stamp = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
             with self._lock:
                 if stamp != self._stamp:
                     # A regular file of a secret's size: /dev/zero was read until memory

@@ -113,6 +113,24 @@ def test_file_secret_reload_forces_a_read(tmp_path: Path) -> None:
     assert secret.reveal() == "bbbb"
 
 
+def test_file_secret_rereads_a_new_file_with_the_old_ones_size_and_mtime(tmp_path: Path) -> None:
+    # How Kubernetes rotates a mounted Secret: a new file, and the symlink swapped to it.
+    # Made with cp -p or tar, the new file can carry the old one's mtime and size.
+    old, new, link = tmp_path / "v1", tmp_path / "v2", tmp_path / "secret"
+    old.write_text("aaaa")
+    link.symlink_to(old)
+    secret = FileSecret(link)
+    assert secret.reveal() == "aaaa"
+    new.write_text("bbbb")
+    stat = old.stat()
+    os.utime(new, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    swapped = tmp_path / "secret.tmp"
+    swapped.symlink_to(new)
+    swapped.replace(link)  # atomic, as the kubelet does it
+    old.unlink()
+    assert secret.reveal() == "bbbb"
+
+
 def test_fingerprint_is_short_and_stable() -> None:
     assert fingerprint("abc") == fingerprint(b"abc") == "sha256:ba7816bf8f01"
 
