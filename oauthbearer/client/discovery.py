@@ -61,15 +61,21 @@ def discover_token_endpoint(issuer: str, get: Getter, *, mutual_tls: bool = Fals
         'https://mtls.idp.example/t'
     """
     host = urlsplit(issuer).netloc
-    status = 0
+    tried: list[tuple[str, int]] = []
     for url in metadata_urls(issuer):
         status, body = get(url)
-        if status == 404:
-            continue  # try the other well-known location
-        if status != 200:
-            raise TokenEndpointError(host, status, None, f"discovery GET {urlsplit(url).path}")
-        return _token_endpoint(body, issuer, host, mutual_tls=mutual_tls)
-    raise TokenEndpointError(host, status, None, "discovery: no metadata document found")
+        if status == 200:
+            return _token_endpoint(body, issuer, host, mutual_tls=mutual_tls)
+        tried.append((urlsplit(url).path, status))
+        # A client error means "not here": try the other well-known location. Gateways in
+        # front of an identity provider answer unknown paths with 403, 401 or 400 as often
+        # as 404. Anything else (5xx, 429) is the server's trouble, retried as a whole.
+        if not 400 <= status < 500 or status == 429:
+            raise TokenEndpointError(host, status, None, f"discovery GET {tried[-1][0]}")
+    # The status that says most: one other than 404 (a 403 hints at a gateway's rules).
+    status = next((s for _, s in tried if s != 404), tried[-1][1])
+    where = ", ".join(f"{path} HTTP {code}" for path, code in tried)
+    raise TokenEndpointError(host, status, None, f"discovery: no metadata document ({where})")
 
 
 def _token_endpoint(body: bytes, issuer: str, host: str, *, mutual_tls: bool) -> str:

@@ -84,6 +84,41 @@ def test_https_issuer_cannot_point_to_plain_http(clock: FakeClock) -> None:
         make(clock).fetch()
 
 
+@pytest.mark.parametrize("refusal", [403, 401, 400, 405])
+@respx.mock
+def test_a_gateways_client_error_falls_back_to_rfc8414_too(clock: FakeClock, refusal: int) -> None:
+    # Gateways in front of an identity provider answer unknown paths with other 4xx.
+    respx.get(OIDC).mock(return_value=httpx.Response(refusal))
+    respx.get(RFC8414).mock(
+        return_value=httpx.Response(200, json={"issuer": ISSUER, "token_endpoint": DISCOVERED})
+    )
+    respx.post(DISCOVERED).mock(return_value=token_response("via-8414"))
+    assert make(clock).fetch().access_token == "via-8414"
+
+
+@pytest.mark.parametrize("trouble", [500, 503, 429])
+@respx.mock
+def test_a_server_in_trouble_is_not_asked_elsewhere(clock: FakeClock, trouble: int) -> None:
+    respx.get(OIDC).mock(return_value=httpx.Response(trouble))
+    other = respx.get(RFC8414).mock(return_value=httpx.Response(404))
+    with pytest.raises(TokenEndpointError, match=f"HTTP {trouble} .*discovery GET"):
+        make(clock).fetch()
+    assert other.call_count == 0
+
+
+@respx.mock
+def test_no_metadata_says_what_each_location_answered(clock: FakeClock) -> None:
+    respx.get(OIDC).mock(return_value=httpx.Response(403))
+    respx.get(RFC8414).mock(return_value=httpx.Response(404))
+    with pytest.raises(TokenEndpointError) as raised:
+        make(clock).fetch()
+    assert raised.value.status == 403
+    assert (
+        "/realms/kafka/.well-known/openid-configuration HTTP 403, "
+        "/.well-known/oauth-authorization-server/realms/kafka HTTP 404" in str(raised.value)
+    )
+
+
 @respx.mock
 def test_no_metadata_anywhere(clock: FakeClock) -> None:
     respx.get(OIDC).mock(return_value=httpx.Response(404))
