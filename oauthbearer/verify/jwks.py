@@ -7,7 +7,8 @@
   with invented ``kid`` values cannot turn us into a JWKS hammer (Kafka's own validator
   uses the same rule, CONTRACT.md §5). Concurrent refetches are collapsed into one.
 * A failed refresh keeps the previous keys: an IdP blip must not log every broker out.
-  So does a refresh that finds no usable signing key where keys were loaded before.
+  So does a document listing no keys at all, for up to ``KEEP_THROUGH_EMPTY_REFRESHES``
+  refresh intervals after the last set with keys (then they are dropped, at ERROR).
 
 Only keys usable for signatures are kept (``use`` absent or ``sig``). Keys are parsed
 with joserfc; its exceptions stop here.
@@ -50,6 +51,10 @@ Observer = Callable[[str], None]
 _ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
 
 
+#: How many refresh intervals the keys last fetched are kept while the JWKS lists none.
+KEEP_THROUGH_EMPTY_REFRESHES = 3
+
+
 class JwksStore:
     """Current keys by ``kid``, with periodic and on-demand (rate-limited) refresh."""
 
@@ -78,6 +83,9 @@ class JwksStore:
         self._timeout = timeout
         self._observe = observe
         self._keys: dict[str | None, list[jwk.Key]] = {}
+        # When a fetch last brought a non-empty key set: an empty one is not taken for a
+        # withdrawal of every key until KEEP_THROUGH_EMPTY_REFRESHES intervals after it.
+        self._confirmed_at: float | None = None
         # Only unknown-kid refetches count against the rate limit: a periodic refresh
         # a second ago must not stop us from picking up a key rotated in since.
         self._last_refetch: float | None = None
@@ -233,24 +241,37 @@ class JwksStore:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.shown} answered HTTP {status}")
         try:
-            keys = self._usable_keys(json.loads(content))
+            document = json.loads(content)
+            keys = self._usable_keys(document)
         # Anything the document holds: an exception past here was a 500 per request and,
         # once, the end of the periodic refresh (a withdrawn key then verified for ever).
         except _BAD_DOCUMENT as exc:
             self._report("error")
             raise UpstreamUnavailable(f"JWKS {self.shown} is not a JWKS document") from exc
-        if not keys and self._keys:
+        now = self._clock()
+        if document["keys"] == [] and self._keys and self._confirmed_at is not None:
             # A key set emptied at once is an identity provider mid-change (a realm being
             # imported, a key provider switched off and on) far more often than an intent
             # to refuse every token, and replacing the good keys with none would log every
-            # broker's clients out: a failed refresh, like an unreachable JWKS. A key the
-            # issuer withdrew from a set that still holds others stops verifying at once.
-            self._report("error")
-            held = sum(len(v) for v in self._keys.values())
-            raise UpstreamUnavailable(
-                f"JWKS {self.shown} holds no usable signing key; the {held} loaded before are kept"
+            # broker's clients out: a failed refresh, like an unreachable JWKS, for a
+            # bounded time. Only a document with no keys at all: one that names keys we
+            # cannot use (too small, another use) is the issuer's new set, and replaces.
+            held_for = now - self._confirmed_at
+            if held_for < KEEP_THROUGH_EMPTY_REFRESHES * self._refresh_interval:
+                self._report("error")
+                raise UpstreamUnavailable(
+                    f"JWKS {self.shown} lists no keys; the keys loaded {held_for:.0f} s ago "
+                    "are kept"
+                )
+            logger.error(
+                "JWKS %s has listed no keys for %.0f s: dropping the keys loaded before; "
+                "every JWT is refused until it lists one",
+                self.shown,
+                held_for,
             )
         count = self._replace(keys)
+        if keys:
+            self._confirmed_at = now
         self._report("ok")
         logger.info("JWKS refreshed from %s: %d signing keys", self.shown, count)
 

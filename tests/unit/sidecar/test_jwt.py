@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -365,28 +366,16 @@ async def test_failed_refresh_keeps_previous_keys(
     await setup.validator.verify(sign(rsa_key))
 
 
-@pytest.mark.parametrize(
-    "emptied",
-    [
-        {"keys": []},
-        # Nothing usable for a signature: an HMAC secret and an encryption key.
-        {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]},
-    ],
-)
-async def test_a_refresh_that_finds_no_signing_key_keeps_the_loaded_ones(
-    setup: Setup,
-    router: respx.MockRouter,
-    rsa_key: RSAKey,
-    rsa_key2: RSAKey,
-    emptied: dict[str, object],
+async def test_a_refresh_listing_no_keys_keeps_the_loaded_ones_for_a_while(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, rsa_key2: RSAKey
 ) -> None:
     # An identity provider mid-change served an empty set once; replacing the good keys
     # with none refused every JWT until the next refresh.
     route = router.get(JWKS_URL)
     route.respond(200, json=jwks_of(rsa_key))
     await setup.validator.verify(sign(rsa_key))
-    route.respond(200, json=emptied)
-    with pytest.raises(UpstreamUnavailable, match="no usable signing key; the 1 loaded before"):
+    route.respond(200, json={"keys": []})
+    with pytest.raises(UpstreamUnavailable, match="lists no keys; the keys loaded 0 s ago"):
         await setup.store.refresh()
     await setup.validator.verify(sign(rsa_key))
     route.respond(200, json=jwks_of(rsa_key2))  # the issuer's next set replaces them
@@ -394,6 +383,53 @@ async def test_a_refresh_that_finds_no_signing_key_keeps_the_loaded_ones(
     with pytest.raises(InvalidJwt, match="no key"):
         await setup.validator.verify(sign(rsa_key))
     await setup.validator.verify(sign(rsa_key2))
+
+
+async def test_keys_kept_through_an_empty_set_are_dropped_after_three_intervals(
+    setup: Setup, router: respx.MockRouter, rsa_key: RSAKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key))
+    await setup.store.refresh()
+    route.respond(200, json={"keys": []})
+    setup.clock.advance(3 * 300 - 1)
+    with pytest.raises(UpstreamUnavailable, match="keys loaded 899 s ago are kept"):
+        await setup.store.refresh()
+    assert setup.store.keys_for(rsa_key.kid)
+    setup.clock.advance(1)
+    with caplog.at_level(logging.ERROR, logger="oauthbearer"):
+        await setup.store.refresh()
+    assert setup.store.keys_for(rsa_key.kid) == []
+    assert any("listed no keys for 900 s" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "unusable",
+    [
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "h"},  # an HMAC secret
+        "encryption",  # the RSA key published for encryption only
+    ],
+)
+async def test_a_set_of_keys_we_cannot_use_replaces_the_loaded_ones(
+    setup: Setup,
+    router: respx.MockRouter,
+    rsa_key: RSAKey,
+    rsa_key2: RSAKey,
+    unusable: dict[str, str] | str,
+) -> None:
+    # The issuer withdrew the key it signed with and published one we skip: that is its
+    # new set (the old key may be compromised), not an identity provider mid-change.
+    route = router.get(JWKS_URL)
+    route.respond(200, json=jwks_of(rsa_key))
+    await setup.validator.verify(sign(rsa_key))
+    if unusable == "encryption":
+        [key] = jwks_of(rsa_key2)["keys"]
+        unusable = {**key, "use": "enc"}
+    route.respond(200, json={"keys": [unusable]})
+    await setup.store.refresh()
+    assert setup.store.keys_for(rsa_key.kid) == []
+    with pytest.raises(InvalidJwt, match="no key"):
+        await setup.validator.verify(sign(rsa_key))
 
 
 async def test_never_loaded_jwks_unreachable_is_unavailable(
