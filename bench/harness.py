@@ -25,7 +25,7 @@ import httpx
 
 from bench import load, memory, provider, tokens
 from bench.cold_supply import ColdSupply, Overran
-from bench.procs import LOAD_CORE, START_TIMEOUT_S, VENV_BIN, Proc, pinned, uvicorn_server
+from bench.procs import LOAD_CORE, ROOT, START_TIMEOUT_S, VENV_BIN, Proc, pinned, uvicorn_server
 from tests.support.idp import Idp, _make_clients
 from tests.support.ports import free_port, wait_for_port
 
@@ -43,13 +43,26 @@ MAX_PAIRS = 8
 CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
 
 
+def _compiled_site() -> str:
+    """The compiled build of this tree, as the container image builds it: built (or found
+    built for this very source) by scripts/build-compiled, never taken from outside, so
+    an edit since the last build cannot be measured as the old build."""
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "build-compiled")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _require(out.returncode == 0, f"compiled build failed: {out.stderr.strip()[-500:]}")
+    return out.stdout.strip()
+
+
 def _build(compiled: bool) -> dict[str, str]:
-    """The environment that runs a build: the compiled wheel the container image ships
-    (bench/run builds it with scripts/build-compiled and passes its directory), or the
-    pure-Python source of .venv's editable install. Checked, not assumed: a child of
-    that environment must load every module of oauthbearer/_compiled.py compiled, or none."""
-    site = os.environ.get("OAUTHBEARER_BENCH_COMPILED_SITE", "")
-    _require(bool(site) or not compiled, "no compiled build: run the benchmark with bench/run")
+    """The environment that runs a build: the compiled wheel the container image ships,
+    or the pure-Python source of .venv's editable install. Checked, not assumed: a child
+    of that environment must load every module of oauthbearer/_compiled.py compiled, or
+    none."""
+    site = _compiled_site() if compiled else ""
     env = {"PYTHONPATH": site if compiled else ""}
     check = (
         "from oauthbearer._compiled import MODULES, compiled; print(len(compiled()), len(MODULES))"

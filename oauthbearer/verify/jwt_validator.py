@@ -25,11 +25,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-# The type JWSRegistry.get_alg returns (joserfc.jws does not export it). Imported at run
-# time: compiled by mypyc (setup.py), _Accepted's field types are evaluated at import.
-from joserfc._rfc7515.model import JWSAlgModel
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
@@ -43,6 +40,9 @@ from oauthbearer.verify.compact import (
 )
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.signature import SignatureCheck, signature_checks
+
+if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
+    pass
 
 __all__ = ["CompactJws", "InvalidJwt", "JwtValidator", "b64url_decode"]
 
@@ -68,7 +68,9 @@ class _Accepted(NamedTuple):
 
     alg: str
     kid: str | None
-    model: JWSAlgModel
+    # A JWSAlgModel. Any, not the private class: compiled by mypyc (setup.py), a
+    # NamedTuple's field types are evaluated at import, and joserfc may move the class.
+    model: Any
 
 
 class JwtValidator:
