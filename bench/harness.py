@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +43,16 @@ MAX_PAIRS = 8
 CALLER_AUTH = "Basic " + base64.b64encode(f"{CALLER_ID}:{CALLER_SECRET}".encode()).decode()
 
 
+@cache
 def _compiled_site() -> str:
     """The compiled build of this tree, as the container image builds it: built (or found
     built for this very source) by scripts/build-compiled, never taken from outside, so
-    an edit since the last build cannot be measured as the old build."""
+    an edit since the last build cannot be measured as the old build. Once per run: the
+    source does not change under it. Its progress and errors go to our stderr."""
     out = subprocess.run(
-        [str(ROOT / "scripts" / "build-compiled")],
-        capture_output=True,
-        text=True,
-        check=False,
+        [str(ROOT / "scripts" / "build-compiled")], stdout=subprocess.PIPE, text=True, check=False
     )
-    _require(out.returncode == 0, f"compiled build failed: {out.stderr.strip()[-500:]}")
+    _require(out.returncode == 0, "the compiled build failed (its errors are above)")
     return out.stdout.strip()
 
 
@@ -62,8 +61,7 @@ def _build(compiled: bool) -> dict[str, str]:
     or the pure-Python source of .venv's editable install. Checked, not assumed: a child
     of that environment must load every module of oauthbearer/_compiled.py compiled, or
     none."""
-    site = _compiled_site() if compiled else ""
-    env = {"PYTHONPATH": site if compiled else ""}
+    env = {"PYTHONPATH": _compiled_site() if compiled else ""}
     check = (
         "from oauthbearer._compiled import MODULES, compiled; print(len(compiled()), len(MODULES))"
     )

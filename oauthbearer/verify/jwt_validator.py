@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
@@ -40,9 +40,6 @@ from oauthbearer.verify.compact import (
 )
 from oauthbearer.verify.jwks import JwksStore
 from oauthbearer.verify.signature import SignatureCheck, signature_checks
-
-if TYPE_CHECKING:  # the type JWSRegistry.get_alg returns; joserfc.jws does not export it
-    pass
 
 __all__ = ["CompactJws", "InvalidJwt", "JwtValidator", "b64url_decode"]
 
@@ -68,8 +65,9 @@ class _Accepted(NamedTuple):
 
     alg: str
     kid: str | None
-    # A JWSAlgModel. Any, not the private class: compiled by mypyc (setup.py), a
-    # NamedTuple's field types are evaluated at import, and joserfc may move the class.
+    # What JWSRegistry.get_alg returns, a JWSAlgModel. Any, not that class: joserfc keeps
+    # it private (it may move), and compiled by mypyc (setup.py) a NamedTuple's field
+    # types are evaluated at import.
     model: Any
 
 
